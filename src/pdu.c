@@ -200,8 +200,10 @@ static uint32_t read_coct(struct cursor *c, size_t max, uint32_t status,
                           struct pdu_view *out)
 {
     size_t left = cursor_left(c);
+    if (left == 0)
+        return ESME_RINVCMDLEN; /* the body ended before this field */
     size_t limit = left < max ? left : max;
-    const uint8_t *nul = limit ? memchr(c->p, 0, limit) : NULL;
+    const uint8_t *nul = memchr(c->p, 0, limit);
     if (!nul)
         return status;
     out->ptr = c->p;
@@ -384,8 +386,10 @@ uint32_t pdu_decode(const uint8_t *buf, size_t len, struct pdu *out)
 
 int pdu_dest_next(struct pdu_view *cursor, struct pdu_dest *out)
 {
+    if (cursor->len == 0) /* also keeps NULL + 0 out of the arithmetic */
+        return 0;
     struct cursor c = {cursor->ptr, cursor->ptr + cursor->len};
-    if (cursor->len == 0 || read_dest(&c, out) != ESME_ROK)
+    if (read_dest(&c, out) != ESME_ROK)
         return 0;
     cursor->len -= (size_t)(c.p - cursor->ptr);
     cursor->ptr = c.p;
@@ -394,8 +398,10 @@ int pdu_dest_next(struct pdu_view *cursor, struct pdu_dest *out)
 
 int pdu_unsuccess_next(struct pdu_view *cursor, struct pdu_unsuccess *out)
 {
+    if (cursor->len == 0) /* also keeps NULL + 0 out of the arithmetic */
+        return 0;
     struct cursor c = {cursor->ptr, cursor->ptr + cursor->len};
-    if (cursor->len == 0 || read_unsuccess(&c, out) != ESME_ROK)
+    if (read_unsuccess(&c, out) != ESME_ROK)
         return 0;
     cursor->len -= (size_t)(c.p - cursor->ptr);
     cursor->ptr = c.p;
@@ -467,9 +473,9 @@ size_t pdu_unsuccess_build(uint8_t *buf, size_t cap,
 static int list_matches(struct pdu_view list, unsigned count,
                         enum field_kind kind)
 {
-    struct cursor c = {list.ptr, list.ptr + list.len};
     if (list.len == 0)
         return count == 0;
+    struct cursor c = {list.ptr, list.ptr + list.len};
     for (unsigned i = 0; i < count; i++) {
         struct pdu_dest d;
         struct pdu_unsuccess u;
