@@ -56,7 +56,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 BENCH_BIN := build/bench/bench_codec
 
-.PHONY: all deps lib tests check test fuzz fuzz-build fuzz-smoke bench run clean
+.PHONY: all deps lib tests check test fuzz fuzz-build fuzz-smoke bench install run clean
 
 all: deps lib tests
 
@@ -120,6 +120,14 @@ build/bench/%: tests/bench/%.c $(LIB_SRC) $(wildcard src/*.h)
 bench: deps $(BENCH_BIN)
 	$(BENCH_BIN)
 
+# Binaries and the example config, for packages and the container image.
+PREFIX  ?= /usr/local
+BINS    := $(wildcard $(BUILD)/bin/*)
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/smppbridge
+	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/)
+	$(if $(wildcard conf/*.conf),install -m 0644 conf/*.conf $(DESTDIR)/etc/smppbridge/)
+
 run: deps all
 	@echo "make run: the bridge itself (smppbridge) is not built yet; it arrives"
 	@echo "with the bridge issue. Today this builds the codec and its tests."
@@ -128,3 +136,6 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d)
+
+# Object files of test helpers are intermediate to make; keep them.
+.SECONDARY:
