@@ -31,7 +31,7 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wundef -Wstrict-prototypes \
             -Wmissing-prototypes -Wwrite-strings -Wpointer-arith \
             -Wformat=2 -Wvla -Wimplicit-fallthrough -Wcast-qual
 
-PKGS     := libevent_core
+PKGS     := libevent_core libevent_extra libevent_openssl openssl hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_LIBS  := $(shell pkg-config --libs criterion libsmpp34 2>/dev/null)
