@@ -56,9 +56,33 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 BENCH_BIN := build/bench/bench_codec
 
-.PHONY: all deps lib tests check test fuzz fuzz-build fuzz-smoke bench install run clean
+# Tools in load/: each binary is its main file plus load/<name>_*.c; files
+# named load/lib_*.c are shared by all of them.
+LOAD_LIB_SRC := $(wildcard load/lib_*.c)
+LOAD_LIB_OBJ := $(LOAD_LIB_SRC:load/%.c=$(BUILD)/obj/load_%.o)
+SIM_SRC  := $(wildcard load/smsc_sim*.c)
+LOADGEN_SRC := $(wildcard load/smpp_load*.c)
+SIM_BIN  := $(BUILD)/bin/smsc-sim
+LOADGEN_BIN := $(BUILD)/bin/smpp-load
+TOOL_BIN := $(if $(SIM_SRC),$(SIM_BIN)) $(if $(LOADGEN_SRC),$(LOADGEN_BIN))
 
-all: deps lib tests
+.PHONY: all deps lib tools tests check test fuzz fuzz-build fuzz-smoke bench install run clean
+
+all: deps lib tools tests
+
+tools: $(TOOL_BIN)
+
+$(BUILD)/obj/load_%.o: load/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Iload $(CFLAGS) -c $< -o $@
+
+$(SIM_BIN): $(SIM_SRC:load/%.c=$(BUILD)/obj/load_%.o) $(LOAD_LIB_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $^ -o $@ $(LDFLAGS) $(PKG_LIBS)
+
+$(LOADGEN_BIN): $(LOADGEN_SRC:load/%.c=$(BUILD)/obj/load_%.o) $(LOAD_LIB_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $^ -o $@ $(LDFLAGS) $(PKG_LIBS) -lm
 
 deps:
 	@scripts/install-deps.sh
@@ -86,7 +110,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_HELPER_OBJ)
 	    $(LIB) -o $@ $(LDFLAGS) $(TEST_LIBS) $(PKG_LIBS)
 
 # One test pass: every unit test binary, totals appended to build/results.
-check: deps lib tests
+check: deps lib tools tests
 	@scripts/run-tests.sh "$(if $(SANITIZE),asan+ubsan,plain)" $(TEST_BIN)
 
 test: deps
@@ -135,7 +159,8 @@ run: deps all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(LOAD_LIB_OBJ:.o=.d)
+-include $(wildcard $(BUILD)/obj/load_*.d) $(wildcard $(BUILD)/tests/*.d)
 
 # Object files of test helpers are intermediate to make; keep them.
 .SECONDARY:
