@@ -545,8 +545,13 @@ size_t pdu_encoded_len(const struct pdu *p)
     if (p->tlv_count > PDU_MAX_TLVS ||
         (p->tlv_count && !(cmd->flags & PDUF_TLV)))
         return 0;
-    for (unsigned i = 0; i < p->tlv_count; i++)
+    for (unsigned i = 0; i < p->tlv_count; i++) {
+        /* strict when writing: never send what our decoder refuses */
+        const struct tlv_def *def = tlv_lookup(p->tlvs[i].tag);
+        if (def && (p->tlvs[i].len < def->min || p->tlvs[i].len > def->max))
+            return 0;
         len += 4 + (size_t)p->tlvs[i].len;
+    }
     return len <= UINT32_MAX ? len : 0;
 }
 

@@ -16,10 +16,12 @@
  * layout names a PDU_LAYOUT_* list below. flags:
  *   PDUF_TLV     optional parameters may follow the mandatory fields
  *   PDUF_NOBODY_ON_ERR  the encoder sends this response without a body
- *                when command_status is not ESME_ROK (3.4 §4.1.2, §4.4.2:
- *                "not returned if the command_status field contains a
- *                non-zero value"). The decoder accepts both forms for
- *                every response (SMPP-FACTS §2.3, §9.15).
+ *                when command_status is not ESME_ROK. Only the PDUs whose
+ *                3.4 text says so (bind_*_resp §4.1, submit_sm_resp
+ *                §4.4.2: "not returned if the command_status field
+ *                contains a non-zero value"); strict 3.4 peers cannot read
+ *                other responses without their body. The decoder accepts
+ *                both forms for every response (SMPP-FACTS §2.3, §9.15).
  *   PDUF_V50     SMPP 5.0 only
  *   PDUF_NORESP  a request that is never answered (outbind, alert_notification)
  */
@@ -32,8 +34,7 @@
     X(BIND_TRANSMITTER_RESP, bind_transmitter_resp, 0x80000002u, bind_resp,    \
       PDUF_TLV | PDUF_NOBODY_ON_ERR)                                           \
     X(QUERY_SM, query_sm, 0x00000003u, query_sm, 0)                            \
-    X(QUERY_SM_RESP, query_sm_resp, 0x80000003u, query_sm_resp,                \
-      PDUF_NOBODY_ON_ERR)                                                      \
+    X(QUERY_SM_RESP, query_sm_resp, 0x80000003u, query_sm_resp, 0)             \
     X(SUBMIT_SM, submit_sm, 0x00000004u, sm, PDUF_TLV)                         \
     X(SUBMIT_SM_RESP, submit_sm_resp, 0x80000004u, message_id,                 \
       PDUF_TLV | PDUF_NOBODY_ON_ERR)                                           \
@@ -57,16 +58,15 @@
     X(ALERT_NOTIFICATION, alert_notification, 0x00000102u,                     \
       alert_notification, PDUF_TLV | PDUF_NORESP)                              \
     X(DATA_SM, data_sm, 0x00000103u, data_sm, PDUF_TLV)                        \
-    X(DATA_SM_RESP, data_sm_resp, 0x80000103u, message_id,                     \
-      PDUF_TLV | PDUF_NOBODY_ON_ERR)                                           \
+    X(DATA_SM_RESP, data_sm_resp, 0x80000103u, message_id, PDUF_TLV)           \
     X(BROADCAST_SM, broadcast_sm, 0x00000111u, broadcast_sm,                   \
       PDUF_TLV | PDUF_V50)                                                     \
     X(BROADCAST_SM_RESP, broadcast_sm_resp, 0x80000111u, message_id,           \
-      PDUF_TLV | PDUF_V50 | PDUF_NOBODY_ON_ERR)                                \
+      PDUF_TLV | PDUF_V50)                                                     \
     X(QUERY_BROADCAST_SM, query_broadcast_sm, 0x00000112u, query_sm,           \
       PDUF_TLV | PDUF_V50)                                                     \
     X(QUERY_BROADCAST_SM_RESP, query_broadcast_sm_resp, 0x80000112u,           \
-      message_id, PDUF_TLV | PDUF_V50 | PDUF_NOBODY_ON_ERR)                    \
+      message_id, PDUF_TLV | PDUF_V50)                                         \
     X(CANCEL_BROADCAST_SM, cancel_broadcast_sm, 0x00000113u,                   \
       cancel_broadcast_sm, PDUF_TLV | PDUF_V50)                                \
     X(CANCEL_BROADCAST_SM_RESP, cancel_broadcast_sm_resp, 0x80000113u, empty,  \
@@ -167,7 +167,8 @@
 
 #define PDU_LAYOUT_query_sm_resp(F)                                            \
     F(COCT, message_id, 65, ESME_RINVMSGID)                                    \
-    F(TIME, final_date, 17, ESME_RINVCMDLEN)                                   \
+    /* Read liberally: SMSCs report 12-digit local times (§2.8). */         \
+    F(COCT, final_date, 17, ESME_RINVCMDLEN)                                   \
     F(U8, message_state, 0, 0)                                                 \
     F(U8, error_code, 0, 0)
 

@@ -666,6 +666,9 @@ Test(pdu_encode, refuses_what_the_wire_cannot_carry)
     sample(PDU_SUBMIT_MULTI, &p, s);
     p.number_of_dests = 2; /* list holds 3 */
     cr_assert_eq(pdu_encode(&p, out, sizeof out), 0);
+    sample(PDU_SUBMIT_SM, &p, s);
+    pdu_tlv_add(&p, PDU_TLV_USER_MESSAGE_REFERENCE, "abc", 3);
+    cr_assert_eq(pdu_encode(&p, out, sizeof out), 0, "known TLV, wrong length");
     pdu_init(&p, 0x99, 1);
     cr_assert_eq(pdu_encode(&p, out, sizeof out), 0, "unknown command");
     pdu_init(&p, PDU_ENQUIRE_LINK, 1);
