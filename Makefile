@@ -111,7 +111,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_HELPER_OBJ)
 
 # One test pass: every unit test binary, totals appended to build/results.
 check: deps lib tools tests
-	@scripts/run-tests.sh "$(if $(SANITIZE),asan+ubsan,plain)" $(TEST_BIN)
+	@scripts/run-tests.sh "$(if $(SANITIZE),asan+ubsan,plain)" $(TEST_BIN); \
+	 u=$$?; scripts/run-integration.sh "$(if $(SANITIZE),asan+ubsan,plain)" \
+	     $(BUILD)/bin; i=$$?; [ $$u -eq 0 ] && [ $$i -eq 0 ]
 
 test: deps
 	@rm -f build/results

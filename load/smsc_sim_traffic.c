@@ -746,6 +746,11 @@ void sim_traffic_free(struct sim *sim)
         queue_free(&t->accounts[i]->held);
         free(t->accounts[i]);
     }
+    struct sim_resp r;
+    while (t->resp_q.count) {
+        queue_pop(&t->resp_q, &r);
+        sess_unref(r.sess);
+    }
     queue_free(&t->final_q);
     queue_free(&t->interim_q);
     queue_free(&t->resp_q);

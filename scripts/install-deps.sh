@@ -12,9 +12,9 @@ set -eu
 BUILD_PKGS="build-essential make pkg-config clang libclang-rt-dev
 libevent-dev libssl-dev libhiredis-dev libcriterion-dev
 redis-server redis-tools libsmpp34-dev tshark libnet-smpp-perl
-ca-certificates openssl"
+ca-certificates openssl jq"
 RUNTIME_PKGS="libevent-2.1-7 libevent-openssl-2.1-7 libssl3 libhiredis0.14
-ca-certificates openssl"
+ca-certificates"
 
 pkgs=$BUILD_PKGS
 [ "${1:-}" = "--runtime" ] && pkgs=$RUNTIME_PKGS

@@ -94,20 +94,6 @@ int net_resolve(const char *host, int port, struct sockaddr_storage *ss,
     return 0;
 }
 
-struct listen_ctx {
-    net_accept_cb cb;
-    void *arg;
-};
-
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
-                      struct sockaddr *sa, int salen, void *arg)
-{
-    struct listen_ctx *lc = arg;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    lc->cb(evconnlistener_get_base(l), fd, sa, salen, lc->arg);
-}
-
 struct evconnlistener *net_listen(struct event_base *base, const char *hostport,
                                   net_accept_cb cb, void *arg, int *bound_port,
                                   char *err)
@@ -119,19 +105,12 @@ struct evconnlistener *net_listen(struct event_base *base, const char *hostport,
     if (net_split_hostport(hostport, host, sizeof host, &port, err) != 0 ||
         net_resolve(host, port, &ss, &len, err) != 0)
         return NULL;
-    /* One context per listener, for the life of the process. */
-    struct listen_ctx *lc = malloc(sizeof *lc);
-    if (!lc)
-        return NULL;
-    lc->cb = cb;
-    lc->arg = arg;
     struct evconnlistener *l = evconnlistener_new_bind(
-        base, on_accept, lc,
+        base, cb, arg,
         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 1024,
         (struct sockaddr *)&ss, (int)len);
     if (!l) {
         set_err(err, "cannot listen on %s: %s", hostport, strerror(errno));
-        free(lc);
         return NULL;
     }
     if (bound_port) {
@@ -149,6 +128,8 @@ struct bufferevent *net_accepted_bev(struct event_base *base, int fd,
                                      SSL_CTX *tls)
 {
     int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (!tls)
         return bufferevent_socket_new(base, fd, opts);
     SSL *ssl = SSL_new(tls);

@@ -27,17 +27,19 @@ int net_split_hostport(const char *s, char *host, size_t host_cap, int *port,
 int net_resolve(const char *host, int port, struct sockaddr_storage *ss,
                 socklen_t *len, char *err);
 
-typedef void (*net_accept_cb)(struct event_base *base, int fd,
-                              const struct sockaddr *peer, int peer_len,
-                              void *arg);
+/* libevent's evconnlistener_cb: (listener, fd, peer, peer_len, arg). */
+typedef void (*net_accept_cb)(struct evconnlistener *l, int fd,
+                              struct sockaddr *peer, int peer_len, void *arg);
 
-/* Listen on "HOST:PORT" with SO_REUSEADDR and a backlog of 1024. The
- * bound port (useful with port 0) is stored in *<bound_port>. */
+/* Listen on "HOST:PORT" with SO_REUSEADDR and a backlog of 1024; free it
+ * with evconnlistener_free(). The bound port (useful with port 0) is
+ * stored in *<bound_port>. */
 struct evconnlistener *net_listen(struct event_base *base, const char *hostport,
                                   net_accept_cb cb, void *arg, int *bound_port,
                                   char *err);
 
-/* A bufferevent for an accepted socket: plain when <tls> is NULL. */
+/* A bufferevent for an accepted socket (TCP_NODELAY set): plain when
+ * <tls> is NULL. */
 struct bufferevent *net_accepted_bev(struct event_base *base, int fd,
                                      SSL_CTX *tls);
 

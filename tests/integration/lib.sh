@@ -1,0 +1,127 @@
+# tests/integration/lib.sh - helpers for the integration tests.
+#
+# A test script sources this, starts real processes (smsc-sim, smpp-load,
+# later the bridge and redis-server) on loopback ports chosen by the
+# kernel, and calls `check` for each behaviour it asserts. Every process
+# it starts is recorded and ended by PID on exit; every wait is bounded.
+#
+# Environment: BIN (directory of the binaries, default build/bin),
+# RESULTS (file to append "LABEL NAME PASSED FAILED" to), LABEL.
+
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=${BIN:-$ROOT/build/bin}
+LABEL=${LABEL:-integration}
+RESULTS=${RESULTS:-$ROOT/build/results}
+TEST_NAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "/tmp/smppbridge-$TEST_NAME.XXXXXX")
+PIDS=()
+PASSED=0
+FAILED=0
+
+it_cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null
+    done
+    for p in "${PIDS[@]}"; do
+        wait_gone "$p" 5 || kill -KILL "$p" 2>/dev/null
+    done
+    rm -rf "$WORK"
+}
+trap it_cleanup EXIT
+
+# wait_gone PID SECONDS: 0 once PID has exited, 1 on timeout.
+wait_gone() {
+    local i
+    for ((i = 0; i < $2 * 20; i++)); do
+        kill -0 "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }
+        sleep 0.05
+    done
+    return 1
+}
+
+# wait_file FILE SECONDS: 0 once FILE exists and is not empty.
+wait_file() {
+    local i
+    for ((i = 0; i < $2 * 20; i++)); do
+        [ -s "$1" ] && return 0
+        sleep 0.05
+    done
+    echo "timed out waiting for $1" >&2
+    return 1
+}
+
+# start_sim NAME ARGS...: smsc-sim on a free loopback port. Its port is
+# in $WORK/NAME.port, its counters (at exit) in $WORK/NAME.json, its PID
+# in SIM_PID.
+start_sim() {
+    local name=$1
+    shift
+    rm -f "$WORK/$name.port"
+    "$BIN/smsc-sim" --quiet --listen 127.0.0.1:0 --port-file "$WORK/$name.port" \
+        --stats-json "$WORK/$name.json" "$@" 2>>"$WORK/$name.log" &
+    SIM_PID=$!
+    PIDS+=("$SIM_PID")
+    wait_file "$WORK/$name.port" 10
+}
+
+port_of() { head -1 "$WORK/$1.port"; }
+
+# stop PID: SIGTERM, wait up to 10 s; 0 when it exited with status 0.
+stop() {
+    kill -TERM "$1" 2>/dev/null || return 1
+    local i
+    for ((i = 0; i < 200; i++)); do
+        if ! kill -0 "$1" 2>/dev/null; then
+            wait "$1"
+            return $?
+        fi
+        sleep 0.05
+    done
+    kill -KILL "$1" 2>/dev/null
+    return 1
+}
+
+# json FILE FILTER: one value from a JSON file (jq filter).
+json() { jq -r "$2" "$1"; }
+
+# check DESCRIPTION COMMAND...: run COMMAND, count and print the outcome.
+check() {
+    local what=$1
+    shift
+    if "$@"; then
+        PASSED=$((PASSED + 1))
+        echo "ok - $what"
+    else
+        FAILED=$((FAILED + 1))
+        echo "not ok - $what"
+    fi
+}
+
+# eq A B: numeric or string equality with a message when it fails.
+eq() {
+    [ "$1" = "$2" ] && return 0
+    echo "    expected '$2', got '$1'" >&2
+    return 1
+}
+
+# ge A B / le A B: numeric comparisons with a message.
+ge() { [ "$1" -ge "$2" ] 2>/dev/null && return 0; echo "    expected $1 >= $2" >&2; return 1; }
+le() { [ "$1" -le "$2" ] 2>/dev/null && return 0; echo "    expected $1 <= $2" >&2; return 1; }
+
+# finish: record the totals and exit with their verdict.
+finish() {
+    mkdir -p "$(dirname "$RESULTS")"
+    echo "$LABEL $TEST_NAME $PASSED $FAILED" >>"$RESULTS"
+    echo "$TEST_NAME: $PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+}
+
+# tls_cert: a self-signed certificate for 127.0.0.1/localhost in $WORK.
+tls_cert() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -nodes -days 2 -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+}
