@@ -66,6 +66,11 @@ SIM_BIN  := $(BUILD)/bin/smsc-sim
 LOADGEN_BIN := $(BUILD)/bin/smpp-load
 TOOL_BIN := $(if $(SIM_SRC),$(SIM_BIN)) $(if $(LOADGEN_SRC),$(LOADGEN_BIN))
 
+# The bridge and the operator's CLI: one main file each in src/.
+BRIDGE_BIN := $(if $(wildcard src/main.c),$(BUILD)/bin/smppbridge)
+CTL_BIN    := $(if $(wildcard src/smppctl.c),$(BUILD)/bin/smppctl)
+TOOL_BIN   += $(BRIDGE_BIN) $(CTL_BIN)
+
 .PHONY: all deps lib tools tests check test fuzz fuzz-build fuzz-smoke bench install run clean
 
 all: deps lib tools tests
@@ -77,6 +82,14 @@ $(BUILD)/obj/load_%.o: load/%.c
 	$(CC) $(CPPFLAGS) -Iload $(CFLAGS) -c $< -o $@
 
 $(SIM_BIN): $(SIM_SRC:load/%.c=$(BUILD)/obj/load_%.o) $(LOAD_LIB_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $^ -o $@ $(LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/bin/smppbridge: $(BUILD)/obj/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $^ -o $@ $(LDFLAGS) $(PKG_LIBS)
+
+$(BUILD)/bin/smppctl: $(BUILD)/obj/smppctl.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $^ -o $@ $(LDFLAGS) $(PKG_LIBS)
 
@@ -161,7 +174,7 @@ run: deps all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(LOAD_LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(LOAD_LIB_OBJ:.o=.d) $(wildcard $(BUILD)/obj/main.d $(BUILD)/obj/smppctl.d)
 -include $(wildcard $(BUILD)/obj/load_*.d) $(wildcard $(BUILD)/tests/*.d)
 
 # Object files of test helpers are intermediate to make; keep them.

@@ -125,3 +125,26 @@ tls_cert() {
         -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
         -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 }
+
+# free_port: a TCP port on 127.0.0.1 that was free a moment ago.
+free_port() {
+    perl -MIO::Socket::INET -e \
+        'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0")->sockport'
+}
+
+# start_redis: a throwaway redis-server on a free loopback port, no
+# persistence; sets REDIS_PORT and REDIS_PID and waits until it answers.
+start_redis() {
+    REDIS_PORT=$(free_port)
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+        --dir "$WORK" --logfile "$WORK/redis.log" --daemonize no &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    local i
+    for ((i = 0; i < 200; i++)); do
+        redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return 0
+        sleep 0.05
+    done
+    echo "redis-server did not start" >&2
+    return 1
+}

@@ -1,0 +1,137 @@
+/*
+ * conf.h - smppbridge's configuration: an INI file parsed into a const
+ * struct conf by a table of keys (name, type, default, bounds).
+ *
+ * Sections: [server], [tls], [redis], [admin], [log], [queue] and one
+ * [upstream NAME] per upstream connector. Unknown sections and keys are
+ * errors. conf/smppbridge.conf documents every key.
+ */
+#ifndef SMPPBRIDGE_CONF_H
+#define SMPPBRIDGE_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONF_MAX_LISTEN 8
+#define CONF_MAX_UPSTREAMS 16
+#define CONF_STR 256
+
+enum conf_id_format {
+    CONF_ID_AUTO = 0, /* receipts: try both radixes (upstream only) */
+    CONF_ID_HEX,
+    CONF_ID_DEC,
+};
+
+enum conf_bind_mode {
+    CONF_BIND_TRX = 0, /* one transceiver per session */
+    CONF_BIND_TX_RX,   /* a transmitter and a receiver per session */
+};
+
+enum conf_log_format {
+    CONF_LOG_TEXT = 0,
+    CONF_LOG_LOGFMT,
+    CONF_LOG_JSON,
+};
+
+struct conf_server {
+    char listen[CONF_MAX_LISTEN][CONF_STR]; /* "HOST:PORT", v4 or [v6] */
+    int n_listen;
+    char system_id[16];          /* ours, in bind_resp */
+    unsigned window;             /* a client's outstanding submits */
+    unsigned max_binds;          /* binds in all, this instance */
+    unsigned bind_timeout_ms;
+    unsigned idle_timeout_ms;
+    unsigned enquire_link_interval_ms;
+    unsigned max_pdu_size;
+    unsigned auth_fail_limit;    /* failures before a source is refused */
+    unsigned auth_fail_window_ms;
+    unsigned auth_block_ms;      /* how long it is then refused */
+};
+
+struct conf_tls {
+    char listen[CONF_MAX_LISTEN][CONF_STR];
+    int n_listen;
+    char cert[CONF_STR];
+    char key[CONF_STR];
+    char ca[CONF_STR];           /* "": client certificates not required */
+};
+
+struct conf_redis {
+    char host[CONF_STR];
+    unsigned port;
+    unsigned db;
+    char password[CONF_STR];
+    unsigned timeout_ms;         /* a command slower than this fails */
+    unsigned id_ttl_s;           /* upstream id -> our id map (72 h) */
+    char prefix[64];             /* key prefix, "sb" */
+};
+
+struct conf_admin {
+    char listen[CONF_STR];       /* "" disables the admin HTTP server */
+    char token[CONF_STR];
+};
+
+struct conf_log {
+    int level;                   /* enum log_level */
+    enum conf_log_format format;
+};
+
+struct conf_queue {
+    unsigned batch;              /* entries read per XREADGROUP */
+    unsigned claim_idle_ms;      /* pending this long: another may claim */
+    unsigned retry_min_ms;       /* temporary upstream errors: backoff */
+    unsigned retry_max_ms;
+    unsigned max_attempts;       /* then the message fails permanently */
+};
+
+struct conf_upstream {
+    char name[64];
+    char host[CONF_STR];
+    unsigned port;
+    int tls;
+    char tls_ca[CONF_STR];
+    int tls_verify;
+    char system_id[16];
+    char password[9];
+    char system_type[13];
+    enum conf_bind_mode bind;
+    unsigned interface_version;  /* 0x34 or 0x50 */
+    unsigned sessions;
+    unsigned window;
+    unsigned tps;                /* 0: unlimited */
+    unsigned enquire_link_interval_ms;
+    unsigned reconnect_min_ms;
+    unsigned reconnect_max_ms;
+    unsigned priority;           /* lower first */
+    enum conf_id_format dlr_id_format;
+    unsigned resp_timeout_ms;
+};
+
+struct conf {
+    char path[CONF_STR];
+    struct conf_server server;
+    struct conf_tls tls;
+    struct conf_redis redis;
+    struct conf_admin admin;
+    struct conf_log log;
+    struct conf_queue queue;
+    struct conf_upstream upstreams[CONF_MAX_UPSTREAMS];
+    int n_upstreams;
+};
+
+/* Every default, no upstream. */
+void conf_defaults(struct conf *c);
+
+/*
+ * Parse <path> into <c> (defaults first). Problems are written to <errs>
+ * as lines "FILE:LINE: message" (all of them, not just the first), and the
+ * count is returned: 0 means <c> is complete and valid. Passwords never
+ * appear in messages.
+ */
+int conf_load(const char *path, struct conf *c, char *errs, size_t errs_cap);
+
+/* The same from a string (tests); <name> is used in messages. */
+int conf_load_string(const char *name, const char *text, struct conf *c,
+                     char *errs, size_t errs_cap);
+
+#endif /* SMPPBRIDGE_CONF_H */
