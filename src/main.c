@@ -1,0 +1,200 @@
+/*
+ * main.c - smppbridge: arguments, configuration, the event loop, and the
+ * order in which the modules start and stop.
+ *
+ *   smppbridge -c FILE           run in the foreground
+ *   smppbridge -c FILE --check   validate FILE, print problems, exit
+ *
+ * Start: store (Redis) -> relay -> downstream listeners -> upstream
+ * connectors. SIGTERM/SIGINT: stop accepting, stop taking from the queue,
+ * unbind the customers, wait (bounded) until every message sent upstream
+ * has its answer recorded, unbind upstream, exit. What is not finished is
+ * still in Redis and is taken over by another instance or the next start.
+ */
+#include "common.h"
+
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "downstream.h"
+#include "log.h"
+#include "relay.h"
+#include "store.h"
+#include "upstream.h"
+
+#define TAG "main"
+#define DRAIN_LIMIT_S 10
+#define ERRS_CAP 8192
+
+struct bridge {
+    struct conf cfg;
+    struct event_base *base;
+    struct store *st;
+    struct down *down;
+    struct up *up;
+    struct relay *relay;
+    struct event *sig_term, *sig_int, *drain_ev;
+    int draining;
+    unsigned drain_ticks;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: smppbridge -c FILE [--check]\n"
+                 "  -c, --config FILE   configuration (see conf/smppbridge.conf)\n"
+                 "      --check         validate the configuration and exit\n"
+                 "  -h, --help\n");
+}
+
+/* Once a second while draining: done when nothing sent upstream is
+ * waiting for its answer, or at the limit. */
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct bridge *b = arg;
+    (void)fd;
+    (void)what;
+    unsigned left = up_in_memory(b->up);
+    if (left == 0 || ++b->drain_ticks >= DRAIN_LIMIT_S) {
+        if (left)
+            log_warn(TAG, "%u messages still in flight: left in the queue", left);
+        up_unbind_all(b->up);
+        struct timeval tv = {1, 0};
+        event_base_loopexit(b->base, &tv);
+        event_del(b->drain_ev);
+    }
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct bridge *b = arg;
+    (void)what;
+    if (b->draining) {
+        log_warn(TAG, "second signal: exiting now");
+        event_base_loopbreak(b->base);
+        return;
+    }
+    b->draining = 1;
+    log_info(TAG, "signal %d: draining (%u binds, %u messages in flight)",
+             (int)sig, down_bind_count(b->down), up_in_memory(b->up));
+    down_stop_accepting(b->down);
+    up_stop(b->up);
+    down_unbind_all(b->down);
+    struct timeval tv = {0, 200000};
+    b->drain_ev = event_new(b->base, -1, EV_PERSIST, on_drain_tick, b);
+    event_add(b->drain_ev, &tv);
+}
+
+static void on_store_event(const char *kind, const char *id, void *arg)
+{
+    struct bridge *b = arg;
+    if (strcmp(kind, "account") == 0)
+        down_account_changed(b->down, id);
+}
+
+static void on_store_state(int up, void *arg)
+{
+    (void)arg;
+    if (!up)
+        log_warn(TAG, "Redis unavailable: submits answered ESME_RMSGQFUL");
+}
+
+static int start(struct bridge *b)
+{
+    char err[512], consumer[64];
+    snprintf(consumer, sizeof consumer, "bridge-%ld", (long)getpid());
+    b->base = event_base_new();
+    if (!b->base)
+        return -1;
+    b->st = store_new(b->base, &b->cfg.redis, consumer);
+    if (!b->st)
+        return -1;
+    store_on_event(b->st, on_store_event, b);
+    store_on_state(b->st, on_store_state, b);
+    /* downstream tells the relay when a receiver is ready; the relay asks
+     * downstream for receivers: the hook context is set once both exist */
+    struct down_hooks dh = {.receiver_ready = relay_receiver_ready};
+    b->down = down_new(b->base, &b->cfg, b->st, &dh, NULL);
+    b->relay = b->down ? relay_new(b->base, &b->cfg, b->st, b->down) : NULL;
+    if (!b->relay)
+        return -1;
+    down_set_hooks_ctx(b->down, b->relay);
+    struct up_hooks uh = {.on_deliver = relay_on_upstream_deliver,
+                          .on_failed = relay_on_failed};
+    b->up = up_new(b->base, &b->cfg, b->st, &uh, b->relay);
+    if (!b->up || down_listen(b->down, err, sizeof err) != 0 ||
+        up_start(b->up, err, sizeof err) != 0) {
+        fprintf(stderr, "smppbridge: %s\n", err);
+        return -1;
+    }
+    b->sig_term = evsignal_new(b->base, SIGTERM, on_signal, b);
+    b->sig_int = evsignal_new(b->base, SIGINT, on_signal, b);
+    evsignal_add(b->sig_term, NULL);
+    evsignal_add(b->sig_int, NULL);
+    return 0;
+}
+
+static void stop(struct bridge *b)
+{
+    up_free(b->up);
+    down_free(b->down);
+    relay_free(b->relay);
+    store_free(b->st);
+    if (b->sig_term)
+        event_free(b->sig_term);
+    if (b->sig_int)
+        event_free(b->sig_int);
+    if (b->drain_ev)
+        event_free(b->drain_ev);
+    if (b->base)
+        event_base_free(b->base);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static struct bridge b;
+    static char errs[ERRS_CAP];
+    const char *path = NULL;
+    int check = 0, opt;
+    while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'k': check = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!path || optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (conf_load(path, &b.cfg, errs, sizeof errs) != 0) {
+        fputs(errs, stderr);
+        return 1;
+    }
+    if (check) {
+        printf("%s: configuration OK\n", path);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    log_set_level((enum log_level)b.cfg.log.level);
+    log_info(TAG, "starting with %s: %d listener(s), %d upstream connector(s)",
+             path, b.cfg.server.n_listen + b.cfg.tls.n_listen, b.cfg.n_upstreams);
+    int rc = start(&b) == 0 ? 0 : 1;
+    if (rc == 0)
+        event_base_dispatch(b.base);
+    stop(&b);
+    log_info(TAG, "stopped");
+    return rc;
+}

@@ -1,0 +1,605 @@
+/*
+ * relay.c - receipts from upstream into the accounts' delivery streams,
+ * and from there to the customers' receivers.
+ *
+ * A PDU handed over by a session is a view into its input buffer, so
+ * whatever must wait for Redis is first encoded into a buffer of ours.
+ */
+#include "common.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "conf.h"
+#include "dlr.h"
+#include "downstream.h"
+#include "log.h"
+#include "pdu.h"
+#include "relay.h"
+#include "session.h"
+#include "store.h"
+
+#define TAG "relay"
+#define ACCT_BUCKETS 256
+#define RANGE_COUNT 64
+#define REDELIVER_MS 2000
+#define SM_MAX 254
+
+struct relay_inflight {
+    char entry_id[32];
+    struct relay_inflight *next;
+};
+
+/* Delivery state of one account's stream on this instance. */
+struct relay_acct {
+    char id[16];
+    char cursor[32];          /* last entry handed out, "-" for none */
+    int reading;
+    unsigned inflight;
+    struct relay_inflight *sent;
+    struct event *again_ev;
+    struct relay *r;
+    struct relay_acct *hnext;
+};
+
+struct relay {
+    struct event_base *base;
+    const struct conf *cfg;
+    struct store *st;
+    struct down *down;
+    struct relay_acct *accts[ACCT_BUCKETS];
+    struct relay_stats stats;
+};
+
+static void pump(struct relay_acct *a);
+
+/* ---- per-account state ---------------------------------------------- */
+
+static unsigned acct_bucket(const char *id)
+{
+    unsigned h = 5381;
+    for (; *id; id++)
+        h = h * 33 + (unsigned char)*id;
+    return h % ACCT_BUCKETS;
+}
+
+static void on_again(evutil_socket_t fd, short what, void *arg)
+{
+    struct relay_acct *a = arg;
+    (void)fd;
+    (void)what;
+    snprintf(a->cursor, sizeof a->cursor, "-");
+    pump(a);
+}
+
+static struct relay_acct *acct_get(struct relay *r, const char *id)
+{
+    unsigned b = acct_bucket(id);
+    for (struct relay_acct *a = r->accts[b]; a; a = a->hnext)
+        if (strcmp(a->id, id) == 0)
+            return a;
+    struct relay_acct *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    snprintf(a->id, sizeof a->id, "%s", id);
+    snprintf(a->cursor, sizeof a->cursor, "-");
+    a->r = r;
+    a->again_ev = evtimer_new(r->base, on_again, a);
+    a->hnext = r->accts[b];
+    r->accts[b] = a;
+    return a;
+}
+
+static int inflight_has(const struct relay_acct *a, const char *entry_id)
+{
+    for (const struct relay_inflight *f = a->sent; f; f = f->next)
+        if (strcmp(f->entry_id, entry_id) == 0)
+            return 1;
+    return 0;
+}
+
+static void inflight_remove(struct relay_acct *a, const char *entry_id)
+{
+    for (struct relay_inflight **pp = &a->sent; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->entry_id, entry_id) == 0) {
+            struct relay_inflight *f = *pp;
+            *pp = f->next;
+            free(f);
+            a->inflight--;
+            return;
+        }
+    }
+}
+
+/* ---- to the customers ----------------------------------------------- */
+
+struct delivery {
+    struct relay_acct *a;
+    char entry_id[32];
+};
+
+static void on_deleted(int status, void *arg)
+{
+    (void)status; /* not deleted: delivered again later, at least once */
+    (void)arg;
+}
+
+static void redeliver_later(struct relay_acct *a)
+{
+    struct timeval tv = {REDELIVER_MS / 1000, 0};
+    if (!evtimer_pending(a->again_ev, NULL))
+        evtimer_add(a->again_ev, &tv);
+}
+
+static void on_delivered(struct sess *s, const struct pdu *resp,
+                         uint32_t status, void *arg)
+{
+    struct delivery *dv = arg;
+    struct relay_acct *a = dv->a;
+    struct relay *r = a->r;
+    (void)s;
+    (void)resp;
+    inflight_remove(a, dv->entry_id);
+    if (status == ESME_ROK) {
+        r->stats.receipts_delivered++;
+        store_dlr_del(r->st, a->id, dv->entry_id, on_deleted, NULL);
+        pump(a);
+    } else {
+        r->stats.receipts_redelivered++;
+        redeliver_later(a);
+    }
+    free(dv);
+}
+
+/* Send one stored deliver_sm to a receiver; 1 sent, 0 no room, -1 bad. */
+static int deliver_entry(struct relay_acct *a, const struct store_entry *e)
+{
+    struct relay *r = a->r;
+    struct sess *s = down_pick_receiver(r->down, a->id);
+    struct pdu p;
+    if (!s)
+        return 0;
+    if (pdu_decode(e->pdu, e->pdu_len, &p) != ESME_ROK) {
+        store_dlr_del(r->st, a->id, e->id, on_deleted, NULL);
+        return -1;
+    }
+    if (sess_peer_version(s) < 0x34)
+        p.tlv_count = 0; /* a 3.3 client gets no TLVs (SMPP-FACTS §8.7) */
+    struct delivery *dv = calloc(1, sizeof *dv);
+    struct relay_inflight *f = calloc(1, sizeof *f);
+    if (!dv || !f) {
+        free(dv);
+        free(f);
+        return 0;
+    }
+    dv->a = a;
+    snprintf(dv->entry_id, sizeof dv->entry_id, "%s", e->id);
+    if (sess_send(s, &p, on_delivered, dv, NULL) != 0) {
+        free(dv);
+        free(f);
+        return 0;
+    }
+    snprintf(f->entry_id, sizeof f->entry_id, "%s", e->id);
+    f->next = a->sent;
+    a->sent = f;
+    a->inflight++;
+    return 1;
+}
+
+static void on_range(int status, const struct store_entry *e, size_t n,
+                     void *arg)
+{
+    struct relay_acct *a = arg;
+    size_t i;
+    a->reading = 0;
+    if (status != 0) {
+        a->r->stats.store_errors++;
+        redeliver_later(a);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        if (!inflight_has(a, e[i].id) && deliver_entry(a, &e[i]) == 0)
+            break; /* no receiver with room: continue from here later */
+        snprintf(a->cursor, sizeof a->cursor, "%s", e[i].id);
+    }
+    if (i == n && n == RANGE_COUNT)
+        pump(a);
+}
+
+static void pump(struct relay_acct *a)
+{
+    struct relay *r = a->r;
+    if (a->reading || !down_has_receiver(r->down, a->id))
+        return;
+    if (store_dlr_range(r->st, a->id, a->cursor, RANGE_COUNT, on_range, a) == 0)
+        a->reading = 1;
+}
+
+void relay_receiver_ready(void *relay, const char *account)
+{
+    struct relay_acct *a = acct_get(relay, account);
+    if (a)
+        pump(a);
+}
+
+/* ---- from upstream -------------------------------------------------- */
+
+struct incoming {
+    struct relay *r;
+    struct sess *sess;        /* upstream session, referenced */
+    uint32_t command_id, seq;
+    uint8_t *raw;
+    size_t len;
+    struct store_idmap map;
+};
+
+static void incoming_finish(struct incoming *in, uint32_t status)
+{
+    if (sess_state(in->sess) != SESS_CLOSED)
+        sess_reply(in->sess, in->command_id, in->seq, status, NULL);
+    sess_unref(in->sess);
+    free(in->raw);
+    free(in);
+}
+
+/* The receipt's text: short_message, or message_payload (§6.2 item 10). */
+static struct pdu_view receipt_text(const struct pdu *p, int *in_payload)
+{
+    const struct pdu_tlv *t = pdu_tlv_find(p, PDU_TLV_MESSAGE_PAYLOAD);
+    *in_payload = 0;
+    if (p->short_message.len == 0 && t) {
+        struct pdu_view v = {t->val, t->len};
+        *in_payload = 1;
+        return v;
+    }
+    return p->short_message;
+}
+
+/* The message state a receipt reports: TLV first, then the text. */
+static int receipt_state(const struct pdu *p)
+{
+    uint8_t st;
+    if (pdu_tlv_u8(p, PDU_TLV_MESSAGE_STATE, &st) == 0)
+        return st;
+    int in_payload;
+    struct pdu_view text = receipt_text(p, &in_payload);
+    struct dlr_receipt d;
+    if (dlr_parse((const char *)text.ptr, text.len, &d) == 0 && d.stat.present)
+        return dlr_stat_to_state((const char *)text.ptr + d.stat.off, d.stat.len);
+    return -1;
+}
+
+/* registered_delivery (SMPP-FACTS §5.2) against what the receipt says. */
+static int receipt_wanted(uint8_t rd, const struct pdu *p)
+{
+    int state = receipt_state(p);
+    if ((p->esm_class & 0x3C) == 0x20 || state == DLR_STATE_ENROUTE ||
+        state == DLR_STATE_SCHEDULED)
+        return (rd & 0x10) != 0;
+    switch (rd & 0x03) {
+    case 1: return 1;
+    case 2: return state != DLR_STATE_DELIVERED;
+    case 3: return state == DLR_STATE_DELIVERED;
+    default: return 0;
+    }
+}
+
+static void on_receipt_stored(int status, void *arg)
+{
+    struct incoming *in = arg;
+    struct relay *r = in->r;
+    if (status != 0) {
+        r->stats.store_errors++;
+        incoming_finish(in, ESME_RX_T_APPN); /* upstream resends it */
+        return;
+    }
+    r->stats.receipts_stored++;
+    struct relay_acct *a = acct_get(r, in->map.account);
+    incoming_finish(in, ESME_ROK);
+    if (a)
+        pump(a);
+}
+
+/* Put our id into the text and the TLV; keep every other byte. */
+static int rewrite_receipt(struct pdu *p, const char *our_id, char *text_buf,
+                           size_t cap)
+{
+    int in_payload;
+    struct pdu_view text = receipt_text(p, &in_payload);
+    int n = dlr_rewrite_id((const char *)text.ptr, text.len, our_id,
+                           strlen(our_id), text_buf, cap);
+    if (n >= 0) {
+        if (in_payload || n > SM_MAX) {
+            p->short_message.len = 0;
+            if (pdu_tlv_set(p, PDU_TLV_MESSAGE_PAYLOAD, text_buf, (uint16_t)n) != 0)
+                return -1;
+        } else {
+            p->short_message.ptr = (const uint8_t *)text_buf;
+            p->short_message.len = (size_t)n;
+        }
+    }
+    return pdu_tlv_set(p, PDU_TLV_RECEIPTED_MESSAGE_ID, our_id,
+                       (uint16_t)(strlen(our_id) + 1));
+}
+
+static void on_idmap(int status, const struct store_idmap *m, void *arg)
+{
+    struct incoming *in = arg;
+    struct relay *r = in->r;
+    struct pdu p;
+    char text[2 * SM_MAX + DLR_ID_MAX];
+    uint8_t out[PDU_MAX_LEN_DEFAULT];
+    if (status != 0) {
+        r->stats.store_errors++;
+        incoming_finish(in, ESME_RX_T_APPN);
+        return;
+    }
+    if (!m) {
+        r->stats.receipts_unknown++;
+        log_warn(TAG, "receipt for an unknown upstream id: kept in dead letters");
+        store_dead_add(r->st, "receipt-unknown-id", in->raw, in->len);
+        incoming_finish(in, ESME_ROK); /* never stall the upstream pipe */
+        return;
+    }
+    if (pdu_decode(in->raw, in->len, &p) != ESME_ROK ||
+        !receipt_wanted(m->registered_delivery, &p)) {
+        r->stats.receipts_unwanted++;
+        incoming_finish(in, ESME_ROK);
+        return;
+    }
+    size_t n;
+    if (rewrite_receipt(&p, m->msg_id, text, sizeof text) != 0 ||
+        (n = pdu_encode(&p, out, sizeof out)) == 0) {
+        store_dead_add(r->st, "receipt-unencodable", in->raw, in->len);
+        incoming_finish(in, ESME_ROK);
+        return;
+    }
+    in->map = *m;
+    if (store_dlr_add(r->st, m->account, out, n, on_receipt_stored, in) != 0)
+        on_receipt_stored(-1, in);
+}
+
+/* The forms an upstream id may be stored under: canonical, and the
+ * other radix when the connector's dlr_id_format allows it. */
+static size_t id_candidates(const char *id, size_t len, enum conf_id_format f,
+                            char out[][DLR_ID_MAX + 1])
+{
+    size_t n = 0;
+    uint64_t v;
+    if (dlr_id_canonical(id, len, out[n], DLR_ID_MAX + 1) > 0)
+        n++;
+    if (f != CONF_ID_HEX && dlr_id_to_u64(id, len, 10, &v) == 0 &&
+        dlr_id_from_u64(v, 16, 1, out[n], DLR_ID_MAX + 1) > 0)
+        n++;
+    if (f != CONF_ID_DEC && dlr_id_to_u64(id, len, 16, &v) == 0 &&
+        dlr_id_from_u64(v, 10, 1, out[n], DLR_ID_MAX + 1) > 0)
+        n++;
+    return n;
+}
+
+/* The upstream id a receipt names: TLV first (§9.4), then the text. */
+static int receipt_upstream_id(const struct pdu *p, struct pdu_view *id)
+{
+    if (pdu_tlv_cstr(p, PDU_TLV_RECEIPTED_MESSAGE_ID, id) == 0 && id->len)
+        return 0;
+    int in_payload;
+    struct pdu_view text = receipt_text(p, &in_payload);
+    struct dlr_receipt d;
+    if (dlr_parse((const char *)text.ptr, text.len, &d) != 0 || !d.id.present ||
+        d.id.len == 0)
+        return -1;
+    id->ptr = text.ptr + d.id.off;
+    id->len = d.id.len;
+    return 0;
+}
+
+static struct incoming *incoming_new(struct relay *r, struct sess *s,
+                                     const struct pdu *p)
+{
+    struct incoming *in = calloc(1, sizeof *in);
+    size_t n = pdu_encoded_len(p);
+    if (!in || n == 0 || !(in->raw = malloc(n))) {
+        free(in);
+        return NULL;
+    }
+    in->len = pdu_encode(p, in->raw, n);
+    in->r = r;
+    in->sess = s;
+    in->command_id = p->command_id;
+    in->seq = p->sequence_number;
+    sess_ref(s);
+    return in;
+}
+
+void relay_on_upstream_deliver(void *relay, struct sess *s,
+                               const struct conf_upstream *c,
+                               const struct pdu *p)
+{
+    struct relay *r = relay;
+    int receipt = (p->esm_class & 0x3C) == 0x04 || (p->esm_class & 0x3C) == 0x20;
+    struct incoming *in = incoming_new(r, s, p);
+    struct pdu_view id;
+    char cand[3][DLR_ID_MAX + 1];
+    const char *keys[3];
+    if (!in) {
+        sess_reply(s, p->command_id, p->sequence_number, ESME_RX_T_APPN, NULL);
+        return;
+    }
+    if (!receipt || receipt_upstream_id(p, &id) != 0) {
+        /* inbound (MO) routing arrives with number routing; until then it
+         * is kept, counted and acknowledged */
+        r->stats.mo_unrouted++;
+        store_dead_add(r->st, receipt ? "receipt-without-id" : "mo-unrouted",
+                       in->raw, in->len);
+        incoming_finish(in, ESME_ROK);
+        return;
+    }
+    r->stats.receipts_in++;
+    size_t n = id_candidates((const char *)id.ptr, id.len, c->dlr_id_format, cand);
+    for (size_t i = 0; i < n; i++)
+        keys[i] = cand[i];
+    if (n == 0 || store_idmap_find(r->st, c->name, keys, n, on_idmap, in) != 0)
+        on_idmap(n == 0 ? 0 : -1, NULL, in);
+}
+
+/* ---- receipts for messages upstream refused -------------------------- */
+
+struct failure_wait {
+    void (*done)(void *);
+    void *done_arg;
+    struct relay *r;
+    char account[16];
+    size_t len;
+    uint8_t pdu[1024];
+};
+
+static void store_failure_receipt(struct failure_wait *w);
+
+static void on_failure_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    store_failure_receipt(arg);
+}
+
+/* The receipt must be stored before the message leaves the queue: a
+ * failed write is tried again until Redis takes it. */
+static void on_failure_stored(int status, void *arg)
+{
+    struct failure_wait *w = arg;
+    if (status != 0) {
+        struct timeval tv = {1, 0};
+        w->r->stats.store_errors++;
+        event_base_once(w->r->base, -1, EV_TIMEOUT, on_failure_retry, w, &tv);
+        return;
+    }
+    w->r->stats.failure_receipts++;
+    struct relay_acct *a = acct_get(w->r, w->account);
+    if (a)
+        pump(a);
+    w->done(w->done_arg);
+    free(w);
+}
+
+static void store_failure_receipt(struct failure_wait *w)
+{
+    if (store_dlr_add(w->r->st, w->account, w->pdu, w->len, on_failure_stored,
+                      w) != 0)
+        on_failure_stored(-1, w);
+}
+
+static void format_date(time_t t, char *out, size_t cap)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, cap, "%02d%02d%02d%02d%02d", tm.tm_year % 100, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min);
+}
+
+static struct dlr_str dstr(const char *s)
+{
+    struct dlr_str v = {s, strlen(s)};
+    return v;
+}
+
+/* A REJECTD receipt naming the upstream's command_status in err:. */
+static size_t build_failure_receipt(const struct pdu *sub, const char *msg_id,
+                                    uint32_t status, uint8_t *out, size_t cap)
+{
+    char sdate[32], ddate[32], err[16], text[256];
+    uint8_t state = DLR_STATE_REJECTED;
+    uint8_t net_err[3] = {7, (uint8_t)(status >> 8), (uint8_t)status};
+    time_t now = time(NULL);
+    format_date(now, sdate, sizeof sdate);
+    format_date(now, ddate, sizeof ddate);
+    snprintf(err, sizeof err, "%03u", status & 0xFFF);
+    struct dlr_info info = {
+        .id = dstr(msg_id), .sub = 1, .dlvrd = 0, .submit_date = dstr(sdate),
+        .done_date = dstr(ddate), .stat = dstr("REJECTD"), .err = dstr(err),
+        .text = dstr(""),
+    };
+    int n = dlr_format(&info, text, sizeof text);
+    if (n < 0)
+        return 0;
+    struct pdu p;
+    pdu_init(&p, PDU_DELIVER_SM, 0);
+    p.source_addr_ton = sub->dest_addr_ton;
+    p.source_addr_npi = sub->dest_addr_npi;
+    p.source_addr = sub->destination_addr;
+    p.dest_addr_ton = sub->source_addr_ton;
+    p.dest_addr_npi = sub->source_addr_npi;
+    p.destination_addr = sub->source_addr;
+    p.esm_class = 0x04;
+    p.short_message.ptr = (const uint8_t *)text;
+    p.short_message.len = (size_t)n;
+    pdu_tlv_add(&p, PDU_TLV_RECEIPTED_MESSAGE_ID, msg_id, (uint16_t)(strlen(msg_id) + 1));
+    pdu_tlv_add(&p, PDU_TLV_MESSAGE_STATE, &state, 1);
+    pdu_tlv_add(&p, PDU_TLV_NETWORK_ERROR_CODE, net_err, 3);
+    return pdu_encode(&p, out, cap);
+}
+
+void relay_on_failed(void *relay, const char *account, const char *msg_id,
+                     const uint8_t *raw, size_t len, uint32_t status,
+                     void (*done)(void *), void *done_arg)
+{
+    struct relay *r = relay;
+    struct pdu sub;
+    struct failure_wait *w = calloc(1, sizeof *w);
+    if (w && pdu_decode(raw, len, &sub) == ESME_ROK &&
+        ((sub.registered_delivery & 0x03) == 1 ||
+         (sub.registered_delivery & 0x03) == 2))
+        w->len = build_failure_receipt(&sub, msg_id, status, w->pdu,
+                                       sizeof w->pdu);
+    if (!w || w->len == 0) { /* no receipt asked for (or none possible) */
+        free(w);
+        done(done_arg);
+        return;
+    }
+    w->done = done;
+    w->done_arg = done_arg;
+    w->r = r;
+    snprintf(w->account, sizeof w->account, "%s", account);
+    store_failure_receipt(w);
+}
+
+/* ---- life cycle ----------------------------------------------------- */
+
+struct relay *relay_new(struct event_base *base, const struct conf *cfg,
+                        struct store *st, struct down *down)
+{
+    struct relay *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->base = base;
+    r->cfg = cfg;
+    r->st = st;
+    r->down = down;
+    return r;
+}
+
+void relay_free(struct relay *r)
+{
+    if (!r)
+        return;
+    for (unsigned b = 0; b < ACCT_BUCKETS; b++) {
+        while (r->accts[b]) {
+            struct relay_acct *a = r->accts[b];
+            r->accts[b] = a->hnext;
+            while (a->sent)
+                inflight_remove(a, a->sent->entry_id);
+            event_free(a->again_ev);
+            free(a);
+        }
+    }
+    free(r);
+}
+
+const struct relay_stats *relay_stats(const struct relay *r)
+{
+    return &r->stats;
+}

@@ -1,0 +1,51 @@
+/*
+ * relay.h - receipts back to the customers, with our ids.
+ *
+ * From upstream: a receipt's upstream id is looked up in Redis (in every
+ * form the connector's dlr_id_format allows: as sent, canonical, the
+ * other radix), the text id: and TLV receipted_message_id are rewritten
+ * to our id, and the receipt is stored in the account's delivery stream
+ * before deliver_sm_resp goes upstream - so a crash makes upstream resend
+ * rather than lose it. Only receipts that registered_delivery asked for
+ * are kept.
+ *
+ * To the customers: each account's stream is delivered to its bound
+ * receivers on this instance, round-robin; an entry leaves the stream
+ * only on deliver_sm_resp ESME_ROK and is retried otherwise.
+ */
+#ifndef SMPPBRIDGE_RELAY_H
+#define SMPPBRIDGE_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct conf;
+struct conf_upstream;
+struct store;
+struct down;
+struct sess;
+struct pdu;
+struct relay;
+
+struct relay *relay_new(struct event_base *base, const struct conf *cfg,
+                        struct store *st, struct down *down);
+void relay_free(struct relay *r);
+
+/* Hooks for upstream.h and downstream.h. */
+void relay_on_upstream_deliver(void *relay, struct sess *s,
+                               const struct conf_upstream *c,
+                               const struct pdu *p);
+void relay_on_failed(void *relay, const char *account, const char *msg_id,
+                     const uint8_t *pdu, size_t len, uint32_t status,
+                     void (*done)(void *done_arg), void *done_arg);
+void relay_receiver_ready(void *relay, const char *account);
+
+struct relay_stats {
+    unsigned long long receipts_in, receipts_stored, receipts_unwanted,
+        receipts_unknown, receipts_delivered, receipts_redelivered,
+        failure_receipts, mo_unrouted, store_errors;
+};
+const struct relay_stats *relay_stats(const struct relay *r);
+
+#endif /* SMPPBRIDGE_RELAY_H */

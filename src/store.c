@@ -1,0 +1,763 @@
+/*
+ * store.c - Redis access for the bridge: connections, exactly-once
+ * completion with timeouts, and the typed operations of store.h.
+ *
+ * hiredis 0.14 has no command timeout of its own, so every command is
+ * wrapped in a struct pending kept in send order per connection; a
+ * periodic check fails the ones past their deadline (the caller gets an
+ * error at once) and then drops the connection, because Redis answering
+ * late on a connection we gave up on would shift every later reply.
+ * hiredis then calls each remaining callback with a NULL reply; a pending
+ * that was already completed is just freed.
+ */
+#include "common.h"
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "account.h"
+#include "conf.h"
+#include "log.h"
+#include "store.h"
+
+#define TAG "redis"
+#define RECONNECT_MIN_MS 100u
+#define RECONNECT_MAX_MS 2000u
+#define CHECK_INTERVAL_MS 50u
+#define MAX_ARGS 16
+#define KEY_LEN 256
+
+enum conn_kind {
+    CONN_CMD = 0,
+    CONN_CONSUMER,
+    CONN_PUBSUB,
+    CONN_COUNT,
+};
+
+struct pending;
+typedef void (*complete_fn)(struct store *st, redisReply *r, struct pending *p);
+
+struct pending {
+    struct store_conn *conn;
+    uint64_t deadline_ms;
+    complete_fn complete;  /* NULL: reply not needed (pipeline step) */
+    union {
+        store_done_cb done;
+        store_account_cb account;
+        store_entries_cb entries;
+        store_idmap_cb idmap;
+    } cb;
+    void *arg;
+    int finished;          /* user callback already called */
+    struct pending *prev, *next;
+};
+
+struct store_conn {
+    struct store *st;
+    enum conn_kind kind;
+    redisAsyncContext *ac;
+    int up;
+    unsigned backoff_ms;
+    struct event *retry_ev;
+    struct pending *oldest, *newest;
+};
+
+struct store {
+    struct event_base *base;
+    struct conf_redis cfg;
+    char consumer[64];
+    struct store_conn conns[CONN_COUNT];
+    struct event *check_ev;
+    int instance;
+    int reading;            /* a queue read is outstanding */
+    store_state_cb state_cb;
+    void *state_arg;
+    store_event_cb event_cb;
+    void *event_arg;
+    struct store_stats stats;
+};
+
+static void conn_connect(struct store_conn *c);
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- pending commands ----------------------------------------------- */
+
+static void pending_unlink(struct pending *p)
+{
+    struct store_conn *c = p->conn;
+    if (p->prev)
+        p->prev->next = p->next;
+    else if (c->oldest == p)
+        c->oldest = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else if (c->newest == p)
+        c->newest = p->prev;
+    p->prev = p->next = NULL;
+}
+
+/* Complete <p> with <r> (NULL: failure) unless it already was. */
+static void pending_finish(struct store *st, struct pending *p, redisReply *r)
+{
+    if (p->finished)
+        return;
+    p->finished = 1;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        st->stats.errors++;
+    if (r && r->type == REDIS_REPLY_ERROR)
+        log_warn(TAG, "command failed: %.*s", (int)r->len, r->str);
+    if (p->complete)
+        p->complete(st, r && r->type != REDIS_REPLY_ERROR ? r : NULL, p);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct pending *p = privdata;
+    (void)ac;
+    if (!p)
+        return;
+    struct store *st = p->conn->st;
+    if (!p->finished)
+        pending_unlink(p);
+    pending_finish(st, p, reply);
+    free(p);
+}
+
+/* Send one command; <complete> (may be NULL) runs with the reply. */
+static struct pending *send_cmd(struct store *st, enum conn_kind kind,
+                                unsigned timeout_ms, complete_fn complete,
+                                void *arg, int argc, const char **argv,
+                                const size_t *lens)
+{
+    struct store_conn *c = &st->conns[kind];
+    if (!c->up || !c->ac)
+        return NULL;
+    struct pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->conn = c;
+    p->deadline_ms = now_ms() + timeout_ms;
+    p->complete = complete;
+    p->arg = arg;
+    if (redisAsyncCommandArgv(c->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
+        free(p);
+        return NULL;
+    }
+    p->prev = c->newest;
+    if (c->newest)
+        c->newest->next = p;
+    else
+        c->oldest = p;
+    c->newest = p;
+    st->stats.commands++;
+    return p;
+}
+
+/* Fail every pending command of <c> past its deadline, then drop <c>. */
+static void conn_check_timeouts(struct store_conn *c, uint64_t now)
+{
+    struct store *st = c->st;
+    if (!c->oldest || c->oldest->deadline_ms > now)
+        return;
+    while (c->oldest) {
+        struct pending *p = c->oldest;
+        pending_unlink(p);
+        st->stats.timeouts++;
+        pending_finish(st, p, NULL); /* freed when hiredis lets go */
+    }
+    log_warn(TAG, "no reply within %u ms: reconnecting", st->cfg.timeout_ms);
+    redisAsyncContext *ac = c->ac;
+    c->ac = NULL;
+    c->up = 0;
+    if (ac)
+        redisAsyncFree(ac);
+    if (c->kind == CONN_CMD && st->state_cb)
+        st->state_cb(0, st->state_arg);
+    if (c->kind == CONN_CONSUMER)
+        st->reading = 0;
+    conn_connect(c);
+}
+
+static void on_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct store *st = arg;
+    uint64_t now = now_ms();
+    (void)fd;
+    (void)what;
+    for (int k = 0; k < CONN_COUNT; k++)
+        conn_check_timeouts(&st->conns[k], now);
+}
+
+/* ---- connections ---------------------------------------------------- */
+
+static void schedule_reconnect(struct store_conn *c)
+{
+    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : RECONNECT_MIN_MS;
+    if (c->backoff_ms > RECONNECT_MAX_MS)
+        c->backoff_ms = RECONNECT_MAX_MS;
+    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    evtimer_add(c->retry_ev, &tv);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_connect(arg);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct store_conn *c = ac->data;
+    (void)status;
+    if (!c || c->ac != ac)
+        return; /* we dropped it ourselves and already reconnect */
+    c->ac = NULL;
+    c->up = 0;
+    c->oldest = c->newest = NULL; /* hiredis fails them all with NULL */
+    if (c->kind == CONN_CONSUMER)
+        c->st->reading = 0;
+    log_warn(TAG, "connection %d to %s:%u lost", (int)c->kind, c->st->cfg.host,
+             c->st->cfg.port);
+    if (c->kind == CONN_CMD && c->st->state_cb)
+        c->st->state_cb(0, c->st->state_arg);
+    schedule_reconnect(c);
+}
+
+static void complete_instance(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)p;
+    if (r && r->type == REDIS_REPLY_INTEGER)
+        st->instance = (int)(r->integer % 1024);
+}
+
+static void on_pubsub_message(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct store *st = privdata;
+    redisReply *r = reply;
+    (void)ac;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        strcmp(r->element[0]->str, "message") != 0 ||
+        r->element[2]->type != REDIS_REPLY_STRING)
+        return;
+    char msg[128];
+    snprintf(msg, sizeof msg, "%.*s", (int)r->element[2]->len, r->element[2]->str);
+    char *space = strchr(msg, ' ');
+    if (!space || !st->event_cb)
+        return;
+    *space = 0;
+    st->event_cb(msg, space + 1, st->event_arg);
+}
+
+/* First commands on a fresh connection: AUTH, SELECT, and per kind the
+ * consumer group, the instance number or the subscription. */
+static void conn_setup(struct store_conn *c)
+{
+    struct store *st = c->st;
+    char db[16], key[KEY_LEN];
+    const char *argv[8];
+    if (st->cfg.password[0]) {
+        argv[0] = "AUTH";
+        argv[1] = st->cfg.password;
+        send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, 2, argv, NULL);
+    }
+    snprintf(db, sizeof db, "%u", st->cfg.db);
+    argv[0] = "SELECT";
+    argv[1] = db;
+    send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, 2, argv, NULL);
+    if (c->kind == CONN_CMD) {
+        snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
+        const char *grp[] = {"XGROUP", "CREATE", key, "bridge", "0", "MKSTREAM"};
+        send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, 6, grp, NULL);
+        if (st->instance < 0) {
+            snprintf(key, sizeof key, "%s:instances", st->cfg.prefix);
+            const char *incr[] = {"INCR", key};
+            send_cmd(st, c->kind, st->cfg.timeout_ms, complete_instance, NULL,
+                     2, incr, NULL);
+        }
+    } else if (c->kind == CONN_PUBSUB) {
+        snprintf(key, sizeof key, "%s:events", st->cfg.prefix);
+        const char *sub[] = {"SUBSCRIBE", key};
+        /* not a pending: hiredis calls it for every message */
+        redisAsyncCommandArgv(c->ac, on_pubsub_message, st, 2, sub, NULL);
+    }
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct store_conn *c = ac->data;
+    if (!c || c->ac != ac)
+        return;
+    if (status != REDIS_OK) {
+        c->ac = NULL; /* hiredis frees it after this callback */
+        schedule_reconnect(c);
+        return;
+    }
+    c->up = 1;
+    c->backoff_ms = 0;
+    conn_setup(c);
+    if (c->kind == CONN_CMD) {
+        log_info(TAG, "connected to %s:%u", c->st->cfg.host, c->st->cfg.port);
+        if (c->st->state_cb)
+            c->st->state_cb(1, c->st->state_arg);
+    }
+}
+
+static void conn_connect(struct store_conn *c)
+{
+    struct store *st = c->st;
+    redisAsyncContext *ac = redisAsyncConnect(st->cfg.host, (int)st->cfg.port);
+    if (!ac || ac->err) {
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_reconnect(c);
+        return;
+    }
+    ac->data = c;
+    c->ac = ac;
+    st->stats.reconnects++;
+    redisLibeventAttach(ac, st->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
+struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
+                        const char *consumer_name)
+{
+    struct store *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->base = base;
+    st->cfg = *cfg;
+    st->instance = -1;
+    snprintf(st->consumer, sizeof st->consumer, "%s", consumer_name);
+    for (int k = 0; k < CONN_COUNT; k++) {
+        struct store_conn *c = &st->conns[k];
+        c->st = st;
+        c->kind = (enum conn_kind)k;
+        c->retry_ev = evtimer_new(base, on_retry, c);
+        conn_connect(c);
+    }
+    struct timeval tv = {0, CHECK_INTERVAL_MS * 1000};
+    st->check_ev = event_new(base, -1, EV_PERSIST, on_check, st);
+    event_add(st->check_ev, &tv);
+    return st;
+}
+
+void store_free(struct store *st)
+{
+    if (!st)
+        return;
+    event_free(st->check_ev);
+    for (int k = 0; k < CONN_COUNT; k++) {
+        struct store_conn *c = &st->conns[k];
+        redisAsyncContext *ac = c->ac;
+        c->ac = NULL;
+        c->up = 0;
+        if (ac)
+            redisAsyncFree(ac); /* fails what is pending */
+        event_free(c->retry_ev);
+    }
+    free(st);
+}
+
+int store_up(const struct store *st)
+{
+    return st->conns[CONN_CMD].up;
+}
+
+void store_on_state(struct store *st, store_state_cb cb, void *arg)
+{
+    st->state_cb = cb;
+    st->state_arg = arg;
+}
+
+void store_on_event(struct store *st, store_event_cb cb, void *arg)
+{
+    st->event_cb = cb;
+    st->event_arg = arg;
+}
+
+int store_instance_number(const struct store *st)
+{
+    return st->instance;
+}
+
+const struct store_stats *store_stats(const struct store *st)
+{
+    return &st->stats;
+}
+
+/* ---- replies -------------------------------------------------------- */
+
+static void complete_done(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (p->cb.done)
+        p->cb.done(r ? 0 : -1, p->arg);
+}
+
+/* EXEC answers nil when the transaction was aborted, and an array that
+ * may hold error replies. */
+static void complete_exec(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    int ok = r && r->type == REDIS_REPLY_ARRAY;
+    for (size_t i = 0; ok && i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_ERROR)
+            ok = 0;
+    if (p->cb.done)
+        p->cb.done(ok ? 0 : -1, p->arg);
+}
+
+static void complete_account(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        p->cb.account(-1, NULL, p->arg);
+        return;
+    }
+    if (r->elements == 0) {
+        p->cb.account(0, NULL, p->arg);
+        return;
+    }
+    const char *names[32], *values[32];
+    size_t lens[32], n = 0;
+    for (size_t i = 0; i + 1 < r->elements && n < 32; i += 2) {
+        names[n] = r->element[i]->str;
+        values[n] = r->element[i + 1]->str;
+        lens[n] = r->element[i + 1]->len;
+        n++;
+    }
+    struct account a;
+    char err[128];
+    if (account_from_fields(names, values, lens, n, &a, err, sizeof err) != 0) {
+        log_warn(TAG, "account record unreadable: %s", err);
+        p->cb.account(-1, NULL, p->arg);
+        return;
+    }
+    p->cb.account(0, &a, p->arg);
+}
+
+/* One stream entry [id, [field, value, ...]] into <e>; -1 if it is not
+ * one of ours (or was deleted: nil). */
+static int parse_entry(const redisReply *r, struct store_entry *e)
+{
+    memset(e, 0, sizeof *e);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_ARRAY)
+        return -1;
+    snprintf(e->id, sizeof e->id, "%.*s", (int)r->element[0]->len,
+             r->element[0]->str);
+    const redisReply *f = r->element[1];
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            k->len != 1)
+            continue;
+        switch (k->str[0]) {
+        case 'a': e->account = v->str; break;
+        case 'i': e->msg_id = v->str; break;
+        case 't': e->ts_ms = strtoull(v->str, NULL, 10); break;
+        case 'p':
+            e->pdu = (const uint8_t *)v->str;
+            e->pdu_len = v->len;
+            break;
+        default: break;
+        }
+    }
+    return e->pdu ? 0 : -1;
+}
+
+/* Call <p>'s entries callback with the entries in array <list>. */
+static void deliver_entries(const redisReply *list, struct pending *p)
+{
+    size_t n = 0, cap = list ? list->elements : 0;
+    struct store_entry *es = cap ? calloc(cap, sizeof *es) : NULL;
+    for (size_t i = 0; es && i < cap; i++)
+        if (parse_entry(list->element[i], &es[n]) == 0)
+            n++;
+    p->cb.entries(cap && !es ? -1 : 0, es, n, p->arg);
+    free(es);
+}
+
+/* XREADGROUP: nil on timeout, else [[stream, [entries]]]. */
+static void complete_read(struct store *st, redisReply *r, struct pending *p)
+{
+    st->reading = 0;
+    if (!r) {
+        p->cb.entries(-1, NULL, 0, p->arg);
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0 ||
+        r->element[0]->type != REDIS_REPLY_ARRAY ||
+        r->element[0]->elements != 2) {
+        p->cb.entries(0, NULL, 0, p->arg);
+        return;
+    }
+    deliver_entries(r->element[0]->element[1], p);
+}
+
+/* XAUTOCLAIM: [next-start, [entries], (deleted ids)]. */
+static void complete_claim(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
+        p->cb.entries(r ? 0 : -1, NULL, 0, p->arg);
+        return;
+    }
+    deliver_entries(r->element[1], p);
+}
+
+static void complete_range(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        p->cb.entries(-1, NULL, 0, p->arg);
+        return;
+    }
+    deliver_entries(r, p);
+}
+
+/* MGET of the candidate keys: the first value found wins. */
+static void complete_idmap(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        p->cb.idmap(-1, NULL, p->arg);
+        return;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *v = r->element[i];
+        if (v->type != REDIS_REPLY_STRING)
+            continue;
+        struct store_idmap m;
+        char buf[128];
+        unsigned rd = 0;
+        unsigned long long ts = 0;
+        memset(&m, 0, sizeof m);
+        snprintf(buf, sizeof buf, "%.*s", (int)v->len, v->str);
+        if (sscanf(buf, "%15[^\t]\t%31[^\t]\t%llu\t%u", m.account, m.msg_id,
+                   &ts, &rd) != 4)
+            continue;
+        m.ts_ms = ts;
+        m.registered_delivery = (uint8_t)rd;
+        p->cb.idmap(0, &m, p->arg);
+        return;
+    }
+    p->cb.idmap(0, NULL, p->arg);
+}
+
+/* ---- operations ----------------------------------------------------- */
+
+/* Run one command on the command connection; -1 when it cannot be sent
+ * (then no callback will come). */
+static int run(struct store *st, complete_fn complete, store_done_cb cb,
+               void *arg, int argc, const char **argv, const size_t *lens)
+{
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete,
+                                 arg, argc, argv, lens);
+    if (!p)
+        return -1;
+    p->cb.done = cb;
+    return 0;
+}
+
+int store_account_get(struct store *st, const char *id, store_account_cb cb,
+                      void *arg)
+{
+    char key[KEY_LEN];
+    snprintf(key, sizeof key, "%s:acct:{%s}", st->cfg.prefix, id);
+    const char *argv[] = {"HGETALL", key};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_account, arg, 2, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.account = cb;
+    return 0;
+}
+
+int store_queue_add(struct store *st, const char *account, const char *msg_id,
+                    uint64_t ts_ms, const uint8_t *pdu, size_t len,
+                    store_done_cb cb, void *arg)
+{
+    char key[KEY_LEN], ts[24];
+    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
+    snprintf(ts, sizeof ts, "%" PRIu64, ts_ms);
+    const char *argv[] = {"XADD", key, "*", "a", account, "i", msg_id,
+                          "t", ts, "p", (const char *)pdu};
+    size_t lens[] = {4, strlen(key), 1, 1, strlen(account), 1, strlen(msg_id),
+                     1, strlen(ts), 1, len};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_done, arg, 11, argv, lens);
+    if (!p)
+        return -1;
+    p->cb.done = cb;
+    return 0;
+}
+
+int store_queue_read(struct store *st, unsigned count, unsigned block_ms,
+                     store_entries_cb cb, void *arg)
+{
+    char key[KEY_LEN], cnt[16], blk[16];
+    if (st->reading)
+        return -1;
+    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
+    snprintf(cnt, sizeof cnt, "%u", count);
+    snprintf(blk, sizeof blk, "%u", block_ms);
+    const char *argv[] = {"XREADGROUP", "GROUP", "bridge", st->consumer,
+                          "COUNT", cnt, "BLOCK", blk, "STREAMS", key, ">"};
+    struct pending *p = send_cmd(st, CONN_CONSUMER,
+                                 block_ms + st->cfg.timeout_ms, complete_read,
+                                 arg, 11, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.entries = cb;
+    st->reading = 1;
+    return 0;
+}
+
+int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
+                      store_entries_cb cb, void *arg)
+{
+    char key[KEY_LEN], idle[16], cnt[16];
+    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
+    snprintf(idle, sizeof idle, "%u", idle_ms);
+    snprintf(cnt, sizeof cnt, "%u", count);
+    const char *argv[] = {"XAUTOCLAIM", key, "bridge", st->consumer, idle,
+                          "0-0", "COUNT", cnt};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_claim, arg, 8, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.entries = cb;
+    return 0;
+}
+
+int store_queue_done(struct store *st, const char *entry_id, store_done_cb cb,
+                     void *arg)
+{
+    char key[KEY_LEN];
+    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
+    const char *multi[] = {"MULTI"};
+    const char *ack[] = {"XACK", key, "bridge", entry_id};
+    const char *del[] = {"XDEL", key, entry_id};
+    const char *exec[] = {"EXEC"};
+    if (!send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 1, multi, NULL))
+        return -1;
+    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 4, ack, NULL);
+    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 3, del, NULL);
+    return run(st, complete_exec, cb, arg, 1, exec, NULL);
+}
+
+int store_queue_sent(struct store *st, const char *entry_id,
+                     const char *connector, const char *upstream_id,
+                     const struct store_idmap *m, unsigned ttl_s,
+                     store_done_cb cb, void *arg)
+{
+    char qkey[KEY_LEN], ukey[KEY_LEN], val[128], ttl[16];
+    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
+    snprintf(ukey, sizeof ukey, "%s:up:{%s}:%s", st->cfg.prefix, connector,
+             upstream_id);
+    snprintf(val, sizeof val, "%s\t%s\t%" PRIu64 "\t%u", m->account, m->msg_id,
+             m->ts_ms, m->registered_delivery);
+    snprintf(ttl, sizeof ttl, "%u", ttl_s);
+    const char *multi[] = {"MULTI"};
+    const char *set[] = {"SET", ukey, val, "EX", ttl};
+    const char *ack[] = {"XACK", qkey, "bridge", entry_id};
+    const char *del[] = {"XDEL", qkey, entry_id};
+    const char *exec[] = {"EXEC"};
+    if (!send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 1, multi, NULL))
+        return -1;
+    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 5, set, NULL);
+    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 4, ack, NULL);
+    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 3, del, NULL);
+    return run(st, complete_exec, cb, arg, 1, exec, NULL);
+}
+
+int store_idmap_find(struct store *st, const char *connector,
+                     const char *const *ids, size_t n, store_idmap_cb cb,
+                     void *arg)
+{
+    char keys[MAX_ARGS][KEY_LEN];
+    const char *argv[MAX_ARGS + 1];
+    if (n == 0 || n > MAX_ARGS)
+        return -1;
+    argv[0] = "MGET";
+    for (size_t i = 0; i < n; i++) {
+        snprintf(keys[i], KEY_LEN, "%s:up:{%s}:%s", st->cfg.prefix, connector,
+                 ids[i]);
+        argv[i + 1] = keys[i];
+    }
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_idmap, arg, (int)n + 1, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.idmap = cb;
+    return 0;
+}
+
+int store_dlr_add(struct store *st, const char *account, const uint8_t *pdu,
+                  size_t len, store_done_cb cb, void *arg)
+{
+    char key[KEY_LEN];
+    snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
+    const char *argv[] = {"XADD", key, "*", "p", (const char *)pdu};
+    size_t lens[] = {4, strlen(key), 1, 1, len};
+    return run(st, complete_done, cb, arg, 5, argv, lens);
+}
+
+int store_dlr_range(struct store *st, const char *account, const char *after,
+                    unsigned count, store_entries_cb cb, void *arg)
+{
+    char key[KEY_LEN], start[40], cnt[16];
+    snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
+    /* "(" makes the start exclusive (Redis 6.2+) */
+    if (strcmp(after, "-") == 0)
+        snprintf(start, sizeof start, "-");
+    else
+        snprintf(start, sizeof start, "(%s", after);
+    snprintf(cnt, sizeof cnt, "%u", count);
+    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", cnt};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_range, arg, 6, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.entries = cb;
+    return 0;
+}
+
+int store_dlr_del(struct store *st, const char *account, const char *entry_id,
+                  store_done_cb cb, void *arg)
+{
+    char key[KEY_LEN];
+    snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
+    const char *argv[] = {"XDEL", key, entry_id};
+    return run(st, complete_done, cb, arg, 3, argv, NULL);
+}
+
+int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
+                   size_t len)
+{
+    char key[KEY_LEN];
+    snprintf(key, sizeof key, "%s:dead", st->cfg.prefix);
+    const char *argv[] = {"XADD", key, "MAXLEN", "~", "1000000", "*",
+                          "reason", reason, "p", (const char *)pdu};
+    size_t lens[] = {4, strlen(key), 6, 1, 7, 1, 6, strlen(reason), 1, len};
+    return run(st, NULL, NULL, NULL, 10, argv, lens);
+}

@@ -1,0 +1,806 @@
+/*
+ * upstream.c - connectors, their sessions, and the queue consumer.
+ *
+ * A message read from the queue becomes a struct up_msg that lives in
+ * exactly one place at a time: the ready list, a session's transaction
+ * (sent), the retry list (waiting for its backoff), or the record list
+ * (answered, the Redis write of its id map not yet confirmed). Every
+ * entry id held in memory is also in a set, so that a claim (XAUTOCLAIM)
+ * returning our own pending entries does not duplicate them.
+ */
+#include "common.h"
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "dlr.h"
+#include "log.h"
+#include "net.h"
+#include "pdu.h"
+#include "session.h"
+#include "store.h"
+#include "text.h"
+#include "upstream.h"
+
+#define TAG "up"
+#define HELD_BUCKETS 4096
+#define PUMP_SCAN_MAX 64        /* ready messages looked at per pump */
+#define READ_BLOCK_MS 1000
+#define RECORD_RETRY_MS 1000
+
+struct up_conn;
+
+struct up_session {
+    struct up_conn *conn;
+    struct sess *sess;
+    int index;
+    int transmitter;         /* may submit (TX or TRX) */
+    enum sess_bind_type type;
+    int bound;
+    unsigned backoff_ms;
+    struct event *reconnect_ev;
+};
+
+struct up_conn {
+    struct up *up;
+    const struct conf_upstream *cfg;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    SSL_CTX *tls;
+    struct up_session *sessions;
+    unsigned n_sessions;
+    unsigned rr;
+    double tokens;
+    uint64_t tokens_at_ms;
+};
+
+struct up_msg {
+    char entry_id[32];
+    char account[16];
+    char msg_id[32];
+    uint64_t ts_ms;
+    uint8_t *pdu;
+    size_t len;
+    unsigned attempts;
+    uint64_t due_ms;
+    int has_concat;
+    uint32_t concat_key;
+    uint8_t registered_delivery;
+    char upstream_id[DLR_ID_MAX + 1];   /* once answered */
+    struct up_conn *sent_on;
+    struct up_msg *next;                /* in the list it is on */
+    struct up_msg *hnext;               /* in the held set */
+};
+
+struct up {
+    struct event_base *base;
+    const struct conf *cfg;
+    struct store *st;
+    struct up_hooks hooks;
+    void *hooks_ctx;
+    struct up_conn conns[CONF_MAX_UPSTREAMS];
+    int n_conns;
+    struct up_msg *ready, *ready_tail;
+    struct up_msg *retry;               /* sorted by due_ms */
+    struct up_msg *record;              /* Redis write to redo */
+    struct up_msg *held[HELD_BUCKETS];
+    unsigned n_held, n_inflight;
+    int reading, stopping;
+    struct event *pump_ev, *retry_ev, *claim_ev, *record_ev, *tps_ev;
+    struct up_stats stats;
+};
+
+static void up_pump(struct up *u);
+static void session_connect(struct up_session *us);
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void schedule_pump(struct up *u)
+{
+    event_active(u->pump_ev, EV_TIMEOUT, 1);
+}
+
+/* ---- messages held in memory ---------------------------------------- */
+
+static unsigned held_bucket(const char *entry_id)
+{
+    unsigned h = 2166136261u;
+    for (; *entry_id; entry_id++)
+        h = (h ^ (unsigned char)*entry_id) * 16777619u;
+    return h % HELD_BUCKETS;
+}
+
+static int held_has(struct up *u, const char *entry_id)
+{
+    for (struct up_msg *m = u->held[held_bucket(entry_id)]; m; m = m->hnext)
+        if (strcmp(m->entry_id, entry_id) == 0)
+            return 1;
+    return 0;
+}
+
+static void msg_free(struct up *u, struct up_msg *m)
+{
+    struct up_msg **pp = &u->held[held_bucket(m->entry_id)];
+    while (*pp && *pp != m)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = m->hnext;
+    u->n_held--;
+    free(m->pdu);
+    free(m);
+}
+
+/* The concatenation reference of a part (UDH or SAR), as a key that
+ * keeps the parts of one message on one session. */
+static void msg_concat_key(struct up_msg *m, const struct pdu *p)
+{
+    struct text_udh udh;
+    uint16_t ref;
+    uint32_t h = 5381;
+    m->has_concat = 0;
+    if ((p->esm_class & 0x40) && p->short_message.len &&
+        text_udh_parse(p->short_message.ptr, p->short_message.len, &udh) == 0 &&
+        udh.concat.present) {
+        ref = udh.concat.ref;
+        m->has_concat = 1;
+    } else if (pdu_tlv_u16(p, PDU_TLV_SAR_MSG_REF_NUM, &ref) == 0) {
+        m->has_concat = 1;
+    }
+    if (!m->has_concat)
+        return;
+    for (const char *s = m->account; *s; s++)
+        h = h * 33 + (unsigned char)*s;
+    m->concat_key = h * 33 + ref;
+}
+
+static struct up_msg *msg_new(struct up *u, const struct store_entry *e)
+{
+    struct pdu p;
+    if (!e->account || !e->msg_id || held_has(u, e->id))
+        return NULL;
+    struct up_msg *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->pdu = malloc(e->pdu_len);
+    if (!m->pdu) {
+        free(m);
+        return NULL;
+    }
+    memcpy(m->pdu, e->pdu, e->pdu_len);
+    m->len = e->pdu_len;
+    snprintf(m->entry_id, sizeof m->entry_id, "%s", e->id);
+    snprintf(m->account, sizeof m->account, "%s", e->account);
+    snprintf(m->msg_id, sizeof m->msg_id, "%s", e->msg_id);
+    m->ts_ms = e->ts_ms;
+    if (pdu_decode(m->pdu, m->len, &p) == ESME_ROK) {
+        m->registered_delivery = p.registered_delivery;
+        msg_concat_key(m, &p);
+    }
+    unsigned b = held_bucket(m->entry_id);
+    m->hnext = u->held[b];
+    u->held[b] = m;
+    u->n_held++;
+    return m;
+}
+
+static void ready_push(struct up *u, struct up_msg *m)
+{
+    m->next = NULL;
+    if (u->ready_tail)
+        u->ready_tail->next = m;
+    else
+        u->ready = m;
+    u->ready_tail = m;
+}
+
+/* ---- finishing a message -------------------------------------------- */
+
+static void on_recorded(int status, void *arg);
+
+static void record_sent(struct up *u, struct up_msg *m)
+{
+    struct store_idmap map;
+    memset(&map, 0, sizeof map);
+    snprintf(map.account, sizeof map.account, "%s", m->account);
+    snprintf(map.msg_id, sizeof map.msg_id, "%s", m->msg_id);
+    map.ts_ms = m->ts_ms;
+    map.registered_delivery = m->registered_delivery;
+    if (store_queue_sent(u->st, m->entry_id, m->sent_on->cfg->name,
+                         m->upstream_id, &map, u->cfg->redis.id_ttl_s,
+                         on_recorded, m) != 0)
+        on_recorded(-1, m);
+}
+
+/* The id map must be written, or the receipt could not be matched: keep
+ * trying; the message stays pending in the stream meanwhile. */
+static void on_recorded(int status, void *arg)
+{
+    struct up_msg *m = arg;
+    struct up *u = m->sent_on->up;
+    if (status == 0) {
+        msg_free(u, m);
+        schedule_pump(u);
+        return;
+    }
+    u->stats.record_errors++;
+    m->next = u->record;
+    u->record = m;
+    if (!evtimer_pending(u->record_ev, NULL)) {
+        struct timeval tv = {RECORD_RETRY_MS / 1000, 0};
+        evtimer_add(u->record_ev, &tv);
+    }
+}
+
+static void on_record_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct up *u = arg;
+    struct up_msg *list = u->record;
+    (void)fd;
+    (void)what;
+    u->record = NULL;
+    while (list) {
+        struct up_msg *m = list;
+        list = m->next;
+        record_sent(u, m);
+    }
+}
+
+static void on_done_entry(int status, void *arg)
+{
+    struct up_msg *m = arg;
+    struct up *u = m->sent_on ? m->sent_on->up : NULL;
+    (void)status; /* if it failed, a claim brings it back: at least once */
+    if (u)
+        msg_free(u, m);
+}
+
+static void failed_receipt_stored(void *arg)
+{
+    struct up_msg *m = arg;
+    struct up *u = m->sent_on->up;
+    if (store_queue_done(u->st, m->entry_id, on_done_entry, m) != 0)
+        msg_free(u, m);
+}
+
+static void fail_permanently(struct up *u, struct up_msg *m, uint32_t status)
+{
+    u->stats.permanent++;
+    log_info(TAG, "message %s of %s refused upstream: %s", m->msg_id,
+             m->account, pdu_status_name(status));
+    if (u->hooks.on_failed)
+        u->hooks.on_failed(u->hooks_ctx, m->account, m->msg_id, m->pdu, m->len,
+                           status, failed_receipt_stored, m);
+    else
+        failed_receipt_stored(m);
+}
+
+/* ---- retries -------------------------------------------------------- */
+
+static int is_temporary(uint32_t status)
+{
+    switch (status) {
+    case ESME_RTHROTTLED: case ESME_RMSGQFUL: case ESME_RSYSERR:
+    case ESME_RX_T_APPN: case SESS_STATUS_TIMEOUT: case SESS_STATUS_CLOSED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void arm_retry(struct up *u)
+{
+    if (!u->retry)
+        return;
+    uint64_t now = mono_ms();
+    uint64_t wait = u->retry->due_ms > now ? u->retry->due_ms - now : 0;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+    evtimer_add(u->retry_ev, &tv);
+}
+
+static void retry_later(struct up *u, struct up_msg *m)
+{
+    const struct conf_queue *q = &u->cfg->queue;
+    uint64_t backoff = q->retry_min_ms;
+    for (unsigned i = 1; i < m->attempts && backoff < q->retry_max_ms; i++)
+        backoff *= 2;
+    if (backoff > q->retry_max_ms)
+        backoff = q->retry_max_ms;
+    backoff += (uint64_t)rand() % (backoff / 4 + 1); /* jitter */
+    m->due_ms = mono_ms() + backoff;
+    struct up_msg **pp = &u->retry;
+    while (*pp && (*pp)->due_ms <= m->due_ms)
+        pp = &(*pp)->next;
+    m->next = *pp;
+    *pp = m;
+    u->stats.retried++;
+    arm_retry(u);
+}
+
+static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct up *u = arg;
+    uint64_t now = mono_ms();
+    (void)fd;
+    (void)what;
+    while (u->retry && u->retry->due_ms <= now) {
+        struct up_msg *m = u->retry;
+        u->retry = m->next;
+        ready_push(u, m);
+    }
+    arm_retry(u);
+    up_pump(u);
+}
+
+/* ---- sending -------------------------------------------------------- */
+
+static void on_submit_resp(struct sess *s, const struct pdu *resp,
+                           uint32_t status, void *arg)
+{
+    struct up_msg *m = arg;
+    struct up *u = m->sent_on->up;
+    (void)s;
+    u->n_inflight--;
+    if (status == ESME_ROK && resp && resp->message_id.len &&
+        dlr_id_canonical((const char *)resp->message_id.ptr,
+                         resp->message_id.len, m->upstream_id,
+                         sizeof m->upstream_id) > 0) {
+        u->stats.ok++;
+        record_sent(u, m);
+    } else if (status == ESME_ROK || !is_temporary(status) ||
+               ++m->attempts >= u->cfg->queue.max_attempts) {
+        fail_permanently(u, m, status == ESME_ROK ? ESME_RINVMSGID : status);
+    } else {
+        u->stats.temporary++;
+        if (status == ESME_RTHROTTLED)
+            m->sent_on->tokens = 0; /* upstream says slow down: listen */
+        retry_later(u, m);
+    }
+    schedule_pump(u);
+}
+
+/* Token bucket for the connector's tps: at most a tenth of a second of
+ * burst, so the rate holds over any short window. */
+static int take_token(struct up_conn *c)
+{
+    if (!c->cfg->tps)
+        return 1;
+    uint64_t now = mono_ms();
+    double burst = c->cfg->tps / 10.0 > 1.0 ? c->cfg->tps / 10.0 : 1.0;
+    c->tokens += (double)(now - c->tokens_at_ms) * c->cfg->tps / 1000.0;
+    c->tokens_at_ms = now;
+    if (c->tokens > burst)
+        c->tokens = burst;
+    if (c->tokens < 1.0)
+        return 0;
+    c->tokens -= 1.0;
+    return 1;
+}
+
+/* The session of <c> that should carry <m>: for parts of a concatenated
+ * message always the same one (by key); otherwise round-robin. */
+static struct up_session *pick_session(struct up_conn *c, const struct up_msg *m)
+{
+    struct up_session *tx[64];
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->n_sessions && n < 64; i++)
+        if (c->sessions[i].bound && c->sessions[i].transmitter)
+            tx[n++] = &c->sessions[i];
+    if (n == 0)
+        return NULL;
+    if (m->has_concat) {
+        struct up_session *s = tx[m->concat_key % n];
+        return sess_can_send(s->sess) ? s : NULL;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        struct up_session *s = tx[(c->rr + k) % n];
+        if (sess_can_send(s->sess)) {
+            c->rr = (c->rr + k + 1) % n;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* The connector with the lowest priority number that has a bound
+ * transmitter: failover is the next one taking over while it is down. */
+static struct up_conn *pick_conn(struct up *u)
+{
+    struct up_conn *best = NULL;
+    for (int i = 0; i < u->n_conns; i++) {
+        struct up_conn *c = &u->conns[i];
+        int bound = 0;
+        for (unsigned k = 0; k < c->n_sessions && !bound; k++)
+            bound = c->sessions[k].bound && c->sessions[k].transmitter;
+        if (bound && (!best || c->cfg->priority < best->cfg->priority))
+            best = c;
+    }
+    return best;
+}
+
+/* 1 sent, 0 not now (kept), -1 unusable message (dropped as failed). */
+static int try_send(struct up *u, struct up_conn *c, struct up_msg *m)
+{
+    struct up_session *s = pick_session(c, m);
+    struct pdu p;
+    if (!s)
+        return 0;
+    if (pdu_decode(m->pdu, m->len, &p) != ESME_ROK) {
+        m->sent_on = c;
+        fail_permanently(u, m, ESME_RSYSERR);
+        return -1;
+    }
+    if (!take_token(c))
+        return 0;
+    m->sent_on = c;
+    if (sess_send(s->sess, &p, on_submit_resp, m, NULL) != 0)
+        return 0;
+    u->n_inflight++;
+    u->stats.sent++;
+    return 1;
+}
+
+static void arm_tps_timer(struct up *u)
+{
+    struct timeval tv = {0, 5000};
+    if (!evtimer_pending(u->tps_ev, NULL))
+        evtimer_add(u->tps_ev, &tv);
+}
+
+static void pump_ready(struct up *u)
+{
+    struct up_conn *c = pick_conn(u);
+    struct up_msg **pp = &u->ready, *prev = NULL;
+    unsigned scanned = 0;
+    if (!c)
+        return;
+    while (*pp && scanned++ < PUMP_SCAN_MAX) {
+        struct up_msg *m = *pp;
+        int r = try_send(u, c, m);
+        if (r == 0 && c->cfg->tps && c->tokens < 1.0) {
+            arm_tps_timer(u);
+            break;
+        }
+        if (r == 0) {
+            prev = m;
+            pp = &m->next;
+            continue;
+        }
+        *pp = m->next; /* sent or dropped: off the ready list */
+        if (u->ready_tail == m)
+            u->ready_tail = prev;
+        scanned = 0;
+    }
+}
+
+static unsigned capacity(const struct up *u)
+{
+    unsigned cap = 0;
+    for (int i = 0; i < u->n_conns; i++)
+        for (unsigned k = 0; k < u->conns[i].n_sessions; k++)
+            if (u->conns[i].sessions[k].bound &&
+                u->conns[i].sessions[k].transmitter)
+                cap += u->conns[i].cfg->window;
+    return cap;
+}
+
+static void on_entries(int status, const struct store_entry *e, size_t n,
+                       void *arg);
+
+/* Read more from the queue while what is in memory leaves room. */
+static void maybe_read(struct up *u)
+{
+    if (u->reading || u->stopping || !store_up(u->st))
+        return;
+    unsigned cap = capacity(u);
+    unsigned used = u->n_held;
+    if (cap == 0 || used >= cap)
+        return;
+    unsigned want = cap - used;
+    if (want > u->cfg->queue.batch)
+        want = u->cfg->queue.batch;
+    if (store_queue_read(u->st, want, READ_BLOCK_MS, on_entries, u) == 0)
+        u->reading = 1;
+}
+
+static void on_entries(int status, const struct store_entry *e, size_t n,
+                       void *arg)
+{
+    struct up *u = arg;
+    u->reading = 0;
+    for (size_t i = 0; status == 0 && i < n; i++) {
+        struct up_msg *m = msg_new(u, &e[i]);
+        if (m)
+            ready_push(u, m);
+    }
+    up_pump(u);
+}
+
+static void up_pump(struct up *u)
+{
+    pump_ready(u);
+    maybe_read(u);
+}
+
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    up_pump(arg);
+}
+
+/* Entries another consumer (a crashed instance, say) left pending. */
+static void on_claimed(int status, const struct store_entry *e, size_t n,
+                       void *arg)
+{
+    struct up *u = arg;
+    for (size_t i = 0; status == 0 && i < n; i++) {
+        struct up_msg *m = msg_new(u, &e[i]);
+        if (m) {
+            u->stats.claimed++;
+            ready_push(u, m);
+        }
+    }
+    up_pump(u);
+}
+
+static void on_claim_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct up *u = arg;
+    (void)fd;
+    (void)what;
+    if (!u->stopping && store_up(u->st) && capacity(u) > u->n_held)
+        store_queue_claim(u->st, u->cfg->queue.claim_idle_ms,
+                          u->cfg->queue.batch, on_claimed, u);
+}
+
+/* ---- sessions ------------------------------------------------------- */
+
+static void on_connected(struct sess *s, void *ctx)
+{
+    struct up_session *us = ctx;
+    const struct conf_upstream *c = us->conn->cfg;
+    sess_bind(s, us->type, c->system_id, c->password, c->system_type,
+              (uint8_t)c->interface_version);
+}
+
+static void on_bound(struct sess *s, const struct pdu *resp, void *ctx)
+{
+    struct up_session *us = ctx;
+    (void)resp;
+    us->bound = 1;
+    us->backoff_ms = 0;
+    log_info(TAG, "[%s#%d] bound as %s, peer version 0x%02x",
+             us->conn->cfg->name, us->index, sess_state_name(sess_state(s)),
+             sess_peer_version(s));
+    schedule_pump(us->conn->up);
+}
+
+static void on_up_request(struct sess *s, const struct pdu *req, void *ctx)
+{
+    struct up_session *us = ctx;
+    struct up *u = us->conn->up;
+    if (req->command_id == PDU_DELIVER_SM || req->command_id == PDU_DATA_SM) {
+        if (u->hooks.on_deliver) {
+            u->hooks.on_deliver(u->hooks_ctx, s, us->conn->cfg, req);
+            return;
+        }
+        sess_reply(s, req->command_id, req->sequence_number, ESME_RX_T_APPN, NULL);
+        return;
+    }
+    /* alert_notification and outbind take no answer */
+}
+
+static void on_up_writable(struct sess *s, void *ctx)
+{
+    struct up_session *us = ctx;
+    (void)s;
+    schedule_pump(us->conn->up);
+}
+
+static void schedule_reconnect(struct up_session *us)
+{
+    const struct conf_upstream *c = us->conn->cfg;
+    us->backoff_ms = us->backoff_ms ? us->backoff_ms * 2 : c->reconnect_min_ms;
+    if (us->backoff_ms > c->reconnect_max_ms)
+        us->backoff_ms = c->reconnect_max_ms;
+    /* jitter: sessions that dropped together do not return together */
+    unsigned wait = us->backoff_ms / 2 + (unsigned)rand() % (us->backoff_ms / 2 + 1);
+    struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
+    evtimer_add(us->reconnect_ev, &tv);
+}
+
+static void on_up_close(struct sess *s, enum sess_close_reason why, void *ctx)
+{
+    struct up_session *us = ctx;
+    struct up *u = us->conn->up;
+    log_warn(TAG, "[%s#%d] session closed: %s", us->conn->cfg->name, us->index,
+             sess_close_reason_name(why));
+    us->bound = 0;
+    us->sess = NULL;
+    sess_unref(s);
+    if (!u->stopping)
+        schedule_reconnect(us);
+}
+
+static const struct sess_callbacks up_callbacks = {
+    .on_connected = on_connected,
+    .on_bound = on_bound,
+    .on_request = on_up_request,
+    .on_writable = on_up_writable,
+    .on_close = on_up_close,
+};
+
+static void on_reconnect(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    session_connect(arg);
+}
+
+static void session_connect(struct up_session *us)
+{
+    struct up_conn *c = us->conn;
+    struct up *u = c->up;
+    struct sess_config cfg;
+    if (u->stopping)
+        return;
+    struct bufferevent *bev = net_connect_bev(u->base, &c->addr, c->addr_len,
+                                              c->tls, c->cfg->host);
+    if (!bev) {
+        schedule_reconnect(us);
+        return;
+    }
+    sess_config_defaults(&cfg);
+    cfg.window = c->cfg->window;
+    cfg.peer_window = 1000; /* receipts from upstream being stored */
+    cfg.resp_timeout_ms = c->cfg->resp_timeout_ms;
+    cfg.bind_timeout_ms = 10000;
+    cfg.enquire_interval_ms = c->cfg->enquire_link_interval_ms;
+    cfg.idle_timeout_ms = 0; /* enquire_link decides that the link is dead */
+    cfg.max_pdu_len_unbound = PDU_MAX_LEN_DEFAULT;
+    us->sess = sess_new(u->base, bev, SESS_CLIENT, &cfg, &up_callbacks, us);
+    if (!us->sess)
+        schedule_reconnect(us);
+}
+
+/* ---- life cycle ----------------------------------------------------- */
+
+static int conn_init(struct up *u, struct up_conn *c,
+                     const struct conf_upstream *cfg, char *err, size_t cap)
+{
+    char nerr[NET_ERR_LEN];
+    c->up = u;
+    c->cfg = cfg;
+    c->tokens_at_ms = mono_ms();
+    if (net_resolve(cfg->host, (int)cfg->port, &c->addr, &c->addr_len, nerr) != 0) {
+        snprintf(err, cap, "[upstream %s]: %s", cfg->name, nerr);
+        return -1;
+    }
+    if (cfg->tls) {
+        c->tls = net_tls_client_ctx(cfg->tls_ca[0] ? cfg->tls_ca : NULL,
+                                    cfg->tls_verify, nerr);
+        if (!c->tls) {
+            snprintf(err, cap, "[upstream %s]: %s", cfg->name, nerr);
+            return -1;
+        }
+    }
+    int pairs = cfg->bind == CONF_BIND_TX_RX;
+    c->n_sessions = cfg->sessions * (pairs ? 2 : 1);
+    c->sessions = calloc(c->n_sessions, sizeof *c->sessions);
+    if (!c->sessions)
+        return -1;
+    for (unsigned i = 0; i < c->n_sessions; i++) {
+        struct up_session *us = &c->sessions[i];
+        us->conn = c;
+        us->index = (int)i;
+        us->type = !pairs ? SESS_BIND_TRX : (i % 2 ? SESS_BIND_RX : SESS_BIND_TX);
+        us->transmitter = us->type != SESS_BIND_RX;
+        us->reconnect_ev = evtimer_new(u->base, on_reconnect, us);
+    }
+    return 0;
+}
+
+struct up *up_new(struct event_base *base, const struct conf *cfg,
+                  struct store *st, const struct up_hooks *hooks, void *ctx)
+{
+    struct up *u = calloc(1, sizeof *u);
+    if (!u)
+        return NULL;
+    u->base = base;
+    u->cfg = cfg;
+    u->st = st;
+    if (hooks)
+        u->hooks = *hooks;
+    u->hooks_ctx = ctx;
+    u->pump_ev = event_new(base, -1, 0, on_pump, u);
+    u->retry_ev = evtimer_new(base, on_retry_timer, u);
+    u->record_ev = evtimer_new(base, on_record_timer, u);
+    u->tps_ev = evtimer_new(base, on_pump, u);
+    u->claim_ev = event_new(base, -1, EV_PERSIST, on_claim_timer, u);
+    return u;
+}
+
+int up_start(struct up *u, char *err, size_t cap)
+{
+    for (int i = 0; i < u->cfg->n_upstreams; i++) {
+        if (conn_init(u, &u->conns[i], &u->cfg->upstreams[i], err, cap) != 0)
+            return -1;
+        u->n_conns++;
+    }
+    for (int i = 0; i < u->n_conns; i++)
+        for (unsigned k = 0; k < u->conns[i].n_sessions; k++)
+            session_connect(&u->conns[i].sessions[k]);
+    unsigned every = u->cfg->queue.claim_idle_ms / 2 ? u->cfg->queue.claim_idle_ms / 2 : 1;
+    struct timeval tv = {every / 1000, (every % 1000) * 1000};
+    event_add(u->claim_ev, &tv);
+    return 0;
+}
+
+void up_stop(struct up *u)
+{
+    u->stopping = 1;
+}
+
+unsigned up_in_memory(const struct up *u)
+{
+    return u->n_held;
+}
+
+unsigned up_bound_sessions(const struct up *u)
+{
+    unsigned n = 0;
+    for (int i = 0; i < u->n_conns; i++)
+        for (unsigned k = 0; k < u->conns[i].n_sessions; k++)
+            n += u->conns[i].sessions[k].bound &&
+                 u->conns[i].sessions[k].transmitter;
+    return n;
+}
+
+void up_unbind_all(struct up *u)
+{
+    u->stopping = 1;
+    for (int i = 0; i < u->n_conns; i++)
+        for (unsigned k = 0; k < u->conns[i].n_sessions; k++) {
+            struct up_session *us = &u->conns[i].sessions[k];
+            evtimer_del(us->reconnect_ev);
+            if (us->sess)
+                sess_unbind(us->sess);
+        }
+}
+
+const struct up_stats *up_stats(const struct up *u)
+{
+    return &u->stats;
+}
+
+void up_free(struct up *u)
+{
+    if (!u)
+        return;
+    for (unsigned b = 0; b < HELD_BUCKETS; b++)
+        while (u->held[b])
+            msg_free(u, u->held[b]);
+    for (int i = 0; i < u->n_conns; i++) {
+        for (unsigned k = 0; k < u->conns[i].n_sessions; k++)
+            event_free(u->conns[i].sessions[k].reconnect_ev);
+        free(u->conns[i].sessions);
+        if (u->conns[i].tls)
+            SSL_CTX_free(u->conns[i].tls);
+    }
+    event_free(u->pump_ev);
+    event_free(u->retry_ev);
+    event_free(u->record_ev);
+    event_free(u->tps_ev);
+    event_free(u->claim_ev);
+    free(u);
+}

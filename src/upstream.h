@@ -1,0 +1,64 @@
+/*
+ * upstream.h - the connectors to the upstream SMSC (one per [upstream
+ * NAME]): sessions with reconnect and backoff, the consumer of the
+ * message queue, the TPS cap, retries of temporary errors, and failover
+ * by priority.
+ *
+ * Messages come from the Redis stream (a consumer group shared by every
+ * bridge instance), go out on a bound session of the connector with the
+ * lowest priority number that has one, and leave the stream only when
+ * upstream answered: ESME_ROK (the upstream id is mapped to ours) or a
+ * permanent error (reported through on_failed, which may make a receipt).
+ * Temporary errors (throttled, queue full, system error, timeout, session
+ * lost) are retried with backoff. Parts of one concatenated message use
+ * the same session, in order.
+ */
+#ifndef SMPPBRIDGE_UPSTREAM_H
+#define SMPPBRIDGE_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct conf;
+struct conf_upstream;
+struct store;
+struct sess;
+struct pdu;
+struct up;
+
+/* What the bridge does with what upstream sends or refuses. */
+struct up_hooks {
+    /* A deliver_sm/data_sm from upstream on <s>: answer it with
+     * sess_reply() once it is stored (hold a reference meanwhile). */
+    void (*on_deliver)(void *ctx, struct sess *s, const struct conf_upstream *c,
+                       const struct pdu *p);
+    /* A message failed for good with <status>; <pdu> is what the customer
+     * submitted. Called before the message leaves the queue; call <done>
+     * with <done_arg> once any receipt is stored. */
+    void (*on_failed)(void *ctx, const char *account, const char *msg_id,
+                      const uint8_t *pdu, size_t len, uint32_t status,
+                      void (*done)(void *done_arg), void *done_arg);
+};
+
+struct up *up_new(struct event_base *base, const struct conf *cfg,
+                  struct store *st, const struct up_hooks *hooks, void *ctx);
+/* Connect every session; -1 with <err> when a connector cannot start. */
+int up_start(struct up *u, char *err, size_t cap);
+/* Stop taking new messages from the queue (shutdown). */
+void up_stop(struct up *u);
+/* Messages held in memory (sent and not answered, or waiting to retry). */
+unsigned up_in_memory(const struct up *u);
+void up_unbind_all(struct up *u);
+void up_free(struct up *u);
+
+/* Bound sessions able to submit, over all connectors. */
+unsigned up_bound_sessions(const struct up *u);
+
+struct up_stats {
+    unsigned long long sent, ok, temporary, permanent, retried, claimed,
+        record_errors;
+};
+const struct up_stats *up_stats(const struct up *u);
+
+#endif /* SMPPBRIDGE_UPSTREAM_H */
