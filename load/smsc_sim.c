@@ -274,6 +274,7 @@ static void usage(FILE *out)
 "  --intermediate           ENROUTE receipts when registered_delivery asks (0x10)\n"
 "  --throttle-tps N         ESME_RTHROTTLED above N submits per second\n"
 "  --error-rate F           fraction (0..1) of submits failed with a temporary error\n"
+"  --reject-rate F          fraction (0..1) refused for good (ESME_RINVDSTADR)\n"
 "  --drop-every N           drop a session after it has sent N submits\n"
 "  --mo-rate N              inbound (MO) messages per second to receivers\n"
 "  --mo-from NUM --mo-to NUM      addresses of MO messages\n"
@@ -314,6 +315,7 @@ enum {
     OPT_LISTEN = 256, OPT_TLS_LISTEN, OPT_CERT, OPT_KEY, OPT_SYSTEM_ID,
     OPT_PASSWORD, OPT_ID_FORMAT, OPT_DLR_ID_FORMAT, OPT_RESP_DELAY,
     OPT_DLR_DELAY, OPT_DLR_MIX, OPT_INTERMEDIATE, OPT_THROTTLE, OPT_ERROR_RATE,
+    OPT_REJECT_RATE,
     OPT_DROP_EVERY, OPT_MO_RATE, OPT_MO_FROM, OPT_MO_TO, OPT_STATS_JSON,
     OPT_PORT_FILE, OPT_QUIET, OPT_WINDOW, OPT_PEER_WINDOW, OPT_SEED, OPT_HELP,
 };
@@ -333,6 +335,7 @@ static const struct option long_opts[] = {
     {"intermediate", no_argument, NULL, OPT_INTERMEDIATE},
     {"throttle-tps", required_argument, NULL, OPT_THROTTLE},
     {"error-rate", required_argument, NULL, OPT_ERROR_RATE},
+    {"reject-rate", required_argument, NULL, OPT_REJECT_RATE},
     {"drop-every", required_argument, NULL, OPT_DROP_EVERY},
     {"mo-rate", required_argument, NULL, OPT_MO_RATE},
     {"mo-from", required_argument, NULL, OPT_MO_FROM},
@@ -387,6 +390,11 @@ static int apply_option(struct sim_opts *o, int opt, const char *arg,
     case OPT_ERROR_RATE:
         o->error_rate = strtod(arg, &end);
         if (!*end && end != arg && o->error_rate >= 0 && o->error_rate <= 1)
+            return 0;
+        break;
+    case OPT_REJECT_RATE:
+        o->reject_rate = strtod(arg, &end);
+        if (!*end && end != arg && o->reject_rate >= 0 && o->reject_rate <= 1)
             return 0;
         break;
     case OPT_DROP_EVERY:

@@ -51,6 +51,7 @@ struct sim_opts {
     int intermediate;
     unsigned throttle_tps;
     double error_rate;
+    double reject_rate;    /* permanent errors (ESME_RINVDSTADR) */
     unsigned drop_every;
     unsigned mo_rate;
     const char *mo_from, *mo_to;

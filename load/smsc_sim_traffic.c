@@ -536,6 +536,8 @@ static uint32_t submit_status(struct sim_traffic *t)
         return ESME_RTHROTTLED;
     if (o->error_rate > 0 && rng_unit(t) < o->error_rate)
         return (rng_next(t) & 1) ? ESME_RSYSERR : ESME_RMSGQFUL;
+    if (o->reject_rate > 0 && rng_unit(t) < o->reject_rate)
+        return ESME_RINVDSTADR;
     return ESME_ROK;
 }
 
