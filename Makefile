@@ -34,7 +34,7 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wundef -Wstrict-prototypes \
 PKGS     := libevent_core libevent_extra libevent_openssl openssl hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-TEST_LIBS  := $(shell pkg-config --libs criterion libsmpp34 2>/dev/null)
+TEST_LIBS  := $(shell pkg-config --libs criterion libsmpp34 2>/dev/null) -lm
 
 CPPFLAGS += -Isrc -D_POSIX_C_SOURCE=200809L
 CFLAGS   += -std=c11 $(OPT) $(WARNINGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP

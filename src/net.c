@@ -15,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <stdarg.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,7 +155,12 @@ struct bufferevent *net_connect_bev(struct event_base *base,
         SSL *ssl = SSL_new(tls);
         if (!ssl)
             return NULL;
-        if (server_name && server_name[0]) {
+        struct in6_addr ip;
+        if (server_name && (inet_pton(AF_INET, server_name, &ip) == 1 ||
+                            inet_pton(AF_INET6, server_name, &ip) == 1)) {
+            /* an address: no SNI (RFC 6066 §3), check the IP SAN */
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name);
+        } else if (server_name && server_name[0]) {
             SSL_set_tlsext_host_name(ssl, server_name);
             SSL_set1_host(ssl, server_name);
         }

@@ -737,6 +737,8 @@ static void on_write(struct bufferevent *bev, void *arg)
         bufferevent_enable(s->bev, EV_READ);
         s->want_writable = 1;
         sess_schedule(s);
+    } else if (s->want_writable) {
+        sess_schedule(s); /* a sender was refused for the high water */
     }
 }
 
@@ -796,8 +798,9 @@ static uint64_t next_due(const struct sess *s)
     }
     if (s->oldest)
         CONSIDER(s->oldest->deadline_ms);
-    if (s->role == SESS_SERVER && !state_is_bound(s->state) &&
-        s->state != SESS_UNBINDING)
+    /* both roles: a client whose connect or TLS handshake hangs, or whose
+     * bind_resp never comes, must not stay OPEN for ever */
+    if (!state_is_bound(s->state) && s->state != SESS_UNBINDING)
         CONSIDER(s->bind_deadline_ms);
     if (state_is_bound(s->state)) {
         if (s->cfg.enquire_interval_ms && !s->enquire_outstanding)
@@ -842,7 +845,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         sess_schedule(s);
     } else {
         expire_txns(s, now);
-        if (s->state != SESS_CLOSED && s->role == SESS_SERVER &&
+        if (s->state != SESS_CLOSED &&
             (s->state == SESS_OPEN || s->state == SESS_BINDING) &&
             now >= s->bind_deadline_ms)
             sess_close(s, SESS_CLOSE_BIND_TIMEOUT);

@@ -148,8 +148,9 @@ void sess_bind_reply(struct sess *s, uint32_t status);
 void sess_reply(struct sess *s, uint32_t req_id, uint32_t seq,
                 uint32_t status, struct pdu *resp);
 
-/* 1 when sess_send() would accept a request now: bound for it, window not
- * full, output under its high water. */
+/* 1 when the session can take a request now: bound, window not full,
+ * output under its high water. Whether the bind type allows a given
+ * command (a receiver cannot submit) is sess_send()'s check. */
 int sess_can_send(const struct sess *s);
 
 /* Send request <req> (its sequence_number is assigned here and returned

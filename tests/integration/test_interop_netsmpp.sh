@@ -25,6 +25,6 @@ if [ -x "$BIN/smpp-load" ]; then
         --system-id load --password pw --binds 2 --window 10 --count 500 --dlr \
         --dlr-timeout 30 --json >"$WORK/load.json" 2>"$WORK/load.err"
     check "smpp-load report: 500 submitted, 500 OK, 500 receipts matched, none missing" \
-        eq "$(json "$WORK/load.json" '"\(.submitted) \(.responses.ESME_ROK) \(.receipts.matched) \(.receipts.missing)"')" "500 500 500 0"
+        eq "$(json "$WORK/load.json" '"\(.messages.sent) \(.submits.ok) \(.receipts.matched) \(.receipts.missing)"')" "500 500 500 0"
 fi
 finish
