@@ -86,6 +86,8 @@ static void usage(FILE *out)
 "\n"
 "Receipts\n"
 "  --dlr                  registered_delivery=1 and wait for every receipt\n"
+"  --intermediate         also ask for intermediate receipts (0x10); they\n"
+"                         are counted apart, never as final or duplicate\n"
 "  --dlr-timeout S        bound on that wait after the last response\n"
 "                         (default 30)\n"
 "  --dlr-id-form FORM     receipt text id vs submit_sm_resp id: same,\n"
@@ -116,7 +118,7 @@ enum opt_id {
     OPT_RECONNECT, OPT_RATE, OPT_COUNT, OPT_DURATION, OPT_ENCODING,
     OPT_PARTS, OPT_SRC, OPT_DST, OPT_RETRY_THROTTLED, OPT_RETRY_DELAY,
     OPT_DLR, OPT_DLR_TIMEOUT, OPT_DLR_ID_FORM, OPT_LINGER, OPT_JSON, OPT_PROGRESS,
-    OPT_NO_PROGRESS, OPT_LOG_LEVEL, OPT_HELP,
+    OPT_NO_PROGRESS, OPT_LOG_LEVEL, OPT_HELP, OPT_INTERMEDIATE,
 };
 
 static const struct option long_opts[] = {
@@ -145,6 +147,7 @@ static const struct option long_opts[] = {
     {"retry-throttled", no_argument, NULL, OPT_RETRY_THROTTLED},
     {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
     {"dlr", no_argument, NULL, OPT_DLR},
+    {"intermediate", no_argument, NULL, OPT_INTERMEDIATE},
     {"dlr-timeout", required_argument, NULL, OPT_DLR_TIMEOUT},
     {"dlr-id-form", required_argument, NULL, OPT_DLR_ID_FORM},
     {"linger", required_argument, NULL, OPT_LINGER},
@@ -280,6 +283,7 @@ static int parse_text_opt(struct smpp_load_opts *o, int id, const char *arg)
     case OPT_DST: o->dst = arg; return 0;
     case OPT_RETRY_THROTTLED: o->retry_throttled = 1; return 0;
     case OPT_DLR: o->dlr = 1; return 0;
+    case OPT_INTERMEDIATE: o->intermediate = 1; return 0;
     case OPT_JSON: o->json = 1; return 0;
     case OPT_PROGRESS: o->progress = 1; return 0;
     case OPT_NO_PROGRESS: o->progress = 0; return 0;

@@ -75,6 +75,7 @@ struct smpp_load_opts {
     uint64_t count;          /* 0: no limit (then duration is set) */
     double duration_s;       /* 0: no limit (then count is set) */
     int dlr;
+    int intermediate;     /* registered_delivery |= 0x10 */
     double dlr_timeout_s;
     enum smpp_load_id_form id_form;
     double linger_s;         /* extra wait for late duplicates */

@@ -251,7 +251,8 @@ static void build_submit(struct smpp_load *ld, const struct smpp_load_sub *u,
     p->destination_addr = pdu_view_str(ld->opts.dst);
     p->dest_addr_ton = TON_INTERNATIONAL;
     p->dest_addr_npi = NPI_ISDN;
-    p->registered_delivery = ld->opts.dlr ? 1 : 0;
+    p->registered_delivery = (uint8_t)((ld->opts.dlr ? 1 : 0) |
+                                       (ld->opts.intermediate ? 0x10 : 0));
     p->data_coding = t->data_coding;
     if (t->parts > 1) {
         /* 8-bit reference: the message number modulo 256 */
