@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define CONF_MAX_LISTEN 8
 #define CONF_MAX_UPSTREAMS 16
@@ -133,5 +134,14 @@ int conf_load(const char *path, struct conf *c, char *errs, size_t errs_cap);
 /* The same from a string (tests); <name> is used in messages. */
 int conf_load_string(const char *name, const char *text, struct conf *c,
                      char *errs, size_t errs_cap);
+
+/*
+ * The effective configuration of <c> written to <out> as a file the parser
+ * reads back (for `smppbridge --check` and support tickets): every key,
+ * durations in their largest exact unit. Secret keys (redis password,
+ * admin token, upstream passwords) are written only as a comment saying
+ * whether they are set.
+ */
+void conf_dump(const struct conf *c, FILE *out);
 
 #endif /* SMPPBRIDGE_CONF_H */

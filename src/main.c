@@ -106,8 +106,13 @@ static void on_store_state(int up, void *arg)
 
 static int start(struct bridge *b)
 {
-    char err[512], consumer[64];
-    snprintf(consumer, sizeof consumer, "bridge-%ld", (long)getpid());
+    char err[512], consumer[320], host[64] = "localhost";
+    /* A stable consumer name: a restarted instance takes back at once what
+     * it read and never finished; other instances claim it only if this
+     * one stays away. */
+    gethostname(host, sizeof host - 1);
+    snprintf(consumer, sizeof consumer, "%.40s/%.200s", host,
+             b->cfg.server.n_listen ? b->cfg.server.listen[0] : b->cfg.tls.listen[0]);
     b->base = event_base_new();
     if (!b->base)
         return -1;

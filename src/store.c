@@ -33,6 +33,7 @@
 #define CHECK_INTERVAL_MS 50u
 #define MAX_ARGS 16
 #define KEY_LEN 256
+#define MAX_TOUCH 128
 
 enum conn_kind {
     CONN_CMD = 0,
@@ -72,7 +73,7 @@ struct store_conn {
 struct store {
     struct event_base *base;
     struct conf_redis cfg;
-    char consumer[64];
+    char consumer[256];
     struct store_conn conns[CONN_COUNT];
     struct event *check_ev;
     int instance;
@@ -497,9 +498,8 @@ static void deliver_entries(const redisReply *list, struct pending *p)
 }
 
 /* XREADGROUP: nil on timeout, else [[stream, [entries]]]. */
-static void complete_read(struct store *st, redisReply *r, struct pending *p)
+static void deliver_read(redisReply *r, struct pending *p)
 {
-    st->reading = 0;
     if (!r) {
         p->cb.entries(-1, NULL, 0, p->arg);
         return;
@@ -511,6 +511,20 @@ static void complete_read(struct store *st, redisReply *r, struct pending *p)
         return;
     }
     deliver_entries(r->element[0]->element[1], p);
+}
+
+static void complete_read(struct store *st, redisReply *r, struct pending *p)
+{
+    st->reading = 0;
+    deliver_read(r, p);
+}
+
+/* Our own history is read on the command connection: no blocking read
+ * is involved, so st->reading is not touched. */
+static void complete_read_own(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    deliver_read(r, p);
 }
 
 /* XAUTOCLAIM: [next-start, [entries], (deleted ids)]. */
@@ -630,6 +644,41 @@ int store_queue_read(struct store *st, unsigned count, unsigned block_ms,
     p->cb.entries = cb;
     st->reading = 1;
     return 0;
+}
+
+int store_queue_read_own(struct store *st, unsigned count, const char *after,
+                         store_entries_cb cb, void *arg)
+{
+    char key[KEY_LEN], cnt[16];
+    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
+    snprintf(cnt, sizeof cnt, "%u", count);
+    const char *argv[] = {"XREADGROUP", "GROUP", "bridge", st->consumer,
+                          "COUNT", cnt, "STREAMS", key, after};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_read_own, arg, 9, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.entries = cb;
+    return 0;
+}
+
+int store_queue_touch(struct store *st, const char *const *ids, size_t n)
+{
+    char key[KEY_LEN];
+    const char *argv[6 + MAX_TOUCH];
+    if (n == 0 || n > MAX_TOUCH)
+        return -1;
+    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
+    argv[0] = "XCLAIM";
+    argv[1] = key;
+    argv[2] = "bridge";
+    argv[3] = st->consumer;
+    argv[4] = "0";
+    for (size_t i = 0; i < n; i++)
+        argv[5 + i] = ids[i];
+    argv[5 + n] = "JUSTID";
+    return send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, (int)n + 6,
+                    argv, NULL) ? 0 : -1;
 }
 
 int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,

@@ -91,6 +91,13 @@ int store_queue_add(struct store *st, const char *account, const char *msg_id,
  * consumer connection; at most one outstanding). */
 int store_queue_read(struct store *st, unsigned count, unsigned block_ms,
                      store_entries_cb cb, void *arg);
+/* This consumer's own pending entries (read before and not finished: a
+ * previous run under the same name), from the start of its history. */
+int store_queue_read_own(struct store *st, unsigned count, const char *after,
+                         store_entries_cb cb, void *arg);
+/* Reset the idle time of entries this instance still holds, so that no
+ * other instance claims them (XCLAIM ... JUSTID). */
+int store_queue_touch(struct store *st, const char *const *ids, size_t n);
 /* Entries pending longer than <idle_ms> for any consumer, now ours. */
 int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
                       store_entries_cb cb, void *arg);

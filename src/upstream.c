@@ -91,6 +91,8 @@ struct up {
     struct up_msg *held[HELD_BUCKETS];
     unsigned n_held, n_inflight;
     int reading, stopping;
+    int history_done;                   /* own pending entries re-read */
+    char history_after[32];
     struct event *pump_ev, *retry_ev, *claim_ev, *record_ev, *tps_ev;
     struct up_stats stats;
 };
@@ -495,6 +497,8 @@ static unsigned capacity(const struct up *u)
 
 static void on_entries(int status, const struct store_entry *e, size_t n,
                        void *arg);
+static void on_history(int status, const struct store_entry *e, size_t n,
+                       void *arg);
 
 /* Read more from the queue while what is in memory leaves room. */
 static void maybe_read(struct up *u)
@@ -508,8 +512,34 @@ static void maybe_read(struct up *u)
     unsigned want = cap - used;
     if (want > u->cfg->queue.batch)
         want = u->cfg->queue.batch;
+    if (!u->history_done) {
+        if (store_queue_read_own(u->st, want, u->history_after, on_history,
+                                 u) == 0)
+            u->reading = 1;
+        return;
+    }
     if (store_queue_read(u->st, want, READ_BLOCK_MS, on_entries, u) == 0)
         u->reading = 1;
+}
+
+/* What this consumer read in a previous run and never finished (it was
+ * killed, say): taken back first, before anything new. */
+static void on_history(int status, const struct store_entry *e, size_t n,
+                       void *arg)
+{
+    struct up *u = arg;
+    u->reading = 0;
+    if (status == 0 && n == 0)
+        u->history_done = 1;
+    for (size_t i = 0; status == 0 && i < n; i++) {
+        struct up_msg *m = msg_new(u, &e[i]);
+        snprintf(u->history_after, sizeof u->history_after, "%s", e[i].id);
+        if (m) {
+            u->stats.claimed++;
+            ready_push(u, m);
+        }
+    }
+    up_pump(u);
 }
 
 static void on_entries(int status, const struct store_entry *e, size_t n,
@@ -553,12 +583,33 @@ static void on_claimed(int status, const struct store_entry *e, size_t n,
     up_pump(u);
 }
 
+/* Keep the entries we hold from looking abandoned to other instances. */
+static void touch_held(struct up *u)
+{
+    const char *ids[128];
+    size_t n = 0;
+    for (unsigned b = 0; b < HELD_BUCKETS; b++) {
+        for (struct up_msg *m = u->held[b]; m; m = m->hnext) {
+            ids[n++] = m->entry_id;
+            if (n == ARRAY_LEN(ids)) {
+                store_queue_touch(u->st, ids, n);
+                n = 0;
+            }
+        }
+    }
+    if (n)
+        store_queue_touch(u->st, ids, n);
+}
+
 static void on_claim_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct up *u = arg;
     (void)fd;
     (void)what;
-    if (!u->stopping && store_up(u->st) && capacity(u) > u->n_held)
+    if (!store_up(u->st))
+        return;
+    touch_held(u);
+    if (!u->stopping && capacity(u) > u->n_held)
         store_queue_claim(u->st, u->cfg->queue.claim_idle_ms,
                           u->cfg->queue.batch, on_claimed, u);
 }
@@ -722,6 +773,7 @@ struct up *up_new(struct event_base *base, const struct conf *cfg,
     if (hooks)
         u->hooks = *hooks;
     u->hooks_ctx = ctx;
+    snprintf(u->history_after, sizeof u->history_after, "0");
     u->pump_ev = event_new(base, -1, 0, on_pump, u);
     u->retry_ev = evtimer_new(base, on_retry_timer, u);
     u->record_ev = evtimer_new(base, on_record_timer, u);
@@ -740,7 +792,7 @@ int up_start(struct up *u, char *err, size_t cap)
     for (int i = 0; i < u->n_conns; i++)
         for (unsigned k = 0; k < u->conns[i].n_sessions; k++)
             session_connect(&u->conns[i].sessions[k]);
-    unsigned every = u->cfg->queue.claim_idle_ms / 2 ? u->cfg->queue.claim_idle_ms / 2 : 1;
+    unsigned every = u->cfg->queue.claim_idle_ms / 3 ? u->cfg->queue.claim_idle_ms / 3 : 1;
     struct timeval tv = {every / 1000, (every % 1000) * 1000};
     event_add(u->claim_ev, &tv);
     return 0;
