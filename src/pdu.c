@@ -367,9 +367,11 @@ uint32_t pdu_decode(const uint8_t *buf, size_t len, struct pdu *out)
         return ESME_RINVCMDID;
 
     struct cursor c = {buf + PDU_HEADER_LEN, buf + len};
-    /* A failed response may come without its body (SMPP-FACTS §9.15). */
-    if (pdu_is_resp(out->command_id) && out->command_status != ESME_ROK &&
-        c.p == c.end)
+    /* A response may come without its body: a failed one often does
+     * (SMPP-FACTS §9.15), and clients send a bare deliver_sm_resp. Its
+     * fields are then empty; what an empty message_id means is for the
+     * caller to decide. */
+    if (pdu_is_resp(out->command_id) && c.p == c.end)
         return ESME_ROK;
 
     for (const struct field_def *f = cmd->layout; f->kind != FK_END; f++) {

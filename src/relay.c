@@ -29,6 +29,10 @@
 #define RANGE_COUNT 64
 #define REDELIVER_MS 2000
 #define SM_MAX 254
+/* A receipt can overtake the submit_sm_resp it belongs to (another
+ * session, or a fast SMSC): an unknown id is looked up again this many
+ * times, 100 ms, 200 ms, 400 ms... apart, before it is called unknown. */
+#define LOOKUP_ATTEMPTS 6
 
 struct relay_inflight {
     char entry_id[32];
@@ -236,6 +240,10 @@ struct incoming {
     uint8_t *raw;
     size_t len;
     struct store_idmap map;
+    const struct conf_upstream *conn;
+    char cand[3][DLR_ID_MAX + 1];
+    size_t n_cand;
+    unsigned lookups;
 };
 
 static void incoming_finish(struct incoming *in, uint32_t status)
@@ -327,6 +335,15 @@ static int rewrite_receipt(struct pdu *p, const char *our_id, char *text_buf,
                        (uint16_t)(strlen(our_id) + 1));
 }
 
+static void lookup(struct incoming *in);
+
+static void on_lookup_again(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    lookup(arg);
+}
+
 static void on_idmap(int status, const struct store_idmap *m, void *arg)
 {
     struct incoming *in = arg;
@@ -337,6 +354,11 @@ static void on_idmap(int status, const struct store_idmap *m, void *arg)
     if (status != 0) {
         r->stats.store_errors++;
         incoming_finish(in, ESME_RX_T_APPN);
+        return;
+    }
+    if (!m && ++in->lookups < LOOKUP_ATTEMPTS) {
+        struct timeval tv = {0, 100000 << (in->lookups - 1)};
+        event_base_once(r->base, -1, EV_TIMEOUT, on_lookup_again, in, &tv);
         return;
     }
     if (!m) {
@@ -424,8 +446,6 @@ void relay_on_upstream_deliver(void *relay, struct sess *s,
     int receipt = (p->esm_class & 0x3C) == 0x04 || (p->esm_class & 0x3C) == 0x20;
     struct incoming *in = incoming_new(r, s, p);
     struct pdu_view id;
-    char cand[3][DLR_ID_MAX + 1];
-    const char *keys[3];
     if (!in) {
         sess_reply(s, p->command_id, p->sequence_number, ESME_RX_T_APPN, NULL);
         return;
@@ -440,11 +460,29 @@ void relay_on_upstream_deliver(void *relay, struct sess *s,
         return;
     }
     r->stats.receipts_in++;
-    size_t n = id_candidates((const char *)id.ptr, id.len, c->dlr_id_format, cand);
-    for (size_t i = 0; i < n; i++)
-        keys[i] = cand[i];
-    if (n == 0 || store_idmap_find(r->st, c->name, keys, n, on_idmap, in) != 0)
-        on_idmap(n == 0 ? 0 : -1, NULL, in);
+    in->conn = c;
+    in->n_cand = id_candidates((const char *)id.ptr, id.len, c->dlr_id_format,
+                               in->cand);
+    if (in->n_cand == 0) {
+        in->lookups = LOOKUP_ATTEMPTS;
+        on_idmap(0, NULL, in);
+        return;
+    }
+    lookup(in);
+}
+
+static void lookup(struct incoming *in)
+{
+    const char *keys[3];
+    for (size_t i = 0; i < in->n_cand; i++)
+        keys[i] = in->cand[i];
+    if (sess_state(in->sess) == SESS_CLOSED) {
+        incoming_finish(in, ESME_RX_T_APPN); /* upstream resends it */
+        return;
+    }
+    if (store_idmap_find(in->r->st, in->conn->name, keys, in->n_cand, on_idmap,
+                         in) != 0)
+        on_idmap(-1, NULL, in);
 }
 
 /* ---- receipts for messages upstream refused -------------------------- */

@@ -777,6 +777,8 @@ static void enquire_resp_received(struct sess *s, const struct pdu *resp,
     s->enquire_outstanding = 0;
     if (status == SESS_STATUS_TIMEOUT)
         sess_close(s, SESS_CLOSE_ENQUIRE_TIMEOUT);
+    else
+        sess_arm_timer(s); /* the next one is due sooner than the deadline */
 }
 
 static void send_enquire_link(struct sess *s)
@@ -996,6 +998,11 @@ void sess_unbind(struct sess *s)
     sess_set_state(s, SESS_UNBINDING);
     if (send_request(s, &p, unbind_resp_received, NULL, 1, NULL) != 0)
         sess_close(s, SESS_CLOSE_LOCAL);
+}
+
+void sess_set_next_sequence(struct sess *s, uint32_t seq)
+{
+    s->next_seq = seq >= 1 && seq <= SEQ_MAX ? seq : 1;
 }
 
 enum sess_state sess_state(const struct sess *s) { return s->state; }

@@ -166,6 +166,11 @@ void sess_unbind(struct sess *s);
  * (bounded), then close the connection. */
 void sess_close(struct sess *s, enum sess_close_reason why);
 
+/* Where our sequence numbers continue (1..0x7FFFFFFF; they wrap to 1 and
+ * skip numbers still outstanding). For tests of the wrap, and for a
+ * resumed session that must not reuse recent numbers. */
+void sess_set_next_sequence(struct sess *s, uint32_t seq);
+
 /* Read-only getters. */
 enum sess_state sess_state(const struct sess *s);
 enum sess_role sess_role(const struct sess *s);
