@@ -222,6 +222,11 @@ static void on_close(struct sess *s, enum sess_close_reason why, void *ctx)
         c->acct->binds--;
         d->n_bound--;
         account_detach(d, c->acct);
+    } else if (why != SESS_CLOSE_PEER_EOF && why != SESS_CLOSE_UNBIND &&
+               why != SESS_CLOSE_BIND_FAILED) {
+        log_warn(TAG, "[- %s] closed before a bind: %s (%llu bad PDUs)",
+                 c->peer, sess_close_reason_name(why),
+                 (unsigned long long)sess_stats(s)->glitches);
     }
     if (c->delay_ev)
         event_free(c->delay_ev);
@@ -668,6 +673,7 @@ void down_account_changed(struct down *d, const char *account)
     auth_cache_forget(d->auth_cache, account);
     if (!account_find(d, account))
         return;
+    log_info(TAG, "account %s changed: reloading it for its binds", account);
     struct reload_wait *w = calloc(1, sizeof *w);
     if (!w)
         return;

@@ -57,6 +57,7 @@ struct pending {
     } cb;
     void *arg;
     int finished;          /* user callback already called */
+    char id[16];           /* the account asked for (HGETALL has no id) */
     struct pending *prev, *next;
 };
 
@@ -118,7 +119,8 @@ static void pending_finish(struct store *st, struct pending *p, redisReply *r)
     p->finished = 1;
     if (!r || r->type == REDIS_REPLY_ERROR)
         st->stats.errors++;
-    if (r && r->type == REDIS_REPLY_ERROR)
+    /* an existing consumer group is the expected answer at every start */
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
         log_warn(TAG, "command failed: %.*s", (int)r->len, r->str);
     if (p->complete)
         p->complete(st, r && r->type != REDIS_REPLY_ERROR ? r : NULL, p);
@@ -447,10 +449,11 @@ static void complete_account(struct store *st, redisReply *r, struct pending *p)
     struct account a;
     char err[128];
     if (account_from_fields(names, values, lens, n, &a, err, sizeof err) != 0) {
-        log_warn(TAG, "account record unreadable: %s", err);
+        log_warn(TAG, "account %s unreadable: %s", p->id, err);
         p->cb.account(-1, NULL, p->arg);
         return;
     }
+    snprintf(a.id, sizeof a.id, "%s", p->id);
     p->cb.account(0, &a, p->arg);
 }
 
@@ -603,6 +606,7 @@ int store_account_get(struct store *st, const char *id, store_account_cb cb,
     if (!p)
         return -1;
     p->cb.account = cb;
+    snprintf(p->id, sizeof p->id, "%s", id);
     return 0;
 }
 

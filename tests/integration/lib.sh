@@ -27,7 +27,7 @@ it_cleanup() {
     for p in "${PIDS[@]}"; do
         wait_gone "$p" 5 || kill -KILL "$p" 2>/dev/null
     done
-    rm -rf "$WORK"
+    [ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap it_cleanup EXIT
 

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# The bridge end to end: smpp-load or Net::SMPP clients -> smppbridge ->
+# smsc-sim, with a real redis-server, all on loopback. Each check is a
+# contract from DESIGN.md: our ids in receipts (text and TLV, hex and
+# decimal accounts, upstream receipts in the other radix), receipts on a
+# separate receiver bind, permanent upstream errors as receipts, retries
+# of temporary ones, upstream and Redis failures, kill -9 of the bridge,
+# malformed clients, refused binds, live account changes.
+. "$(dirname "$0")/lib.sh"
+
+# Redis with an append-only file synced on every write, so that a Redis
+# restart keeps what it acknowledged (as production should run it).
+start_redis_aof() {
+    REDIS_PORT=${REDIS_PORT:-$(free_port)}
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" \
+        --appendonly yes --appendfsync always --dir "$WORK" \
+        --logfile "$WORK/redis.log" &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    local i
+    for ((i = 0; i < 200; i++)); do
+        redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+BRIDGE_PORT=$(free_port)
+write_conf() {
+    cat >"$WORK/bridge.conf" <<CONF
+[server]
+listen = 127.0.0.1:$BRIDGE_PORT
+window = 200
+max_binds = 50
+bind_timeout = 5s
+auth_fail_limit = 20
+[redis]
+port = $REDIS_PORT
+timeout = 1s
+[log]
+level = info
+[queue]
+claim_idle = 3s
+retry_min = 100ms
+retry_max = 1s
+max_attempts = 50
+[upstream sim]
+host = 127.0.0.1
+port = $(port_of sim)
+system_id = smppbridge
+password = simpass
+sessions = 2
+window = 100
+resp_timeout = 2s
+reconnect_min = 100ms
+reconnect_max = 1s
+CONF
+}
+
+ctl() { "$BIN/smppctl" -c "$WORK/bridge.conf" "$@"; }
+
+start_bridge() {
+    : >"$WORK/bridge.log"
+    LOG_MARK=0
+    "$BIN/smppbridge" -c "$WORK/bridge.conf" >>"$WORK/bridge.log" 2>&1 &
+    BRIDGE_PID=$!
+    PIDS+=("$BRIDGE_PID")
+    wait_log "bound as BOUND_TRX" 10
+}
+
+# wait_log TEXT SECONDS: until the bridge log shows TEXT after the line
+# count LOG_MARK (set it with mark_log to wait for a new event only).
+LOG_MARK=0
+mark_log() { LOG_MARK=$(wc -l <"$WORK/bridge.log"); }
+wait_log() {
+    local i
+    for ((i = 0; i < $2 * 20; i++)); do
+        tail -n +$((LOG_MARK + 1)) "$WORK/bridge.log" | grep -q "$1" && return 0
+        sleep 0.05
+    done
+    echo "bridge log never showed '$1'" >&2
+    return 1
+}
+
+restart_sim() {
+    stop "$SIM_PID" || true
+    start_sim sim --system-id smppbridge --password simpass "$@"
+    write_conf
+}
+
+# load NAME ACCOUNT PASSWORD ARGS...: smpp-load through the bridge.
+load() {
+    local name=$1 acct=$2 pw=$3
+    shift 3
+    timeout 120 "$BIN/smpp-load" --port "$BRIDGE_PORT" --system-id "$acct" \
+        --password "$pw" --json --no-progress --dlr-timeout 20 "$@" \
+        >"$WORK/$name.json" 2>"$WORK/$name.err"
+}
+field() { json "$WORK/$1.json" "$2"; }
+bind_status() { perl "$ROOT/tests/interop/bind_status.pl" 127.0.0.1 "$BRIDGE_PORT" "$@"; }
+
+start_redis_aof
+start_sim sim --system-id smppbridge --password simpass
+write_conf
+echo hexpass | ctl account add hexacct --password-stdin >/dev/null
+echo decpass | ctl account add decacct --password-stdin --id-format dec >/dev/null
+check "smppbridge --check accepts the test config" \
+    "$BIN/smppbridge" -c "$WORK/bridge.conf" --check
+start_bridge
+
+# ---- ids -------------------------------------------------------------
+check "Net::SMPP client through the bridge: receipts carry our id in text and TLV" \
+    timeout 60 perl "$ROOT/tests/interop/netsmpp_client.pl" 127.0.0.1 "$BRIDGE_PORT" hexacct hexpass
+timeout 60 perl "$ROOT/tests/interop/netsmpp_client.pl" 127.0.0.1 "$BRIDGE_PORT" \
+    decacct decpass >"$WORK/dec.out" 2>&1
+check "decimal account: receipts matched, ids are decimal" \
+    bash -c "grep -c '^ok receipt' '$WORK/dec.out' | grep -qx 5 && ! grep '^ok submitted' '$WORK/dec.out' | grep -q 'id=.*[a-f]'"
+check "hex account: 2000 messages, every receipt matched exactly once" \
+    load hex hexacct hexpass --binds 2 --window 50 --count 2000 --dlr
+check "hex account: counts" \
+    eq "$(field hex '"\(.submits.ok) \(.receipts.matched) \(.receipts.missing) \(.receipts.duplicate)"')" "2000 2000 0 0"
+check "transmitter with a separate receiver bind of the same account" \
+    load txrx decacct decpass --bind tx --rx-binds 1 --count 500 --dlr
+load both_hex hexacct hexpass --binds 2 --count 1500 --dlr &
+BOTH_PID=$!
+load both_dec decacct decpass --binds 2 --count 1500 --dlr
+wait "$BOTH_PID"
+check "two accounts at once: each gets its own receipts and only those" \
+    eq "$(field both_hex '"\(.receipts.matched) \(.receipts.unmatched)"') $(field both_dec '"\(.receipts.matched) \(.receipts.unmatched)"')" "1500 0 1500 0"
+
+restart_sim --id-format hex --dlr-id-format dec
+stop "$BRIDGE_PID"; start_bridge
+check "upstream receipts in decimal for hex submit ids: all mapped back" \
+    load radix hexacct hexpass --count 1000 --dlr
+check "upstream radix: none missing" eq "$(field radix .receipts.missing)" 0
+
+# ---- upstream errors -------------------------------------------------
+restart_sim --reject-rate 0.2 --seed 11
+stop "$BRIDGE_PID"; start_bridge
+check "permanent upstream errors: every message still gets a receipt" \
+    load reject hexacct hexpass --count 1000 --dlr
+check "permanent upstream errors become REJECTD receipts" \
+    bash -c "n=\$(jq -r '.receipts.states.REJECTD // 0' '$WORK/reject.json'); [ \$n -gt 100 ] && [ \$n -lt 400 ]"
+
+restart_sim --error-rate 0.3 --seed 5
+stop "$BRIDGE_PID"; start_bridge
+check "temporary upstream errors are retried: all delivered" \
+    load temp hexacct hexpass --count 1000 --dlr
+check "temporary upstream errors: every receipt DELIVRD" \
+    eq "$(json "$WORK/temp.json" '.receipts.states.DELIVRD')" 1000
+
+restart_sim --drop-every 400
+stop "$BRIDGE_PID"; start_bridge
+load drops hexacct hexpass --count 3000 --rate 1500 --dlr --linger 1 || true
+check "upstream drops: every accepted message receipted (at least once)" \
+    eq "$(field drops '"\(.submits.ok) \(.receipts.missing)"')" "3000 0"
+
+restart_sim
+stop "$BRIDGE_PID"; start_bridge
+
+# ---- Redis stalls and comes back ---------------------------------------
+load redis_stall hexacct hexpass --rate 400 --duration 6 --dlr --resp-timeout 5 &
+LOAD_PID=$!
+sleep 1.5
+kill -STOP "$REDIS_PID"
+sleep 2
+kill -CONT "$REDIS_PID"
+wait "$LOAD_PID"
+check "Redis stalled: submits answered ESME_RMSGQFUL meanwhile" \
+    ge "$(json "$WORK/redis_stall.json" '[.statuses[] | select(.status == "ESME_RMSGQFUL") | .count] | add // 0')" 1
+check "Redis stalled: no ESME_ROK lost (every OK receipted), traffic resumed" \
+    bash -c "[ \$(jq -r .receipts.missing '$WORK/redis_stall.json') = 0 ] && [ \$(jq -r .submits.ok '$WORK/redis_stall.json') -gt 1200 ]"
+
+# ---- Redis restarted (append-only file) ------------------------------
+load redis_restart hexacct hexpass --rate 400 --duration 6 --dlr --resp-timeout 5 &
+LOAD_PID=$!
+sleep 1.5
+kill -TERM "$REDIS_PID"; wait_gone "$REDIS_PID" 10
+sleep 1
+start_redis_aof
+wait "$LOAD_PID"
+check "Redis restarted: every ESME_ROK receipted" \
+    eq "$(field redis_restart .receipts.missing)" 0
+
+# ---- kill -9 of the bridge under load --------------------------------
+stop "$SIM_PID" || true
+start_sim sim --system-id smppbridge --password simpass --dlr-delay-ms 200
+write_conf
+stop "$BRIDGE_PID"; start_bridge
+load kill9 hexacct hexpass --rate 500 --duration 8 --dlr --reconnect --resp-timeout 3 --dlr-timeout 30 &
+LOAD_PID=$!
+sleep 3
+kill -KILL "$BRIDGE_PID"; wait_gone "$BRIDGE_PID" 5
+start_bridge
+wait "$LOAD_PID"
+check "kill -9 under load, restart: every ESME_ROK message receipted" \
+    eq "$(field kill9 .receipts.missing)" 0
+ok9=$(field kill9 .submits.ok)
+stop "$SIM_PID"
+check "kill -9: every acknowledged message reached the simulator at least once" \
+    ge "$(json "$WORK/sim.json" .submit_sm)" "$ok9"
+start_sim sim --system-id smppbridge --password simpass
+write_conf
+stop "$BRIDGE_PID"; start_bridge
+
+# ---- a malformed client does not disturb the others --------------------
+load calm hexacct hexpass --rate 300 --duration 4 --dlr &
+LOAD_PID=$!
+sleep 1
+perl -MIO::Socket::INET -e '
+    for my $junk ("\x00\x00\x00\x05abcd", "\x00\x00\x00\x10\x00\x00\x00\x99\x00\x00\x00\x00\x00\x00\x00\x01",
+                  "\xff\xff\xff\xff" . ("x" x 60), "\x00\x00\x00\x11\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01Z") {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:'"$BRIDGE_PORT"'") or die;
+        print $s $junk; sleep 1; close $s;
+    }' &
+JUNK_PID=$!
+wait "$LOAD_PID"
+check "malformed PDUs from one client: the other client saw nothing (exit 0)" \
+    eq "$(field calm .result.pass)" true
+wait "$JUNK_PID" 2>/dev/null || true
+check "the bridge answered the bad length with generic_nack and closed it" \
+    grep -q "bad_length" "$WORK/bridge.log"
+
+# ---- binds refused -------------------------------------------------------
+check "wrong password: ESME_RINVPASWD" eq "$(bind_status hexacct wrong)" 0x0000000e
+check "unknown system_id: ESME_RINVSYSID" eq "$(bind_status nosuch whatever)" 0x0000000f
+echo offpass | ctl account add offacct --password-stdin --enabled no >/dev/null 2>&1 ||
+    { echo offpass | ctl account add offacct --password-stdin >/dev/null; ctl account set offacct --enabled no >/dev/null; }
+check "disabled account: ESME_RBINDFAIL" eq "$(bind_status offacct offpass)" 0x0000000d
+echo netpass | ctl account add netacct --password-stdin --allow 10.0.0.0/8,2001:db8::/32 >/dev/null
+check "address outside the allowlist: ESME_RBINDFAIL" eq "$(bind_status netacct netpass)" 0x0000000d
+ctl account set netacct --allow 127.0.0.0/8 >/dev/null
+check "address inside the allowlist: bound" eq "$(bind_status netacct netpass)" 0x00000000
+echo onepass | ctl account add oneacct --password-stdin --max-binds 1 >/dev/null
+mark_log
+HOLD_SECONDS=3 perl "$ROOT/tests/interop/bind_status.pl" 127.0.0.1 "$BRIDGE_PORT" oneacct onepass >"$WORK/hold.out" &
+HOLD_PID=$!
+wait_log "\[oneacct .*bound as" 5
+check "too many binds for the account: ESME_RBINDFAIL" eq "$(bind_status oneacct onepass)" 0x0000000d
+wait "$HOLD_PID"
+
+# ---- live account change -----------------------------------------------
+mark_log
+HOLD_SECONDS=10 perl "$ROOT/tests/interop/bind_status.pl" 127.0.0.1 "$BRIDGE_PORT" hexacct hexpass >/dev/null &
+HOLD_PID=$!
+wait_log "\[hexacct .*bound as BOUND_TRX" 5
+ctl account set hexacct --enabled no >/dev/null
+check "account disabled live: its bind is unbound without a restart" \
+    wait_log "\[hexacct .*account changed: unbinding" 5
+ctl account set hexacct --enabled yes >/dev/null
+kill "$HOLD_PID" 2>/dev/null; wait "$HOLD_PID" 2>/dev/null
+
+check "bridge exits 0 on SIGTERM" stop "$BRIDGE_PID"
+check "no password in the bridge log" \
+    bash -c "! grep -E 'hexpass|decpass|simpass|onepass|netpass' '$WORK/bridge.log'"
+finish
