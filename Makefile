@@ -167,9 +167,8 @@ install: all
 	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/)
 	$(if $(wildcard conf/*.conf),install -m 0644 conf/*.conf $(DESTDIR)/etc/smppbridge/)
 
-run: deps all
-	@echo "make run: the bridge itself (smppbridge) is not built yet; it arrives"
-	@echo "with the bridge issue. Today this builds the codec and its tests."
+run: deps lib tools
+	@scripts/run-local.sh
 
 clean:
 	rm -rf build
