@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The bridge's benchmark: smpp-load -> smppbridge -> smsc-sim with
+# receipts, Redis on loopback, and in the same run the direct
+# smpp-load -> smsc-sim ceiling. Every run is bounded and ends by itself;
+# only processes this script started are stopped, by PID.
+#
+#   load/bench.sh [COUNT] [REPEATS] [RATE]
+#     COUNT    messages per maximum-throughput run (default 100000)
+#     REPEATS  runs of each kind; medians are reported (default 3)
+#     RATE     fixed rate for the latency run (default 10000 msg/s)
+#
+# Prints per run and as medians: messages/s, submit_sm_resp p50/p99,
+# receipt end-to-end p50/p99, the bridge's CPU seconds per 100k messages,
+# its peak RSS, and the ratio bridge/ceiling.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-$ROOT/build/bin}
+COUNT=${1:-100000}
+REPEATS=${2:-3}
+RATE=${3:-10000}
+WORK=$(mktemp -d /tmp/smppbridge-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 0.5
+    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+    perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen=>1,LocalAddr=>"127.0.0.1:0")->sockport'
+}
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+REDIS_PORT=$(free_port); SIM_PORT=$(free_port); BRIDGE_PORT=$(free_port)
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly yes \
+    --appendfsync everysec --dir "$WORK" --logfile "$WORK/redis.log" &
+PIDS+=($!)
+"$BIN/smsc-sim" --quiet --listen "127.0.0.1:$SIM_PORT" --window 2000 --peer-window 100000 &
+SIM_PID=$!
+PIDS+=("$SIM_PID")
+wait_port "$REDIS_PORT"; wait_port "$SIM_PORT"
+
+cat >"$WORK/bench.conf" <<CONF
+[server]
+listen = 127.0.0.1:$BRIDGE_PORT
+window = 1000
+[redis]
+port = $REDIS_PORT
+[log]
+level = warn
+[queue]
+batch = 256
+[upstream sim]
+host = 127.0.0.1
+port = $SIM_PORT
+system_id = smppbridge
+password = simpass
+sessions = 4
+window = 500
+CONF
+echo benchpw | "$BIN/smppctl" -c "$WORK/bench.conf" account add bench --password-stdin >/dev/null
+"$BIN/smppbridge" -c "$WORK/bench.conf" 2>"$WORK/bridge.log" &
+BRIDGE_PID=$!
+PIDS+=("$BRIDGE_PID")
+wait_port "$BRIDGE_PORT"
+sleep 0.5
+
+load() { # PORT ARGS...: one smpp-load run, JSON report on stdout
+    local port=$1
+    shift
+    timeout 600 "$BIN/smpp-load" --port "$port" --system-id bench --password benchpw \
+        --binds 4 --window 100 --dlr --dlr-timeout 60 --json --no-progress "$@" 2>/dev/null || true
+}
+row() { # LABEL JSON [CPU_PER_100K RSS]
+    jq -r --arg l "$1" --arg cpu "${3:--}" --arg rss "${4:--}" '
+        [$l, (.throughput.messages_per_s | floor), .submit_latency.p50_us / 1000,
+         .submit_latency.p99_us / 1000, (.receipt_latency.p50_us // 0) / 1000,
+         (.receipt_latency.p99_us // 0) / 1000, .receipts.missing, $cpu, $rss] | @tsv' <<<"$2"
+}
+
+echo "machine: $(nproc) cores; $COUNT messages per max run, $REPEATS runs, latency run at $RATE msg/s"
+printf '%-16s %9s %8s %8s %8s %8s %7s %10s %8s\n' run msg/s p50_ms p99_ms e2e_p50 e2e_p99 missing cpu/100k rss_mb
+: >"$WORK/ceiling"; : >"$WORK/bridge"; : >"$WORK/rate"
+for r in $(seq "$REPEATS"); do
+    out=$(load "$SIM_PORT" --rate 0 --count "$COUNT")
+    row "ceiling#$r" "$out" | tee -a "$WORK/ceiling"
+    before=$(cpu_s "$BRIDGE_PID")
+    out=$(load "$BRIDGE_PORT" --rate 0 --count "$COUNT")
+    after=$(cpu_s "$BRIDGE_PID")
+    per100k=$(echo "scale=2; ($after - $before) * 100000 / $COUNT" | bc)
+    row "bridge#$r" "$out" "$per100k" "$(rss_mb "$BRIDGE_PID")" | tee -a "$WORK/bridge"
+    out=$(load "$BRIDGE_PORT" --rate "$RATE" --duration 10)
+    row "bridge@$RATE#$r" "$out" | tee -a "$WORK/rate"
+done | column -t
+
+median() { sort -t$'\t' -k2 -n "$1" | sed -n "$(( (REPEATS + 1) / 2 ))p"; }
+echo
+echo "medians (by msg/s):"
+{ median "$WORK/ceiling"; median "$WORK/bridge"; median "$WORK/rate"; } | column -t
+c=$(median "$WORK/ceiling" | cut -f2); b=$(median "$WORK/bridge" | cut -f2)
+echo "bridge/ceiling: $(echo "scale=3; $b / $c" | bc)"
