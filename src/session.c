@@ -60,6 +60,7 @@ struct sess {
     int finished;       /* connection gone, on_close called */
     int in_finish;
     int read_paused;    /* output over high water */
+    int peer_paused;    /* peer window full (cfg.peer_window_pause) */
     int want_writable;  /* someone was told "no": tell them when yes */
     enum sess_close_reason close_reason;
 
@@ -578,13 +579,20 @@ static void handle_owner_request(struct sess *s, const struct pdu *p)
             s->cbs.on_request(s, p, s->ctx);
         return;
     }
-    if (s->peer_inflight >= s->cfg.peer_window || !s->cbs.on_request) {
+    if (!s->cbs.on_request ||
+        (s->peer_inflight >= s->cfg.peer_window && !s->cfg.peer_window_pause)) {
         s->stats.throttled++;
         send_resp(s, p->command_id, p->sequence_number, ESME_RTHROTTLED);
         return;
     }
     s->peer_inflight++;
     s->cbs.on_request(s, p, s->ctx);
+    if (s->cfg.peer_window_pause && s->peer_inflight >= s->cfg.peer_window &&
+        s->state != SESS_CLOSED && !s->peer_paused) {
+        /* stop reading: TCP pushes back on the peer, nothing is refused */
+        s->peer_paused = 1;
+        bufferevent_disable(s->bev, EV_READ);
+    }
 }
 
 static void handle_request(struct sess *s, const struct pdu *p)
@@ -690,7 +698,7 @@ static void process_input(struct sess *s)
     unsigned handled = 0;
     s->connected = 1; /* bytes arrived: whatever the role, it is up */
     sess_ref(s);
-    while (s->state != SESS_CLOSED && !s->read_paused) {
+    while (s->state != SESS_CLOSED && !s->read_paused && !s->peer_paused) {
         size_t avail = evbuffer_get_length(in);
         uint8_t hdr[4];
         uint32_t len;
@@ -734,7 +742,8 @@ static void on_write(struct bufferevent *bev, void *arg)
     }
     if (s->read_paused) {
         s->read_paused = 0;
-        bufferevent_enable(s->bev, EV_READ);
+        if (!s->peer_paused)
+            bufferevent_enable(s->bev, EV_READ);
         s->want_writable = 1;
         sess_schedule(s);
     } else if (s->want_writable) {
@@ -883,7 +892,7 @@ static void on_deferred(evutil_socket_t fd, short what, void *arg)
         if (s->cbs.on_writable)
             s->cbs.on_writable(s, s->ctx);
     }
-    if (s->state != SESS_CLOSED && !s->read_paused)
+    if (s->state != SESS_CLOSED && !s->read_paused && !s->peer_paused)
         process_input(s);
     sess_unref(s);
 }
@@ -950,6 +959,12 @@ void sess_reply(struct sess *s, uint32_t req_id, uint32_t seq,
         s->peer_inflight--;
     if (s->state == SESS_CLOSED)
         return;
+    if (s->peer_paused && s->peer_inflight < s->cfg.peer_window) {
+        s->peer_paused = 0;
+        if (!s->read_paused)
+            bufferevent_enable(s->bev, EV_READ);
+        sess_schedule(s); /* what is already buffered */
+    }
     if (!resp) {
         send_resp(s, req_id, seq, status);
     } else {

@@ -80,6 +80,9 @@ struct sess_config {
     unsigned window;              /* our outstanding requests */
     unsigned peer_window;         /* peer's requests we are still answering;
                                      beyond it: ESME_RTHROTTLED at once */
+    int peer_window_pause;        /* instead: stop reading until there is
+                                     room (nothing refused; for an SMSC
+                                     sending receipts) */
     unsigned resp_timeout_ms;     /* wait for a _resp to our request */
     unsigned bind_timeout_ms;     /* connect-to-bound limit */
     unsigned idle_timeout_ms;     /* 0: never; close after this silence */

@@ -714,6 +714,7 @@ static void session_connect(struct up_session *us)
     sess_config_defaults(&cfg);
     cfg.window = c->cfg->window;
     cfg.peer_window = 1000; /* receipts from upstream being stored */
+    cfg.peer_window_pause = 1; /* beyond it, TCP pushes back: no refusals */
     cfg.resp_timeout_ms = c->cfg->resp_timeout_ms;
     cfg.bind_timeout_ms = 10000;
     cfg.enquire_interval_ms = c->cfg->enquire_link_interval_ms;

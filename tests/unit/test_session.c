@@ -1230,6 +1230,36 @@ Test(session_window, peer_window_overflow_throttled_at_once)
     fx_free(f);
 }
 
+/* peer_window_pause: over the peer window nothing is refused; the
+ * session stops reading until the owner answers, then takes the rest. */
+Test(session_window, peer_window_pause_holds_instead_of_throttling)
+{
+    struct sess_config cfg = test_cfg();
+    cfg.peer_window = 2;
+    cfg.peer_window_pause = 1;
+    struct fx *f = fx_new(SESS_SERVER, &cfg, 0);
+    f->req_mode = OWNER_HOLD;
+    server_bind(f, PDU_BIND_TRANSMITTER, 0x34);
+    for (uint32_t seq = 1; seq <= 5; seq++)
+        peer_send_sample(f, PDU_SUBMIT_SM, seq);
+    STEP("two taken, the rest left unread");
+    RUN_UNTIL(f, f->nreqs == 2, WAIT_MS);
+    RUN_UNTIL(f, f->nreqs > 2, 100); /* give it the chance to misbehave */
+    cr_assert_eq(f->nreqs, 2);
+    cr_assert_eq(sess_stats(f->s)->throttled, 0, "nothing refused");
+    STEP("each answer lets one more in, in order");
+    for (uint32_t seq = 1; seq <= 5; seq++) {
+        sess_reply(f->s, PDU_SUBMIT_SM, seq, ESME_ROK, NULL);
+        peer_expect_only(&f->peer, PDU_SUBMIT_SM_RESP, seq, ESME_ROK);
+        unsigned want = seq + 2 < 5 ? seq + 2 : 5;
+        RUN_UNTIL(f, f->nreqs == want, WAIT_MS);
+        cr_assert_eq(f->nreqs, want);
+        cr_assert_eq(f->reqs[want - 1].seq, want);
+    }
+    cr_assert_eq(sess_stats(f->s)->throttled, 0);
+    fx_free(f);
+}
+
 /* The owner's answer with a body goes out with its fields; one that
  * cannot be encoded becomes ESME_RSYSERR rather than silence. */
 Test(session_window, owner_reply_with_body_and_unencodable_reply)
