@@ -9,7 +9,8 @@
 #     REPEATS  runs of each kind; medians are reported (default 3)
 #     RATE     fixed rate for the latency run (default 10000 msg/s)
 #
-# Prints per run and as medians: messages/s, submit_sm_resp p50/p99,
+# Prints per run and as medians: messages/s accepted (msg/s) and carried
+# through to their receipts (done/s: messages / whole run), submit_sm_resp p50/p99,
 # receipt end-to-end p50/p99, the bridge's CPU seconds per 100k messages,
 # its peak RSS, and the ratio bridge/ceiling.
 set -euo pipefail
@@ -22,8 +23,10 @@ WORK=$(mktemp -d /tmp/smppbridge-bench.XXXXXX)
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 0.5
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do
+        for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -83,13 +86,14 @@ load() { # PORT ARGS...: one smpp-load run, JSON report on stdout
 }
 row() { # LABEL JSON [CPU_PER_100K RSS]
     jq -r --arg l "$1" --arg cpu "${3:--}" --arg rss "${4:--}" '
-        [$l, (.throughput.messages_per_s | floor), .submit_latency.p50_us / 1000,
+        [$l, (.throughput.messages_per_s | floor),
+         ((.messages.sent / .elapsed_s) | floor), .submit_latency.p50_us / 1000,
          .submit_latency.p99_us / 1000, (.receipt_latency.p50_us // 0) / 1000,
          (.receipt_latency.p99_us // 0) / 1000, .receipts.missing, $cpu, $rss] | @tsv' <<<"$2"
 }
 
 echo "machine: $(nproc) cores; $COUNT messages per max run, $REPEATS runs, latency run at $RATE msg/s"
-printf '%-16s %9s %8s %8s %8s %8s %7s %10s %8s\n' run msg/s p50_ms p99_ms e2e_p50 e2e_p99 missing cpu/100k rss_mb
+printf '%-16s %9s %9s %8s %8s %8s %8s %7s %10s %8s\n' run msg/s done/s p50_ms p99_ms e2e_p50 e2e_p99 missing cpu/100k rss_mb
 : >"$WORK/ceiling"; : >"$WORK/bridge"; : >"$WORK/rate"
 for r in $(seq "$REPEATS"); do
     out=$(load "$SIM_PORT" --rate 0 --count "$COUNT")

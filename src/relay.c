@@ -39,14 +39,19 @@ struct relay_inflight {
     struct relay_inflight *next;
 };
 
+#define DEL_BATCH 128
+
 /* Delivery state of one account's stream on this instance. */
 struct relay_acct {
     char id[16];
     char cursor[32];          /* last entry handed out, "-" for none */
     int reading;
     unsigned inflight;
-    struct relay_inflight *sent;
+    struct relay_inflight *sent;  /* handed out, not yet deleted */
     struct event *again_ev;
+    struct event *del_ev;     /* flushes the deletes batched below */
+    char del[DEL_BATCH][32];  /* delivered: XDEL in one command */
+    unsigned n_del;
     struct relay *r;
     struct relay_acct *hnext;
 };
@@ -61,6 +66,7 @@ struct relay {
 };
 
 static void pump(struct relay_acct *a);
+static void on_del_flush(evutil_socket_t fd, short what, void *arg);
 
 /* ---- per-account state ---------------------------------------------- */
 
@@ -94,6 +100,7 @@ static struct relay_acct *acct_get(struct relay *r, const char *id)
     snprintf(a->cursor, sizeof a->cursor, "-");
     a->r = r;
     a->again_ev = evtimer_new(r->base, on_again, a);
+    a->del_ev = event_new(r->base, -1, 0, on_del_flush, a);
     a->hnext = r->accts[b];
     r->accts[b] = a;
     return a;
@@ -133,6 +140,37 @@ static void on_deleted(int status, void *arg)
     (void)arg;
 }
 
+/* Delete what was delivered, in one XDEL; the entries stay in the
+ * in-flight set until then, so a re-read cannot hand them out again. */
+static void del_flush(struct relay_acct *a)
+{
+    const char *ids[DEL_BATCH];
+    if (a->n_del == 0)
+        return;
+    for (unsigned i = 0; i < a->n_del; i++)
+        ids[i] = a->del[i];
+    store_dlr_del(a->r->st, a->id, ids, a->n_del, on_deleted, NULL);
+    for (unsigned i = 0; i < a->n_del; i++)
+        inflight_remove(a, a->del[i]);
+    a->n_del = 0;
+}
+
+static void on_del_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    del_flush(arg);
+}
+
+static void del_later(struct relay_acct *a, const char *entry_id)
+{
+    snprintf(a->del[a->n_del], sizeof a->del[0], "%s", entry_id);
+    if (++a->n_del == DEL_BATCH)
+        del_flush(a);
+    else if (a->n_del == 1)
+        event_active(a->del_ev, EV_TIMEOUT, 1); /* after this loop turn */
+}
+
 static void redeliver_later(struct relay_acct *a)
 {
     struct timeval tv = {REDELIVER_MS / 1000, 0};
@@ -148,12 +186,12 @@ static void on_delivered(struct sess *s, const struct pdu *resp,
     struct relay *r = a->r;
     (void)s;
     (void)resp;
-    inflight_remove(a, dv->entry_id);
     if (status == ESME_ROK) {
         r->stats.receipts_delivered++;
-        store_dlr_del(r->st, a->id, dv->entry_id, on_deleted, NULL);
+        del_later(a, dv->entry_id);
         pump(a);
     } else {
+        inflight_remove(a, dv->entry_id);
         r->stats.receipts_redelivered++;
         redeliver_later(a);
     }
@@ -169,7 +207,8 @@ static int deliver_entry(struct relay_acct *a, const struct store_entry *e)
     if (!s)
         return 0;
     if (pdu_decode(e->pdu, e->pdu_len, &p) != ESME_ROK) {
-        store_dlr_del(r->st, a->id, e->id, on_deleted, NULL);
+        const char *id = e->id;
+        store_dlr_del(r->st, a->id, &id, 1, on_deleted, NULL);
         return -1;
     }
     if (sess_peer_version(s) < 0x34)
@@ -631,6 +670,7 @@ void relay_free(struct relay *r)
             while (a->sent)
                 inflight_remove(a, a->sent->entry_id);
             event_free(a->again_ev);
+            event_free(a->del_ev);
             free(a);
         }
     }

@@ -17,6 +17,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,19 @@
 #define MAX_ARGS 16
 #define KEY_LEN 256
 #define MAX_TOUCH 128
+#define MAX_DEL 128
+
+/*
+ * Finishing a queue entry after upstream answered: map the upstream id to
+ * ours (when given), acknowledge and delete the entry - one command, one
+ * round trip, applied whole. KEYS[1] queue, KEYS[2] id map key or "";
+ * ARGV[1] entry id, ARGV[2] map value, ARGV[3] TTL seconds.
+ */
+static const char finish_script[] =
+    "if KEYS[2] ~= '' then "
+    "redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end "
+    "redis.call('XACK', KEYS[1], 'bridge', ARGV[1]) "
+    "return redis.call('XDEL', KEYS[1], ARGV[1])";
 
 enum conn_kind {
     CONN_CMD = 0,
@@ -75,6 +89,7 @@ struct store {
     struct event_base *base;
     struct conf_redis cfg;
     char consumer[256];
+    char finish_sha[41];     /* SHA1 of finish_script, loaded per connection */
     struct store_conn conns[CONN_COUNT];
     struct event *check_ev;
     int instance;
@@ -286,6 +301,9 @@ static void conn_setup(struct store_conn *c)
         snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
         const char *grp[] = {"XGROUP", "CREATE", key, "bridge", "0", "MKSTREAM"};
         send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, 6, grp, NULL);
+        /* loaded before anything can use it: commands run in order */
+        const char *load[] = {"SCRIPT", "LOAD", finish_script};
+        send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, 3, load, NULL);
         if (st->instance < 0) {
             snprintf(key, sizeof key, "%s:instances", st->cfg.prefix);
             const char *incr[] = {"INCR", key};
@@ -348,6 +366,10 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
     st->cfg = *cfg;
     st->instance = -1;
     snprintf(st->consumer, sizeof st->consumer, "%s", consumer_name);
+    unsigned char sha[SHA_DIGEST_LENGTH];
+    SHA1((const unsigned char *)finish_script, sizeof finish_script - 1, sha);
+    for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+        snprintf(st->finish_sha + 2 * i, 3, "%02x", sha[i]);
     for (int k = 0; k < CONN_COUNT; k++) {
         struct store_conn *c = &st->conns[k];
         c->st = st;
@@ -412,19 +434,6 @@ static void complete_done(struct store *st, redisReply *r, struct pending *p)
     (void)st;
     if (p->cb.done)
         p->cb.done(r ? 0 : -1, p->arg);
-}
-
-/* EXEC answers nil when the transaction was aborted, and an array that
- * may hold error replies. */
-static void complete_exec(struct store *st, redisReply *r, struct pending *p)
-{
-    (void)st;
-    int ok = r && r->type == REDIS_REPLY_ARRAY;
-    for (size_t i = 0; ok && i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_ERROR)
-            ok = 0;
-    if (p->cb.done)
-        p->cb.done(ok ? 0 : -1, p->arg);
 }
 
 static void complete_account(struct store *st, redisReply *r, struct pending *p)
@@ -702,20 +711,22 @@ int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
     return 0;
 }
 
+/* The finish script; <ukey> "" when there is no id map to write. */
+static int run_finish(struct store *st, const char *entry_id, const char *ukey,
+                      const char *val, const char *ttl, store_done_cb cb,
+                      void *arg)
+{
+    char qkey[KEY_LEN];
+    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
+    const char *argv[] = {"EVALSHA", st->finish_sha, "2", qkey, ukey,
+                          entry_id, val, ttl};
+    return run(st, complete_done, cb, arg, 8, argv, NULL);
+}
+
 int store_queue_done(struct store *st, const char *entry_id, store_done_cb cb,
                      void *arg)
 {
-    char key[KEY_LEN];
-    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
-    const char *multi[] = {"MULTI"};
-    const char *ack[] = {"XACK", key, "bridge", entry_id};
-    const char *del[] = {"XDEL", key, entry_id};
-    const char *exec[] = {"EXEC"};
-    if (!send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 1, multi, NULL))
-        return -1;
-    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 4, ack, NULL);
-    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 3, del, NULL);
-    return run(st, complete_exec, cb, arg, 1, exec, NULL);
+    return run_finish(st, entry_id, "", "", "0", cb, arg);
 }
 
 int store_queue_sent(struct store *st, const char *entry_id,
@@ -723,24 +734,13 @@ int store_queue_sent(struct store *st, const char *entry_id,
                      const struct store_idmap *m, unsigned ttl_s,
                      store_done_cb cb, void *arg)
 {
-    char qkey[KEY_LEN], ukey[KEY_LEN], val[128], ttl[16];
-    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
+    char ukey[KEY_LEN], val[128], ttl[16];
     snprintf(ukey, sizeof ukey, "%s:up:{%s}:%s", st->cfg.prefix, connector,
              upstream_id);
     snprintf(val, sizeof val, "%s\t%s\t%" PRIu64 "\t%u", m->account, m->msg_id,
              m->ts_ms, m->registered_delivery);
     snprintf(ttl, sizeof ttl, "%u", ttl_s);
-    const char *multi[] = {"MULTI"};
-    const char *set[] = {"SET", ukey, val, "EX", ttl};
-    const char *ack[] = {"XACK", qkey, "bridge", entry_id};
-    const char *del[] = {"XDEL", qkey, entry_id};
-    const char *exec[] = {"EXEC"};
-    if (!send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 1, multi, NULL))
-        return -1;
-    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 5, set, NULL);
-    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 4, ack, NULL);
-    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 3, del, NULL);
-    return run(st, complete_exec, cb, arg, 1, exec, NULL);
+    return run_finish(st, entry_id, ukey, val, ttl, cb, arg);
 }
 
 int store_idmap_find(struct store *st, const char *connector,
@@ -795,13 +795,19 @@ int store_dlr_range(struct store *st, const char *account, const char *after,
     return 0;
 }
 
-int store_dlr_del(struct store *st, const char *account, const char *entry_id,
-                  store_done_cb cb, void *arg)
+int store_dlr_del(struct store *st, const char *account,
+                  const char *const *ids, size_t n, store_done_cb cb, void *arg)
 {
     char key[KEY_LEN];
+    const char *argv[2 + MAX_DEL];
+    if (n == 0 || n > MAX_DEL)
+        return -1;
     snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
-    const char *argv[] = {"XDEL", key, entry_id};
-    return run(st, complete_done, cb, arg, 3, argv, NULL);
+    argv[0] = "XDEL";
+    argv[1] = key;
+    for (size_t i = 0; i < n; i++)
+        argv[2 + i] = ids[i];
+    return run(st, complete_done, cb, arg, (int)n + 2, argv, NULL);
 }
 
 int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,

@@ -101,11 +101,11 @@ int store_queue_touch(struct store *st, const char *const *ids, size_t n);
 /* Entries pending longer than <idle_ms> for any consumer, now ours. */
 int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
                       store_entries_cb cb, void *arg);
-/* Done with an entry: XACK and XDEL. */
+/* Done with an entry: XACK and XDEL (one script call). */
 int store_queue_done(struct store *st, const char *entry_id, store_done_cb cb,
                      void *arg);
 /* After a submit_sm_resp: map the upstream id to ours and finish the
- * entry, in one round trip. */
+ * entry, in one script call (one round trip, applied whole). */
 int store_queue_sent(struct store *st, const char *entry_id,
                      const char *connector, const char *upstream_id,
                      const struct store_idmap *m, unsigned ttl_s,
@@ -123,8 +123,9 @@ int store_dlr_add(struct store *st, const char *account, const uint8_t *pdu,
 /* Entries after <after> ("-" for the start), up to <count>. */
 int store_dlr_range(struct store *st, const char *account, const char *after,
                     unsigned count, store_entries_cb cb, void *arg);
-int store_dlr_del(struct store *st, const char *account, const char *entry_id,
-                  store_done_cb cb, void *arg);
+/* Delete delivered entries (at most 128 at once). */
+int store_dlr_del(struct store *st, const char *account,
+                  const char *const *ids, size_t n, store_done_cb cb, void *arg);
 
 /* Something that could not be routed: kept, never silently dropped. */
 int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
