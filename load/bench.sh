@@ -9,6 +9,9 @@
 #     REPEATS  runs of each kind; medians are reported (default 3)
 #     RATE     fixed rate for the latency run (default 10000 msg/s)
 #
+# REDIS_AOF=everysec (default) runs Redis with its append-only file, as
+# production should; REDIS_AOF=no measures without persistence.
+#
 # Prints per run and as medians: messages/s accepted (msg/s) and carried
 # through to their receipts (done/s: messages / whole run), submit_sm_resp p50/p99,
 # receipt end-to-end p50/p99, the bridge's CPU seconds per 100k messages,
@@ -45,8 +48,10 @@ cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
 rss_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
 REDIS_PORT=$(free_port); SIM_PORT=$(free_port); BRIDGE_PORT=$(free_port)
-redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly yes \
-    --appendfsync everysec --dir "$WORK" --logfile "$WORK/redis.log" &
+AOF=${REDIS_AOF:-everysec}
+if [ "$AOF" = no ]; then aof_args=(--appendonly no); else aof_args=(--appendonly yes --appendfsync "$AOF"); fi
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" "${aof_args[@]}" \
+    --dir "$WORK" --logfile "$WORK/redis.log" &
 PIDS+=($!)
 "$BIN/smsc-sim" --quiet --listen "127.0.0.1:$SIM_PORT" --window 2000 --peer-window 100000 &
 SIM_PID=$!
@@ -61,15 +66,13 @@ window = 1000
 port = $REDIS_PORT
 [log]
 level = warn
-[queue]
-batch = 256
 [upstream sim]
 host = 127.0.0.1
 port = $SIM_PORT
 system_id = smppbridge
 password = simpass
-sessions = 4
-window = 500
+sessions = 2
+window = 100
 CONF
 echo benchpw | "$BIN/smppctl" -c "$WORK/bench.conf" account add bench --password-stdin >/dev/null
 "$BIN/smppbridge" -c "$WORK/bench.conf" 2>"$WORK/bridge.log" &
@@ -92,7 +95,7 @@ row() { # LABEL JSON [CPU_PER_100K RSS]
          (.receipt_latency.p99_us // 0) / 1000, .receipts.missing, $cpu, $rss] | @tsv' <<<"$2"
 }
 
-echo "machine: $(nproc) cores; $COUNT messages per max run, $REPEATS runs, latency run at $RATE msg/s"
+echo "machine: $(nproc) cores; $COUNT messages per max run, $REPEATS runs, latency run at $RATE msg/s; Redis AOF: $AOF"
 printf '%-16s %9s %9s %8s %8s %8s %8s %7s %10s %8s\n' run msg/s done/s p50_ms p99_ms e2e_p50 e2e_p99 missing cpu/100k rss_mb
 : >"$WORK/ceiling"; : >"$WORK/bridge"; : >"$WORK/rate"
 for r in $(seq "$REPEATS"); do
