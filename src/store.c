@@ -17,7 +17,6 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +88,6 @@ struct store {
     struct event_base *base;
     struct conf_redis cfg;
     char consumer[256];
-    char finish_sha[41];     /* SHA1 of finish_script, loaded per connection */
     struct store_conn conns[CONN_COUNT];
     struct event *check_ev;
     int instance;
@@ -301,9 +299,6 @@ static void conn_setup(struct store_conn *c)
         snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
         const char *grp[] = {"XGROUP", "CREATE", key, "bridge", "0", "MKSTREAM"};
         send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, 6, grp, NULL);
-        /* loaded before anything can use it: commands run in order */
-        const char *load[] = {"SCRIPT", "LOAD", finish_script};
-        send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, 3, load, NULL);
         if (st->instance < 0) {
             snprintf(key, sizeof key, "%s:instances", st->cfg.prefix);
             const char *incr[] = {"INCR", key};
@@ -366,10 +361,6 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
     st->cfg = *cfg;
     st->instance = -1;
     snprintf(st->consumer, sizeof st->consumer, "%s", consumer_name);
-    unsigned char sha[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)finish_script, sizeof finish_script - 1, sha);
-    for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
-        snprintf(st->finish_sha + 2 * i, 3, "%02x", sha[i]);
     for (int k = 0; k < CONN_COUNT; k++) {
         struct store_conn *c = &st->conns[k];
         c->st = st;
@@ -718,7 +709,10 @@ static int run_finish(struct store *st, const char *entry_id, const char *ukey,
 {
     char qkey[KEY_LEN];
     snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
-    const char *argv[] = {"EVALSHA", st->finish_sha, "2", qkey, ukey,
+    /* EVAL, not EVALSHA: after a Redis restart (or while it loads its
+     * data) a script loaded earlier is gone, and Redis caches EVAL'd
+     * scripts by their hash anyway */
+    const char *argv[] = {"EVAL", finish_script, "2", qkey, ukey,
                           entry_id, val, ttl};
     return run(st, complete_done, cb, arg, 8, argv, NULL);
 }

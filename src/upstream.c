@@ -94,6 +94,7 @@ struct up {
     int history_done;                   /* own pending entries re-read */
     char history_after[32];
     struct event *pump_ev, *retry_ev, *claim_ev, *record_ev, *tps_ev;
+    struct event *tick_ev;  /* a pump now and then: nothing waits for ever */
     struct up_stats stats;
 };
 
@@ -780,6 +781,9 @@ struct up *up_new(struct event_base *base, const struct conf *cfg,
     u->record_ev = evtimer_new(base, on_record_timer, u);
     u->tps_ev = evtimer_new(base, on_pump, u);
     u->claim_ev = event_new(base, -1, EV_PERSIST, on_claim_timer, u);
+    /* A read refused while Redis was away is not retried by any event of
+     * its own: the tick starts it again once Redis is back. */
+    u->tick_ev = event_new(base, -1, EV_PERSIST, on_pump, u);
     return u;
 }
 
@@ -796,6 +800,8 @@ int up_start(struct up *u, char *err, size_t cap)
     unsigned every = u->cfg->queue.claim_idle_ms / 3 ? u->cfg->queue.claim_idle_ms / 3 : 1;
     struct timeval tv = {every / 1000, (every % 1000) * 1000};
     event_add(u->claim_ev, &tv);
+    struct timeval tick = {0, 250000};
+    event_add(u->tick_ev, &tick);
     return 0;
 }
 
@@ -855,5 +861,6 @@ void up_free(struct up *u)
     event_free(u->record_ev);
     event_free(u->tps_ev);
     event_free(u->claim_ev);
+    event_free(u->tick_ev);
     free(u);
 }

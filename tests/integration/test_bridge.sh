@@ -26,14 +26,24 @@ start_redis_aof() {
 }
 
 BRIDGE_PORT=$(free_port)
+V6_PORT=$(free_port)
+TLS_PORT=$(free_port)
+tls_cert
 write_conf() {
     cat >"$WORK/bridge.conf" <<CONF
 [server]
 listen = 127.0.0.1:$BRIDGE_PORT
+listen = [::1]:$V6_PORT
 window = 200
 max_binds = 50
 bind_timeout = 5s
-auth_fail_limit = 20
+auth_fail_limit = 6
+auth_fail_window = 60s
+auth_block = 60s
+[tls]
+listen = 127.0.0.1:$TLS_PORT
+cert = $WORK/cert.pem
+key = $WORK/key.pem
 [redis]
 port = $REDIS_PORT
 timeout = 1s
@@ -60,8 +70,8 @@ CONF
 ctl() { "$BIN/smppctl" -c "$WORK/bridge.conf" "$@"; }
 
 start_bridge() {
-    : >"$WORK/bridge.log"
-    LOG_MARK=0
+    touch "$WORK/bridge.log"
+    mark_log
     "$BIN/smppbridge" -c "$WORK/bridge.conf" >>"$WORK/bridge.log" 2>&1 &
     BRIDGE_PID=$!
     PIDS+=("$BRIDGE_PID")
@@ -121,6 +131,13 @@ check "hex account: counts" \
     eq "$(field hex '"\(.submits.ok) \(.receipts.matched) \(.receipts.missing) \(.receipts.duplicate)"')" "2000 2000 0 0"
 check "transmitter with a separate receiver bind of the same account" \
     load txrx decacct decpass --bind tx --rx-binds 1 --count 500 --dlr
+check "TLS listener: 500 messages with receipts over TLS" \
+    timeout 60 "$BIN/smpp-load" --port "$TLS_PORT" --tls --tls-ca "$WORK/cert.pem" \
+    --system-id hexacct --password hexpass --count 500 --dlr --json --no-progress \
+    >"$WORK/tls.json" 2>"$WORK/tls.err"
+check "IPv6 listener [::1]: 500 messages with receipts" \
+    timeout 60 "$BIN/smpp-load" --host ::1 --port "$V6_PORT" --system-id hexacct \
+    --password hexpass --count 500 --dlr --json --no-progress >"$WORK/v6.json" 2>"$WORK/v6.err"
 load both_hex hexacct hexpass --binds 2 --count 1500 --dlr &
 BOTH_PID=$!
 load both_dec decacct decpass --binds 2 --count 1500 --dlr
@@ -250,6 +267,13 @@ check "account disabled live: its bind is unbound without a restart" \
 ctl account set hexacct --enabled yes >/dev/null
 kill "$HOLD_PID" 2>/dev/null; wait "$HOLD_PID" 2>/dev/null
 
+# last: it leaves 127.0.0.1 blocked for auth_block
+echo guesspw | ctl account add guessed --password-stdin >/dev/null
+for _ in 1 2 3 4 5 6; do bind_status guessed nope >/dev/null; done
+check "repeated wrong passwords: then refused, even with the right one" \
+    eq "$(bind_status guessed guesspw)" 0x0000000d
+check "repeated wrong passwords: answers were slowed down" \
+    grep -q "guessed .*too many failed binds" "$WORK/bridge.log"
 check "bridge exits 0 on SIGTERM" stop "$BRIDGE_PID"
 check "no password in the bridge log" \
     bash -c "! grep -E 'hexpass|decpass|simpass|onepass|netpass' '$WORK/bridge.log'"
