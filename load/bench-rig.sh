@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/build/bin}
 COUNT=${1:-200000}
 REPEATS=${2:-3}
-WORK=$(mktemp -d /tmp/smppbridge-bench-rig.XXXXXX)
+WORK=$(mktemp -d)
 SIM_PID=
 cleanup() { [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT

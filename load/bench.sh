@@ -22,7 +22,7 @@ BIN=${BIN:-$ROOT/build/bin}
 COUNT=${1:-100000}
 REPEATS=${2:-3}
 RATE=${3:-10000}
-WORK=$(mktemp -d /tmp/smppbridge-bench.XXXXXX)
+WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
