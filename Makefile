@@ -37,8 +37,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_LIBS  := $(shell pkg-config --libs criterion libsmpp34 2>/dev/null) -lm
 
 CPPFLAGS += -Isrc -D_POSIX_C_SOURCE=200809L
-CFLAGS   += -std=c11 $(OPT) $(WARNINGS) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP
-LDFLAGS  += $(SANFLAGS)
+CFLAGS   += -std=c11 $(OPT) $(WARNINGS) $(SANFLAGS) $(PKG_CFLAGS) -pthread -MMD -MP
+LDFLAGS  += $(SANFLAGS) -pthread
 
 # Every src/*.c is a library module except the files holding a main().
 MAIN_SRC := $(wildcard src/main.c src/smppctl.c)
@@ -137,7 +137,7 @@ test: deps
 
 # Fuzz targets: clang + libFuzzer, with ASan and UBSan, whole library compiled in.
 FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-              -fno-sanitize-recover=all $(CPPFLAGS) $(PKG_CFLAGS)
+              -fno-sanitize-recover=all -pthread $(CPPFLAGS) $(PKG_CFLAGS)
 
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
@@ -153,7 +153,7 @@ fuzz-smoke: fuzz-build
 
 build/bench/%: tests/bench/%.c $(LIB_SRC) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -O2 -g $(WARNINGS) $(CPPFLAGS) $(PKG_CFLAGS) $< $(LIB_SRC) \
+	$(CC) -std=c11 -O2 -g -pthread $(WARNINGS) $(CPPFLAGS) $(PKG_CFLAGS) $< $(LIB_SRC) \
 	    -o $@ $(PKG_LIBS)
 
 bench: deps $(BENCH_BIN)

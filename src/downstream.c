@@ -7,8 +7,8 @@
  * password (ESME_RINVPASWD), disabled (ESME_RBINDFAIL), source address
  * outside the allowlist (ESME_RBINDFAIL), too many binds for the account
  * or in all (ESME_RBINDFAIL). The account is read from Redis on every
- * bind, so changes need no restart; the slow password hash runs once per
- * credentials thanks to auth_cache.
+ * bind, so changes need no restart. The slow password hash runs on a
+ * worker thread (verifier.h), once per credentials thanks to auth_cache.
  *
  * Everything asynchronous holds a session reference and looks at the
  * session's state when it completes: the customer may have gone meanwhile.
@@ -34,10 +34,13 @@
 #include "pdu.h"
 #include "session.h"
 #include "store.h"
+#include "verifier.h"
 
 #define TAG "down"
 #define ACCOUNT_BUCKETS 256
 #define SLOW_BIND_DELAY_MS 1000
+#define VERIFIER_THREADS 2
+#define VERIFIER_PENDING 256 /* slow checks queued; beyond: refused */
 
 struct down_account;
 
@@ -81,6 +84,7 @@ struct down {
     unsigned n_clients, n_bound;
     struct down_account *accounts[ACCOUNT_BUCKETS];
     struct auth_cache *auth_cache;
+    struct verifier *verifier;
     struct auth_limiter *by_peer, *by_system_id;
     struct msgid_gen ids;
     int ids_ready;
@@ -251,26 +255,12 @@ static void bind_refuse(struct down_client *c, uint32_t status, const char *why)
     sess_bind_reply(c->sess, status);
 }
 
-static int password_ok(struct down *d, struct down_client *c,
-                       const struct account *a)
-{
-    if (auth_cache_check(d->auth_cache, a->id, a->password_hash, c->password,
-                         c->password_len))
-        return 1;
-    if (!auth_verify_password(c->password, c->password_len, a->password_hash))
-        return 0;
-    auth_cache_put(d->auth_cache, a->id, a->password_hash, c->password,
-                   c->password_len);
-    return 1;
-}
-
-/* The account's rules, in the order the header comment gives. */
-static uint32_t bind_verdict(struct down *d, struct down_client *c,
-                             const struct account *a, const char **why)
+/* The account's rules after the password, in the order the header
+ * comment gives. */
+static uint32_t account_verdict(struct down *d, struct down_client *c,
+                                const struct account *a, const char **why)
 {
     struct down_account *da = account_find(d, a->id);
-    if (!password_ok(d, c, a))
-        return *why = "wrong password", ESME_RINVPASWD;
     if (!a->enabled)
         return *why = "account disabled", ESME_RBINDFAIL;
     if (auth_allow_match(a->allow, (const struct sockaddr *)&c->addr) != 1)
@@ -310,23 +300,77 @@ static void bind_accept(struct down_client *c, const struct account *a)
     }
 }
 
+static void bind_decide(struct down_client *c, const struct account *a)
+{
+    const char *why = NULL;
+    uint32_t v = account_verdict(c->d, c, a, &why);
+    if (v == ESME_ROK)
+        bind_accept(c, a);
+    else
+        bind_refuse(c, v, why);
+}
+
+/* A bind waiting for the slow password check on a worker thread. */
+struct bind_wait {
+    struct sess *sess;
+    struct account acct;
+};
+
+static void on_verified(int ok, void *arg)
+{
+    struct bind_wait *w = arg;
+    if (sess_state(w->sess) == SESS_BINDING) {
+        struct down_client *c = sess_ctx(w->sess);
+        if (ok == 1) {
+            auth_cache_put(c->d->auth_cache, w->acct.id, w->acct.password_hash,
+                           c->password, c->password_len);
+            bind_decide(c, &w->acct);
+        } else {
+            bind_refuse(c, ok == 0 ? ESME_RINVPASWD : ESME_RBINDFAIL,
+                        ok == 0 ? "wrong password" : "shutting down");
+        }
+    }
+    sess_unref(w->sess);
+    free(w);
+}
+
+/* The password: the cache answers repeated binds at once; otherwise the
+ * check runs on a worker and the bind continues in on_verified. */
+static void check_password(struct down_client *c, const struct account *a)
+{
+    struct down *d = c->d;
+    if (auth_cache_check(d->auth_cache, a->id, a->password_hash, c->password,
+                         c->password_len)) {
+        bind_decide(c, a);
+        return;
+    }
+    struct bind_wait *w = calloc(1, sizeof *w);
+    if (!w) {
+        bind_refuse(c, ESME_RBINDFAIL, "out of memory");
+        return;
+    }
+    w->sess = c->sess;
+    w->acct = *a;
+    sess_ref(c->sess);
+    if (verifier_check(d->verifier, c->password, c->password_len,
+                       a->password_hash, on_verified, w) != 0) {
+        sess_unref(c->sess);
+        free(w);
+        bind_refuse(c, ESME_RBINDFAIL, "too many binds being checked");
+    }
+}
+
 static void on_account(int status, const struct account *a, void *arg)
 {
     struct sess *s = arg;
     if (sess_state(s) == SESS_BINDING) {
         struct down_client *c = sess_ctx(s);
-        const char *why = NULL;
         if (status != 0)
             bind_refuse(c, ESME_RBINDFAIL, "account store unavailable");
         else if (!a)
             bind_refuse(c, ESME_RINVSYSID, "unknown system_id");
-        else {
-            uint32_t v = bind_verdict(c->d, c, a, &why);
-            if (v == ESME_ROK)
-                bind_accept(c, a);
-            else
-                bind_refuse(c, v, why);
-        }
+        else
+            check_password(c, a);
     }
     sess_unref(s);
 }
@@ -588,9 +632,10 @@ struct down *down_new(struct event_base *base, const struct conf *cfg,
     d->hooks_ctx = ctx;
     session_config(d);
     d->auth_cache = auth_cache_new(0);
+    d->verifier = verifier_new(base, VERIFIER_THREADS, VERIFIER_PENDING);
     d->by_peer = auth_limiter_new_conf(&cfg->server, 0);
     d->by_system_id = auth_limiter_new_conf(&cfg->server, 0);
-    if (!d->auth_cache || !d->by_peer || !d->by_system_id) {
+    if (!d->auth_cache || !d->verifier || !d->by_peer || !d->by_system_id) {
         down_free(d);
         return NULL;
     }
@@ -622,6 +667,7 @@ void down_free(struct down *d)
         evconnlistener_free(d->listeners[i]);
     if (d->tls)
         SSL_CTX_free(d->tls);
+    verifier_free(d->verifier);
     auth_cache_free(d->auth_cache);
     auth_limiter_free(d->by_peer);
     auth_limiter_free(d->by_system_id);
