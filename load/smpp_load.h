@@ -256,6 +256,7 @@ struct smpp_load {
     uint64_t next_msg;          /* next message to start */
     uint64_t scheduled;         /* messages due when sending stopped */
     unsigned next_part;         /* its next part, 1-based */
+    const struct smpp_load_conn *msg_conn; /* bind of its first part */
     uint64_t cur_sched_us;      /* its scheduled time */
     uint64_t inflight;          /* submits sent, not completed */
     uint8_t concat_ref;

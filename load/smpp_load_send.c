@@ -356,12 +356,17 @@ static int send_one(struct smpp_load *ld, struct smpp_load_conn *c,
         retry_unpop(ld, u);
         return -1;
     }
+    /* the parts of one message go on one bind, in order, as SMSCs want */
+    if (ld->next_part != 1 && ld->msg_conn && ld->msg_conn != c)
+        return -1;
     if (ld->phase != SMPP_LOAD_PH_SENDING || !(u = next_scheduled(ld, now)))
         return 0;
     if (send_sub(ld, c, u) != 0) {
         sub_put(ld, u);
         return -1;
     }
+    if (ld->next_part == 1)
+        ld->msg_conn = c;
     advance_schedule(ld);
     return 1;
 }
@@ -387,10 +392,12 @@ void smpp_load_pump(struct smpp_load *ld, uint64_t now)
      * is full or nothing is due. */
     while (ld->ntx && idle < ld->ntx) {
         struct smpp_load_conn *c = &ld->conns[ld->rr];
-        ld->rr = (ld->rr + 1) % ld->ntx;
         int r = conn_ready(c) ? send_one(ld, c, now) : -1;
         if (r == 0)
             return;
+        /* stay on this bind until its message's last part is out */
+        if (r != 1 || ld->next_part == 1)
+            ld->rr = (ld->rr + 1) % ld->ntx;
         idle = r == 1 ? 0 : idle + 1;
     }
 }

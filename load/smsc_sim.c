@@ -208,7 +208,7 @@ static int write_stats(const struct sim *sim, const char *path)
     F(resp_ok); F(resp_throttled); F(resp_error);
     F(receipts_sent); F(receipts_acked); F(receipts_failed);
     F(receipts_intermediate); F(receipts_held); F(receipts_dropped);
-    F(mo_sent);
+    F(mo_sent); F(concat_parts); F(concat_split); F(concat_disorder);
     fprintf(f, "  \"mo_acked\": %" PRIu64 "\n}\n", st->mo_acked);
 #undef F
     return fclose(f);

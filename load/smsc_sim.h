@@ -70,6 +70,9 @@ struct sim_stats {
     uint64_t receipts_sent, receipts_acked, receipts_failed;
     uint64_t receipts_intermediate, receipts_held, receipts_dropped;
     uint64_t mo_sent, mo_acked;
+    uint64_t concat_parts;      /* submits carrying a concatenation UDH */
+    uint64_t concat_split;      /* a part on another session than its first */
+    uint64_t concat_disorder;   /* a part not right after the previous one */
 };
 
 struct sim;

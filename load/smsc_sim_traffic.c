@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "dlr.h"
+#include "text.h"
 #include "log.h"
 #include "smsc_sim.h"
 
@@ -59,8 +60,17 @@ struct sim_account {
     struct sim_queue held;        /* receipts waiting for a receiver */
 };
 
+/* The last part seen of each concatenation reference: upstreams want all
+ * parts of a message on one session, in order; the simulator counts
+ * when a client does otherwise. */
+struct sim_concat {
+    const struct sim_client *client;
+    uint8_t total, seq;
+};
+
 struct sim_traffic {
     struct sim *sim;
+    struct sim_concat concat[65536];
     uint64_t next_id;
     uint64_t rng;
     struct sim_account *accounts[SIM_MAX_ACCOUNTS];
@@ -541,9 +551,32 @@ static uint32_t submit_status(struct sim_traffic *t)
     return ESME_ROK;
 }
 
+static void track_concat(struct sim_traffic *t, struct sim_client *c,
+                         const struct pdu *p)
+{
+    struct text_udh udh;
+    if (!(p->esm_class & 0x40) || p->short_message.len == 0 ||
+        text_udh_parse(p->short_message.ptr, p->short_message.len, &udh) != 0 ||
+        !udh.concat.present)
+        return;
+    struct sim_stats *st = sim_stats(t->sim);
+    struct sim_concat *e = &t->concat[udh.concat.ref];
+    st->concat_parts++;
+    if (udh.concat.seq > 1 && e->total == udh.concat.total) {
+        if (e->client != c)
+            st->concat_split++;
+        if (udh.concat.seq != e->seq + 1)
+            st->concat_disorder++;
+    }
+    e->client = c;
+    e->total = udh.concat.total;
+    e->seq = udh.concat.seq;
+}
+
 static void handle_submit(struct sim_traffic *t, struct sim_client *c,
                           const struct pdu *p)
 {
+    track_concat(t, c, p);
     uint32_t status = pdu_validate(p);
     if (status == ESME_ROK)
         status = submit_status(t);

@@ -138,6 +138,8 @@ check "TLS listener: 500 messages with receipts over TLS" \
 check "IPv6 listener [::1]: 500 messages with receipts" \
     timeout 60 "$BIN/smpp-load" --host ::1 --port "$V6_PORT" --system-id hexacct \
     --password hexpass --count 500 --dlr --json --no-progress >"$WORK/v6.json" 2>"$WORK/v6.err"
+check "3-part messages through the bridge: every part receipted" \
+    load parts hexacct hexpass --binds 2 --count 200 --parts 3 --dlr
 load both_hex hexacct hexpass --binds 2 --count 1500 --dlr &
 BOTH_PID=$!
 load both_dec decacct decpass --binds 2 --count 1500 --dlr
@@ -145,6 +147,13 @@ wait "$BOTH_PID"
 check "two accounts at once: each gets its own receipts and only those" \
     eq "$(field both_hex '"\(.receipts.matched) \(.receipts.unmatched)"') $(field both_dec '"\(.receipts.matched) \(.receipts.unmatched)"')" "1500 0 1500 0"
 
+stop "$SIM_PID"
+# 600 parts from smpp-load and two 3-part messages from the Net::SMPP runs
+check "parts of one message went upstream on one session, in order" \
+    eq "$(json "$WORK/sim.json" '"\(.concat_parts) \(.concat_split) \(.concat_disorder)"')" "606 0 0"
+start_sim sim --system-id smppbridge --password simpass
+write_conf
+stop "$BRIDGE_PID"; start_bridge
 restart_sim --id-format hex --dlr-id-format dec
 stop "$BRIDGE_PID"; start_bridge
 check "upstream receipts in decimal for hex submit ids: all mapped back" \
