@@ -34,6 +34,7 @@
 #include "pdu.h"
 #include "session.h"
 #include "store.h"
+#include "throttle.h"
 #include "verifier.h"
 
 #define TAG "down"
@@ -64,6 +65,8 @@ struct down_client {
 /* Accounts with binds on this instance. */
 struct down_account {
     char id[16];
+    char throttle_key[24];          /* "acct:ID" */
+    unsigned tps;                   /* from the account, kept up to date */
     unsigned binds;
     struct down_client *receivers;
     struct down_client *next_rx;
@@ -74,6 +77,7 @@ struct down {
     struct event_base *base;
     const struct conf *cfg;
     struct store *st;
+    struct throttle *thr;
     struct down_hooks hooks;
     void *hooks_ctx;
     struct sess_config sess_cfg;
@@ -132,6 +136,7 @@ static struct down_account *account_attach(struct down *d, const char *id)
     if (!a)
         return NULL;
     snprintf(a->id, sizeof a->id, "%s", id);
+    snprintf(a->throttle_key, sizeof a->throttle_key, "acct:%s", id);
     unsigned b = account_bucket(id);
     a->hnext = d->accounts[b];
     d->accounts[b] = a;
@@ -284,6 +289,7 @@ static void bind_accept(struct down_client *c, const struct account *a)
     auth_limiter_success(d->by_peer, c->peer_key);
     auth_limiter_success(d->by_system_id, c->system_id);
     c->acct = da;
+    da->tps = a->tps;
     c->id_decimal = a->id_format == ACCOUNT_ID_DEC;
     da->binds++;
     d->n_bound++;
@@ -479,6 +485,15 @@ static void handle_submit(struct down_client *c, const struct pdu *p)
         sess_reply(c->sess, p->command_id, p->sequence_number, status, NULL);
         return;
     }
+    if (store_up(d->st) && !throttle_take(d->thr, c->acct->throttle_key,
+                                          c->acct->tps, 1)) {
+        /* over the account's rate, across every instance: refused now,
+         * never queued or delayed (each part of a long message counts) */
+        d->stats.submits_throttled++;
+        sess_reply(c->sess, p->command_id, p->sequence_number, ESME_RTHROTTLED,
+                   NULL);
+        return;
+    }
     struct submit_wait *w = calloc(1, sizeof *w);
     size_t n = pdu_encode(p, raw, sizeof raw);
     if (!w || n == 0 || !store_up(d->st) ||
@@ -618,8 +633,8 @@ static void session_config(struct down *d)
 }
 
 struct down *down_new(struct event_base *base, const struct conf *cfg,
-                      struct store *st, const struct down_hooks *hooks,
-                      void *ctx)
+                      struct store *st, struct throttle *thr,
+                      const struct down_hooks *hooks, void *ctx)
 {
     struct down *d = calloc(1, sizeof *d);
     if (!d)
@@ -627,6 +642,7 @@ struct down *down_new(struct event_base *base, const struct conf *cfg,
     d->base = base;
     d->cfg = cfg;
     d->st = st;
+    d->thr = thr;
     if (hooks)
         d->hooks = *hooks;
     d->hooks_ctx = ctx;
@@ -697,6 +713,9 @@ static void on_account_reloaded(int status, const struct account *a, void *arg)
     struct down *d = w->d;
     if (status == 0) {
         auth_cache_forget(d->auth_cache, w->id);
+        struct down_account *da = account_find(d, w->id);
+        if (da && a)
+            da->tps = a->tps; /* the next submit uses the new rate */
         for (struct down_client *c = d->clients; c; c = c->next) {
             if (!c->acct || strcmp(c->acct->id, w->id) != 0)
                 continue;

@@ -15,6 +15,7 @@ struct event_base;
 struct conf;
 struct store;
 struct sess;
+struct throttle;
 struct down;
 
 struct down_hooks {
@@ -23,8 +24,8 @@ struct down_hooks {
 };
 
 struct down *down_new(struct event_base *base, const struct conf *cfg,
-                      struct store *st, const struct down_hooks *hooks,
-                      void *ctx);
+                      struct store *st, struct throttle *thr,
+                      const struct down_hooks *hooks, void *ctx);
 /* The context passed to the hooks (it may exist only after down_new). */
 void down_set_hooks_ctx(struct down *d, void *ctx);
 /* Open every [server] and [tls] listener; -1 with <err> on failure. */
@@ -48,7 +49,7 @@ void down_account_changed(struct down *d, const char *account);
 
 struct down_stats {
     unsigned long long binds_ok, binds_failed, submits, submits_ok,
-        submits_refused, queue_errors;
+        submits_refused, submits_throttled, queue_errors;
 };
 const struct down_stats *down_stats(const struct down *d);
 

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "relay.h"
 #include "store.h"
+#include "throttle.h"
 #include "upstream.h"
 
 #define TAG "main"
@@ -36,6 +37,7 @@ struct bridge {
     struct conf cfg;
     struct event_base *base;
     struct store *st;
+    struct throttle *thr;
     struct down *down;
     struct up *up;
     struct relay *relay;
@@ -120,18 +122,21 @@ static int start(struct bridge *b)
     if (!b->st)
         return -1;
     store_on_event(b->st, on_store_event, b);
+    b->thr = throttle_new(b->base, b->st);
+    if (!b->thr)
+        return -1;
     store_on_state(b->st, on_store_state, b);
     /* downstream tells the relay when a receiver is ready; the relay asks
      * downstream for receivers: the hook context is set once both exist */
     struct down_hooks dh = {.receiver_ready = relay_receiver_ready};
-    b->down = down_new(b->base, &b->cfg, b->st, &dh, NULL);
+    b->down = down_new(b->base, &b->cfg, b->st, b->thr, &dh, NULL);
     b->relay = b->down ? relay_new(b->base, &b->cfg, b->st, b->down) : NULL;
     if (!b->relay)
         return -1;
     down_set_hooks_ctx(b->down, b->relay);
     struct up_hooks uh = {.on_deliver = relay_on_upstream_deliver,
                           .on_failed = relay_on_failed};
-    b->up = up_new(b->base, &b->cfg, b->st, &uh, b->relay);
+    b->up = up_new(b->base, &b->cfg, b->st, b->thr, &uh, b->relay);
     if (!b->up || down_listen(b->down, err, sizeof err) != 0 ||
         up_start(b->up, err, sizeof err) != 0) {
         fprintf(stderr, "smppbridge: %s\n", err);
@@ -149,7 +154,8 @@ static void stop(struct bridge *b)
     up_free(b->up);
     down_free(b->down);
     relay_free(b->relay);
-    store_free(b->st);
+    store_free(b->st); /* fails what is pending: throttle leases too */
+    throttle_free(b->thr);
     if (b->sig_term)
         event_free(b->sig_term);
     if (b->sig_int)

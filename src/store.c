@@ -42,6 +42,24 @@
  * round trip, applied whole. KEYS[1] queue, KEYS[2] id map key or "";
  * ARGV[1] entry id, ARGV[2] map value, ARGV[3] TTL seconds.
  */
+/*
+ * A token bucket on Redis's clock (TIME), so that instances need not
+ * agree on time. KEYS[1] bucket; ARGV rate per second, burst, wanted.
+ * Returns the tokens granted.
+ */
+static const char lease_script[] =
+    "local t = redis.call('TIME') "
+    "local now = t[1] * 1000 + math.floor(t[2] / 1000) "
+    "local rate, burst, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]) "
+    "local v = redis.call('HMGET', KEYS[1], 'tokens', 'ts') "
+    "local tokens, ts = tonumber(v[1]) or burst, tonumber(v[2]) or now "
+    "if now > ts then tokens = math.min(burst, tokens + (now - ts) * rate / 1000) end "
+    "local grant = math.min(want, math.floor(tokens)) "
+    "if grant < 0 then grant = 0 end "
+    "redis.call('HSET', KEYS[1], 'tokens', string.format('%.3f', tokens - grant), 'ts', now) "
+    "redis.call('PEXPIRE', KEYS[1], 60000) "
+    "return grant";
+
 static const char finish_script[] =
     "if KEYS[2] ~= '' then "
     "redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end "
@@ -64,6 +82,7 @@ struct pending {
     complete_fn complete;  /* NULL: reply not needed (pipeline step) */
     union {
         store_done_cb done;
+        store_grant_cb grant;
         store_account_cb account;
         store_entries_cb entries;
         store_idmap_cb idmap;
@@ -802,6 +821,34 @@ int store_dlr_del(struct store *st, const char *account,
     for (size_t i = 0; i < n; i++)
         argv[2 + i] = ids[i];
     return run(st, complete_done, cb, arg, (int)n + 2, argv, NULL);
+}
+
+static void complete_grant(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
+        p->cb.grant(-1, 0, p->arg);
+        return;
+    }
+    p->cb.grant(0, (unsigned)r->integer, p->arg);
+}
+
+int store_throttle_lease(struct store *st, const char *key, unsigned rate,
+                         unsigned burst, unsigned want, store_grant_cb cb,
+                         void *arg)
+{
+    char bkey[KEY_LEN], r[16], b[16], w[16];
+    snprintf(bkey, sizeof bkey, "%s:tb:{%s}", st->cfg.prefix, key);
+    snprintf(r, sizeof r, "%u", rate);
+    snprintf(b, sizeof b, "%u", burst);
+    snprintf(w, sizeof w, "%u", want);
+    const char *argv[] = {"EVAL", lease_script, "1", bkey, r, b, w};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_grant, arg, 7, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.grant = cb;
+    return 0;
 }
 
 int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,

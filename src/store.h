@@ -26,6 +26,7 @@
  *                                 to send (field p = encoded deliver_sm)
  *   P:dead                 stream what could not be routed (counted)
  *   P:instances            counter giving each instance its number
+ *   P:tb:{KEY}             hash   token bucket (tokens, ts) of a rate
  */
 #ifndef SMPPBRIDGE_STORE_H
 #define SMPPBRIDGE_STORE_H
@@ -126,6 +127,14 @@ int store_dlr_range(struct store *st, const char *account, const char *after,
 /* Delete delivered entries (at most 128 at once). */
 int store_dlr_del(struct store *st, const char *account,
                   const char *const *ids, size_t n, store_done_cb cb, void *arg);
+
+/* Token buckets (throttle.h): take up to <want> tokens from bucket <key>
+ * (P:tb:{key}) refilled at <rate>/s up to <burst>, on Redis's clock.
+ * The callback gets how many were granted (0 when none are left). */
+typedef void (*store_grant_cb)(int status, unsigned granted, void *arg);
+int store_throttle_lease(struct store *st, const char *key, unsigned rate,
+                         unsigned burst, unsigned want, store_grant_cb cb,
+                         void *arg);
 
 /* Something that could not be routed: kept, never silently dropped. */
 int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,

@@ -25,6 +25,7 @@
 #include "session.h"
 #include "store.h"
 #include "text.h"
+#include "throttle.h"
 #include "upstream.h"
 
 #define TAG "up"
@@ -55,8 +56,8 @@ struct up_conn {
     struct up_session *sessions;
     unsigned n_sessions;
     unsigned rr;
-    double tokens;
-    uint64_t tokens_at_ms;
+    char throttle_key[80];   /* "up:NAME": the rate is held cluster-wide */
+    int throttled;           /* the last take found no token */
 };
 
 struct up_msg {
@@ -81,6 +82,7 @@ struct up {
     struct event_base *base;
     const struct conf *cfg;
     struct store *st;
+    struct throttle *thr;
     struct up_hooks hooks;
     void *hooks_ctx;
     struct up_conn conns[CONF_MAX_UPSTREAMS];
@@ -364,29 +366,16 @@ static void on_submit_resp(struct sess *s, const struct pdu *resp,
         fail_permanently(u, m, status == ESME_ROK ? ESME_RINVMSGID : status);
     } else {
         u->stats.temporary++;
-        if (status == ESME_RTHROTTLED)
-            m->sent_on->tokens = 0; /* upstream says slow down: listen */
         retry_later(u, m);
     }
     schedule_pump(u);
 }
 
-/* Token bucket for the connector's tps: at most a tenth of a second of
- * burst, so the rate holds over any short window. */
+/* The connector's tps, held across every instance (throttle.h). */
 static int take_token(struct up_conn *c)
 {
-    if (!c->cfg->tps)
-        return 1;
-    uint64_t now = mono_ms();
-    double burst = c->cfg->tps / 10.0 > 1.0 ? c->cfg->tps / 10.0 : 1.0;
-    c->tokens += (double)(now - c->tokens_at_ms) * c->cfg->tps / 1000.0;
-    c->tokens_at_ms = now;
-    if (c->tokens > burst)
-        c->tokens = burst;
-    if (c->tokens < 1.0)
-        return 0;
-    c->tokens -= 1.0;
-    return 1;
+    c->throttled = !throttle_take(c->up->thr, c->throttle_key, c->cfg->tps, 1);
+    return !c->throttled;
 }
 
 /* The session of <c> that should carry <m>: for parts of a concatenated
@@ -469,7 +458,7 @@ static void pump_ready(struct up *u)
     while (*pp && scanned++ < PUMP_SCAN_MAX) {
         struct up_msg *m = *pp;
         int r = try_send(u, c, m);
-        if (r == 0 && c->cfg->tps && c->tokens < 1.0) {
+        if (r == 0 && c->throttled) {
             arm_tps_timer(u);
             break;
         }
@@ -734,7 +723,7 @@ static int conn_init(struct up *u, struct up_conn *c,
     char nerr[NET_ERR_LEN];
     c->up = u;
     c->cfg = cfg;
-    c->tokens_at_ms = mono_ms();
+    snprintf(c->throttle_key, sizeof c->throttle_key, "up:%s", cfg->name);
     if (net_resolve(cfg->host, (int)cfg->port, &c->addr, &c->addr_len, nerr) != 0) {
         snprintf(err, cap, "[upstream %s]: %s", cfg->name, nerr);
         return -1;
@@ -764,7 +753,8 @@ static int conn_init(struct up *u, struct up_conn *c,
 }
 
 struct up *up_new(struct event_base *base, const struct conf *cfg,
-                  struct store *st, const struct up_hooks *hooks, void *ctx)
+                  struct store *st, struct throttle *thr,
+                  const struct up_hooks *hooks, void *ctx)
 {
     struct up *u = calloc(1, sizeof *u);
     if (!u)
@@ -772,6 +762,7 @@ struct up *up_new(struct event_base *base, const struct conf *cfg,
     u->base = base;
     u->cfg = cfg;
     u->st = st;
+    u->thr = thr;
     if (hooks)
         u->hooks = *hooks;
     u->hooks_ctx = ctx;

@@ -23,6 +23,7 @@ struct event_base;
 struct conf;
 struct conf_upstream;
 struct store;
+struct throttle;
 struct sess;
 struct pdu;
 struct up;
@@ -42,7 +43,8 @@ struct up_hooks {
 };
 
 struct up *up_new(struct event_base *base, const struct conf *cfg,
-                  struct store *st, const struct up_hooks *hooks, void *ctx);
+                  struct store *st, struct throttle *thr,
+                  const struct up_hooks *hooks, void *ctx);
 /* Connect every session; -1 with <err> when a connector cannot start. */
 int up_start(struct up *u, char *err, size_t cap);
 /* Stop taking new messages from the queue (shutdown). */

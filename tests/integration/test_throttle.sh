@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Per-account throughput held across instances: at twice the account's
+# rate the accepted rate stays within 5% of it over 10 s, for one bridge
+# and for two bridges on one Redis; the excess is refused at once with
+# ESME_RTHROTTLED; a live `smppctl account set --tps` applies within a
+# second.
+. "$(dirname "$0")/lib.sh"
+
+start_redis
+start_sim sim --system-id smppbridge --password simpass
+P1=$(free_port); P2=$(free_port)
+conf() { # FILE PORT
+    cat >"$1" <<CONF
+[server]
+listen = 127.0.0.1:$2
+window = 1000
+[redis]
+port = $REDIS_PORT
+[upstream sim]
+host = 127.0.0.1
+port = $(port_of sim)
+system_id = smppbridge
+password = simpass
+CONF
+}
+conf "$WORK/b1.conf" "$P1"; conf "$WORK/b2.conf" "$P2"
+ctl() { "$BIN/smppctl" -c "$WORK/b1.conf" "$@"; }
+echo pw | ctl account add rated --password-stdin --tps 200 >/dev/null
+
+start_bridge() { # NAME CONF PORT
+    "$BIN/smppbridge" -c "$2" 2>"$WORK/$1.log" &
+    PIDS+=($!)
+    eval "${1}_PID=$!"
+    for _ in $(seq 100); do grep -q "bound as BOUND_TRX" "$WORK/$1.log" && break; sleep 0.05; done
+}
+start_bridge b1 "$WORK/b1.conf"
+start_bridge b2 "$WORK/b2.conf"
+
+load() { # NAME PORT RATE
+    timeout 60 "$BIN/smpp-load" --port "$2" --system-id rated --password pw \
+        --binds 2 --window 200 --rate "$3" --duration 10 --json --no-progress \
+        >"$WORK/$1.json" 2>"$WORK/$1.err"
+}
+accepted() { json "$WORK/$1.json" .submits.ok; }
+throttled() { json "$WORK/$1.json" .submits.throttled; }
+within5() { # VALUE EXPECTED
+    [ "$1" -ge $(($2 * 95 / 100)) ] && [ "$1" -le $(($2 * 105 / 100)) ] && return 0
+    echo "    $1 is not within 5% of $2" >&2
+    return 1
+}
+
+load one "$P1" 400
+check "one instance, 400/s offered for 10 s to a 200/s account: 2000 accepted within 5%" \
+    within5 "$(accepted one)" 2000
+check "one instance: the excess answered ESME_RTHROTTLED" ge "$(throttled one)" 1800
+
+load two_a "$P1" 200 &
+A=$!
+load two_b "$P2" 200
+wait "$A"
+check "two instances, 200/s each (2x) to a 200/s account: 2000 accepted in all within 5%" \
+    within5 $(( $(accepted two_a) + $(accepted two_b) )) 2000
+check "two instances: the rate is shared fairly (each 40-60%)" \
+    bash -c "a=$(accepted two_a); b=$(accepted two_b); [ \$((a * 100 / (a + b))) -ge 40 ] && [ \$((a * 100 / (a + b))) -le 60 ]"
+
+perl "$ROOT/tests/interop/rate_client.pl" 127.0.0.1 "$P1" rated pw 300 6 >"$WORK/live.txt" &
+R=$!
+sleep 2
+ctl account set rated --tps 50 >/dev/null
+wait "$R"
+# seconds 0-1 at 200/s; the change at about 2 s; from second 4 on, 50/s
+check "live tps change: before it, about 200/s accepted" \
+    bash -c "ok=\$(awk '\$1 == 1 { print \$2 }' '$WORK/live.txt'); [ \$ok -ge 170 ] && [ \$ok -le 230 ]"
+check "live tps change: a second after it, about 50/s accepted" \
+    bash -c "awk '\$1 >= 4 { if (\$2 < 35 || \$2 > 65) bad = 1 } END { exit bad }' '$WORK/live.txt'"
+check "first bridge exits 0 on SIGTERM" stop "$b1_PID"
+check "second bridge exits 0 on SIGTERM" stop "$b2_PID"
+finish
