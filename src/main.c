@@ -97,13 +97,17 @@ static void on_store_event(const char *kind, const char *id, void *arg)
     struct bridge *b = arg;
     if (strcmp(kind, "account") == 0)
         down_account_changed(b->down, id);
+    else if (strcmp(kind, "numbers") == 0)
+        relay_reload_routes(b->relay);
 }
 
 static void on_store_state(int up, void *arg)
 {
-    (void)arg;
+    struct bridge *b = arg;
     if (!up)
         log_warn(TAG, "Redis unavailable: submits answered ESME_RMSGQFUL");
+    else if (b->relay)
+        relay_reload_routes(b->relay); /* changes made meanwhile */
 }
 
 static int start(struct bridge *b)

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "pdu.h"
 #include "relay.h"
+#include "route.h"
 #include "session.h"
 #include "store.h"
 
@@ -62,6 +63,7 @@ struct relay {
     struct store *st;
     struct down *down;
     struct relay_acct *accts[ACCT_BUCKETS];
+    struct route_table *routes;
     struct relay_stats stats;
 };
 
@@ -459,6 +461,46 @@ static int receipt_upstream_id(const struct pdu *p, struct pdu_view *id)
     return 0;
 }
 
+/* An inbound message (MO): to the account that owns its destination
+ * (longest prefix), stored before upstream gets its deliver_sm_resp;
+ * unroutable ones are kept in P:dead, counted and acknowledged, so the
+ * upstream pipe never stalls. The PDU reaches the customer as upstream
+ * sent it: source, destination, data_coding, UDH and TLVs. */
+static void route_inbound(struct relay *r, struct incoming *in,
+                          const struct pdu *p)
+{
+    const char *acct = route_lookup(r->routes, (const char *)p->destination_addr.ptr,
+                                    p->destination_addr.len);
+    if (!acct) {
+        r->stats.mo_unrouted++;
+        log_warn(TAG, "inbound message for an unrouted number: kept in dead letters");
+        store_dead_add(r->st, "mo-unrouted", in->raw, in->len);
+        incoming_finish(in, ESME_ROK);
+        return;
+    }
+    r->stats.mo_routed++;
+    snprintf(in->map.account, sizeof in->map.account, "%s", acct);
+    if (store_dlr_add(r->st, acct, in->raw, in->len, on_receipt_stored, in) != 0)
+        on_receipt_stored(-1, in);
+}
+
+static void on_routes(int status, const char *const *prefixes,
+                      const char *const *accounts, size_t n, void *arg)
+{
+    struct relay *r = arg;
+    if (status != 0 || route_table_set(r->routes, prefixes, accounts, n) != 0) {
+        log_warn(TAG, "inbound routing table not loaded");
+        return;
+    }
+    log_info(TAG, "inbound routing: %zu number prefixes", n);
+}
+
+void relay_reload_routes(void *relay)
+{
+    struct relay *r = relay;
+    store_routes_load(r->st, on_routes, r);
+}
+
 static struct incoming *incoming_new(struct relay *r, struct sess *s,
                                      const struct pdu *p)
 {
@@ -489,12 +531,13 @@ void relay_on_upstream_deliver(void *relay, struct sess *s,
         sess_reply(s, p->command_id, p->sequence_number, ESME_RX_T_APPN, NULL);
         return;
     }
-    if (!receipt || receipt_upstream_id(p, &id) != 0) {
-        /* inbound (MO) routing arrives with number routing; until then it
-         * is kept, counted and acknowledged */
-        r->stats.mo_unrouted++;
-        store_dead_add(r->st, receipt ? "receipt-without-id" : "mo-unrouted",
-                       in->raw, in->len);
+    if (!receipt) {
+        route_inbound(r, in, p);
+        return;
+    }
+    if (receipt_upstream_id(p, &id) != 0) {
+        r->stats.receipts_unknown++;
+        store_dead_add(r->st, "receipt-without-id", in->raw, in->len);
         incoming_finish(in, ESME_ROK);
         return;
     }
@@ -656,6 +699,11 @@ struct relay *relay_new(struct event_base *base, const struct conf *cfg,
     r->cfg = cfg;
     r->st = st;
     r->down = down;
+    r->routes = route_table_new();
+    if (!r->routes) {
+        free(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -674,6 +722,7 @@ void relay_free(struct relay *r)
             free(a);
         }
     }
+    route_table_free(r->routes);
     free(r);
 }
 

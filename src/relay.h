@@ -40,11 +40,13 @@ void relay_on_failed(void *relay, const char *account, const char *msg_id,
                      const uint8_t *pdu, size_t len, uint32_t status,
                      void (*done)(void *done_arg), void *done_arg);
 void relay_receiver_ready(void *relay, const char *account);
+/* (Re)load the inbound routing table from Redis. */
+void relay_reload_routes(void *relay);
 
 struct relay_stats {
     unsigned long long receipts_in, receipts_stored, receipts_unwanted,
         receipts_unknown, receipts_delivered, receipts_redelivered,
-        failure_receipts, mo_unrouted, store_errors;
+        failure_receipts, mo_routed, mo_unrouted, store_errors;
 };
 const struct relay_stats *relay_stats(const struct relay *r);
 

@@ -35,6 +35,7 @@
 #include <openssl/crypto.h>
 
 #include "account.h"
+#include "route.h"
 #include "auth.h"
 #include "conf.h"
 
@@ -62,6 +63,12 @@ static const char usage_text[] =
     "  account show ID     the account as JSON (never the password hash)\n"
     "  account list        every account id, one a line, sorted\n"
     "  account del ID      delete an account\n"
+    "  number add PREFIX ACCOUNT\n"
+    "                      route inbound messages for numbers starting\n"
+    "                      with PREFIX (digits, optional '+') to ACCOUNT;\n"
+    "                      the longest matching prefix wins\n"
+    "  number del PREFIX   remove a route\n"
+    "  number list         every route, \"PREFIX ACCOUNT\", sorted\n"
     "\n"
     "options of add and set:\n"
     "  --password-stdin    read the password from the first line of\n"
@@ -756,6 +763,111 @@ static int run_account(int argc, char **argv, const char *conf_path)
     return do_list();
 }
 
+/* ---- number routing (hash <prefix>:numbers) ---------------------------- */
+
+static int number_names(char *key, size_t cap)
+{
+    snprintf(ctl.channel, sizeof ctl.channel, "%s:events", ctl.conf.redis.prefix);
+    snprintf(ctl.event, sizeof ctl.event, "numbers *");
+    return snprintf(key, cap, "%s:numbers", ctl.conf.redis.prefix) < (int)cap
+               ? 0 : EXIT_OPERR;
+}
+
+/* Change the table and tell the running bridges, in one transaction. */
+static int number_change(const char *op, const char *key, const char *prefix,
+                         const char *account)
+{
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+    const char *hset[] = {"HSET", key, prefix, account};
+    const char *hdel[] = {"HDEL", key, prefix};
+    const char *pub[] = {"PUBLISH", ctl.channel, ctl.event};
+    if (cmd_ok(1, multi) != 0)
+        return EXIT_OPERR;
+    if (!strcmp(op, "add"))
+        cmd_ok(4, hset);
+    else
+        cmd_ok(3, hdel);
+    cmd_ok(3, pub);
+    redisReply *r = cmd(1, exec, NULL);
+    int ok = r && r->type == REDIS_REPLY_ARRAY;
+    if (r)
+        freeReplyObject(r);
+    return ok ? 0 : EXIT_OPERR;
+}
+
+static int number_list(const char *key)
+{
+    const char *argv[] = {"HGETALL", key};
+    redisReply *r = cmd(2, argv, NULL);
+    if (!r)
+        return EXIT_OPERR;
+    size_t n = r->elements / 2;
+    char **lines = n ? calloc(n, sizeof *lines) : NULL;
+    for (size_t i = 0; i < n && lines; i++) {
+        size_t len = r->element[2 * i]->len + r->element[2 * i + 1]->len + 2;
+        lines[i] = malloc(len);
+        if (lines[i])
+            snprintf(lines[i], len, "%s %s", r->element[2 * i]->str,
+                     r->element[2 * i + 1]->str);
+    }
+    if (lines)
+        qsort(lines, n, sizeof *lines, str_cmp);
+    for (size_t i = 0; i < n && lines; i++) {
+        if (lines[i])
+            puts(lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+    freeReplyObject(r);
+    return 0;
+}
+
+/* "number SUB ..."; <argv> starts after "number". */
+static int run_number(int argc, char **argv, const char *conf_path)
+{
+    char key[128], tmp[48];
+    if (argc < 1)
+        return usage_error("number: add, del or list?");
+    const char *sub = argv[0];
+    int want = !strcmp(sub, "add") ? 3 : !strcmp(sub, "del") ? 2
+             : !strcmp(sub, "list") ? 1 : 0;
+    if (!want)
+        return usage_error("number: unknown command '%s'",
+                           printable(sub, tmp, sizeof tmp));
+    if (argc != want)
+        return usage_error("number %s: wrong number of arguments", sub);
+    if (want >= 2 && !route_prefix_valid(argv[1]))
+        return usage_error("invalid number prefix '%s': 1 to 20 digits, "
+                           "optionally after '+'", printable(argv[1], tmp, sizeof tmp));
+    if (want == 3 && !account_id_valid(argv[2]))
+        return usage_error("invalid account id '%s'",
+                           printable(argv[2], tmp, sizeof tmp));
+    int rc = load_config(conf_path);
+    if (rc || (rc = number_names(key, sizeof key)) || (rc = redis_connect()))
+        return rc;
+    if (want == 1)
+        return number_list(key);
+    if (want == 3) {
+        char akey[ACCOUNT_KEY_MAX];
+        account_key(ctl.conf.redis.prefix, argv[2], akey, sizeof akey);
+        const char *exists[] = {"EXISTS", akey};
+        if (cmd_int(2, exists) != 1) {
+            fprintf(stderr, "smppctl: no account '%s'\n", argv[2]);
+            return EXIT_NOTFOUND;
+        }
+    } else {
+        const char *hexists[] = {"HEXISTS", key, argv[1]};
+        if (cmd_int(3, hexists) != 1) {
+            fprintf(stderr, "smppctl: no route for '%s'\n", argv[1]);
+            return EXIT_NOTFOUND;
+        }
+    }
+    rc = number_change(sub, key, argv[1], want == 3 ? argv[2] : "");
+    if (rc == 0)
+        printf("number %s %s\n", argv[1], want == 3 ? "added" : "deleted");
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *conf_path = DEFAULT_CONF;
@@ -784,6 +896,8 @@ int main(int argc, char **argv)
     int rc;
     if (!strcmp(argv[i], "account")) {
         rc = run_account(argc - i - 1, argv + i + 1, conf_path);
+    } else if (!strcmp(argv[i], "number")) {
+        rc = run_number(argc - i - 1, argv + i + 1, conf_path);
     } else {
         char tmp[48];
         rc = usage_error("unknown command '%s'",

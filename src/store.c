@@ -83,6 +83,7 @@ struct pending {
     union {
         store_done_cb done;
         store_grant_cb grant;
+        store_routes_cb routes;
         store_account_cb account;
         store_entries_cb entries;
         store_idmap_cb idmap;
@@ -821,6 +822,44 @@ int store_dlr_del(struct store *st, const char *account,
     for (size_t i = 0; i < n; i++)
         argv[2 + i] = ids[i];
     return run(st, complete_done, cb, arg, (int)n + 2, argv, NULL);
+}
+
+static void complete_routes(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        p->cb.routes(-1, NULL, NULL, 0, p->arg);
+        return;
+    }
+    size_t n = r->elements / 2;
+    const char **pre = n ? calloc(n, sizeof *pre) : NULL;
+    const char **acc = n ? calloc(n, sizeof *acc) : NULL;
+    if (n && (!pre || !acc)) {
+        free(pre);
+        free(acc);
+        p->cb.routes(-1, NULL, NULL, 0, p->arg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        pre[i] = r->element[2 * i]->str;
+        acc[i] = r->element[2 * i + 1]->str;
+    }
+    p->cb.routes(0, pre, acc, n, p->arg);
+    free(pre);
+    free(acc);
+}
+
+int store_routes_load(struct store *st, store_routes_cb cb, void *arg)
+{
+    char key[KEY_LEN];
+    snprintf(key, sizeof key, "%s:numbers", st->cfg.prefix);
+    const char *argv[] = {"HGETALL", key};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_routes, arg, 2, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.routes = cb;
+    return 0;
 }
 
 static void complete_grant(struct store *st, redisReply *r, struct pending *p)

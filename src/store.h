@@ -27,6 +27,7 @@
  *   P:dead                 stream what could not be routed (counted)
  *   P:instances            counter giving each instance its number
  *   P:tb:{KEY}             hash   token bucket (tokens, ts) of a rate
+ *   P:numbers              hash   inbound routing: number prefix -> account
  */
 #ifndef SMPPBRIDGE_STORE_H
 #define SMPPBRIDGE_STORE_H
@@ -127,6 +128,12 @@ int store_dlr_range(struct store *st, const char *account, const char *after,
 /* Delete delivered entries (at most 128 at once). */
 int store_dlr_del(struct store *st, const char *account,
                   const char *const *ids, size_t n, store_done_cb cb, void *arg);
+
+/* The inbound routing table (hash P:numbers: prefix -> account). */
+typedef void (*store_routes_cb)(int status, const char *const *prefixes,
+                                const char *const *accounts, size_t n,
+                                void *arg);
+int store_routes_load(struct store *st, store_routes_cb cb, void *arg);
 
 /* Token buckets (throttle.h): take up to <want> tokens from bucket <key>
  * (P:tb:{key}) refilled at <rate>/s up to <burst>, on Redis's clock.
