@@ -99,6 +99,8 @@ static void on_store_event(const char *kind, const char *id, void *arg)
         down_account_changed(b->down, id);
     else if (strcmp(kind, "numbers") == 0)
         relay_reload_routes(b->relay);
+    else if (strcmp(kind, "dlr") == 0)
+        relay_receiver_ready(b->relay, id); /* stored elsewhere for us? */
 }
 
 static void on_store_state(int up, void *arg)

@@ -41,6 +41,12 @@ struct relay_inflight {
 };
 
 #define DEL_BATCH 128
+/* One instance at a time delivers an account's stream (P:lease:{ID}),
+ * so that two instances holding binds of one customer do not both send
+ * an entry. The lease is renewed while delivering and lapses when the
+ * holder stops, or dies. */
+#define LEASE_MS 5000
+#define LEASE_RENEW_MS 2000
 
 /* Delivery state of one account's stream on this instance. */
 struct relay_acct {
@@ -51,6 +57,9 @@ struct relay_acct {
     struct relay_inflight *sent;  /* handed out, not yet deleted */
     struct event *again_ev;
     struct event *del_ev;     /* flushes the deletes batched below */
+    struct event *pub_ev;     /* tells the other instances, once a turn */
+    int leased, leasing;      /* this instance delivers the stream */
+    uint64_t lease_until_ms;
     char del[DEL_BATCH][32];  /* delivered: XDEL in one command */
     unsigned n_del;
     struct relay *r;
@@ -69,6 +78,7 @@ struct relay {
 
 static void pump(struct relay_acct *a);
 static void on_del_flush(evutil_socket_t fd, short what, void *arg);
+static void on_pub(evutil_socket_t fd, short what, void *arg);
 
 /* ---- per-account state ---------------------------------------------- */
 
@@ -103,6 +113,7 @@ static struct relay_acct *acct_get(struct relay *r, const char *id)
     a->r = r;
     a->again_ev = evtimer_new(r->base, on_again, a);
     a->del_ev = event_new(r->base, -1, 0, on_del_flush, a);
+    a->pub_ev = event_new(r->base, -1, 0, on_pub, a);
     a->hnext = r->accts[b];
     r->accts[b] = a;
     return a;
@@ -256,13 +267,54 @@ static void on_range(int status, const struct store_entry *e, size_t n,
         pump(a);
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void on_lease(int status, int granted, void *arg)
+{
+    struct relay_acct *a = arg;
+    a->leasing = 0;
+    a->leased = status == 0 && granted;
+    if (!a->leased) {
+        redeliver_later(a); /* another instance delivers; try again later */
+        return;
+    }
+    a->lease_until_ms = mono_ms() + LEASE_MS;
+    pump(a);
+}
+
 static void pump(struct relay_acct *a)
 {
     struct relay *r = a->r;
-    if (a->reading || !down_has_receiver(r->down, a->id))
+    if (a->reading || a->leasing)
         return;
+    if (!down_has_receiver(r->down, a->id)) {
+        if (a->leased) /* nobody here to deliver to: let another take it */
+            store_lease_release(r->st, a->id, store_consumer(r->st));
+        a->leased = 0;
+        return;
+    }
+    if (!a->leased || mono_ms() + LEASE_MS - LEASE_RENEW_MS > a->lease_until_ms) {
+        if (store_lease(r->st, a->id, store_consumer(r->st), LEASE_MS, on_lease,
+                        a) == 0)
+            a->leasing = 1;
+        return;
+    }
     if (store_dlr_range(r->st, a->id, a->cursor, RANGE_COUNT, on_range, a) == 0)
         a->reading = 1;
+}
+
+/* Another instance may hold this account's binds: tell them all. */
+static void on_pub(evutil_socket_t fd, short what, void *arg)
+{
+    struct relay_acct *a = arg;
+    (void)fd;
+    (void)what;
+    store_publish(a->r->st, "dlr", a->id);
 }
 
 void relay_receiver_ready(void *relay, const char *account)
@@ -350,8 +402,12 @@ static void on_receipt_stored(int status, void *arg)
     r->stats.receipts_stored++;
     struct relay_acct *a = acct_get(r, in->map.account);
     incoming_finish(in, ESME_ROK);
-    if (a)
+    if (!a)
+        return;
+    if (down_has_receiver(r->down, a->id) && a->leased)
         pump(a);
+    else if (!event_pending(a->pub_ev, EV_TIMEOUT, NULL))
+        event_active(a->pub_ev, EV_TIMEOUT, 1); /* one PUBLISH per turn */
 }
 
 /* Put our id into the text and the TLV; keep every other byte. */
@@ -719,6 +775,7 @@ void relay_free(struct relay *r)
                 inflight_remove(a, a->sent->entry_id);
             event_free(a->again_ev);
             event_free(a->del_ev);
+            event_free(a->pub_ev);
             free(a);
         }
     }

@@ -47,7 +47,7 @@
  * agree on time. KEYS[1] bucket; ARGV rate per second, burst, wanted.
  * Returns the tokens granted.
  */
-static const char lease_script[] =
+static const char bucket_script[] =
     "local t = redis.call('TIME') "
     "local now = t[1] * 1000 + math.floor(t[2] / 1000) "
     "local rate, burst, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]) "
@@ -59,6 +59,15 @@ static const char lease_script[] =
     "redis.call('HSET', KEYS[1], 'tokens', string.format('%.3f', tokens - grant), 'ts', now) "
     "redis.call('PEXPIRE', KEYS[1], 60000) "
     "return grant";
+
+/* KEYS[1] lease; ARGV owner, ttl ms. 1 when ours (new or extended). */
+static const char *const lease_script[2] = {
+    "local v = redis.call('GET', KEYS[1]) "
+    "if v == false or v == ARGV[1] then "
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0",
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('DEL', KEYS[1]) end return 0",
+};
 
 static const char finish_script[] =
     "if KEYS[2] ~= '' then "
@@ -84,6 +93,7 @@ struct pending {
         store_done_cb done;
         store_grant_cb grant;
         store_routes_cb routes;
+        store_lease_cb lease;
         store_account_cb account;
         store_entries_cb entries;
         store_idmap_cb idmap;
@@ -862,6 +872,53 @@ int store_routes_load(struct store *st, store_routes_cb cb, void *arg)
     return 0;
 }
 
+int store_publish(struct store *st, const char *kind, const char *id)
+{
+    char chan[KEY_LEN], msg[128];
+    snprintf(chan, sizeof chan, "%s:events", st->cfg.prefix);
+    snprintf(msg, sizeof msg, "%s %s", kind, id);
+    const char *argv[] = {"PUBLISH", chan, msg};
+    return run(st, NULL, NULL, NULL, 3, argv, NULL);
+}
+
+static void complete_lease(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+        p->cb.lease(-1, 0, p->arg);
+        return;
+    }
+    p->cb.lease(0, r->integer == 1, p->arg);
+}
+
+int store_lease(struct store *st, const char *name, const char *owner,
+                unsigned ttl_ms, store_lease_cb cb, void *arg)
+{
+    char key[KEY_LEN], ttl[16];
+    snprintf(key, sizeof key, "%s:lease:{%s}", st->cfg.prefix, name);
+    snprintf(ttl, sizeof ttl, "%u", ttl_ms);
+    const char *argv[] = {"EVAL", lease_script[0], "1", key, owner, ttl};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_lease, arg, 6, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.lease = cb;
+    return 0;
+}
+
+int store_lease_release(struct store *st, const char *name, const char *owner)
+{
+    char key[KEY_LEN];
+    snprintf(key, sizeof key, "%s:lease:{%s}", st->cfg.prefix, name);
+    const char *argv[] = {"EVAL", lease_script[1], "1", key, owner};
+    return run(st, NULL, NULL, NULL, 5, argv, NULL);
+}
+
+const char *store_consumer(const struct store *st)
+{
+    return st->consumer;
+}
+
 static void complete_grant(struct store *st, redisReply *r, struct pending *p)
 {
     (void)st;
@@ -881,7 +938,7 @@ int store_throttle_lease(struct store *st, const char *key, unsigned rate,
     snprintf(r, sizeof r, "%u", rate);
     snprintf(b, sizeof b, "%u", burst);
     snprintf(w, sizeof w, "%u", want);
-    const char *argv[] = {"EVAL", lease_script, "1", bkey, r, b, w};
+    const char *argv[] = {"EVAL", bucket_script, "1", bkey, r, b, w};
     struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
                                  complete_grant, arg, 7, argv, NULL);
     if (!p)

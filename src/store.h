@@ -28,6 +28,7 @@
  *   P:instances            counter giving each instance its number
  *   P:tb:{KEY}             hash   token bucket (tokens, ts) of a rate
  *   P:numbers              hash   inbound routing: number prefix -> account
+ *   P:lease:{ID}           string which instance delivers account ID now
  */
 #ifndef SMPPBRIDGE_STORE_H
 #define SMPPBRIDGE_STORE_H
@@ -142,6 +143,20 @@ typedef void (*store_grant_cb)(int status, unsigned granted, void *arg);
 int store_throttle_lease(struct store *st, const char *key, unsigned rate,
                          unsigned burst, unsigned want, store_grant_cb cb,
                          void *arg);
+
+/* Tell every instance "<kind> <id>" on P:events (fire and forget). */
+int store_publish(struct store *st, const char *kind, const char *id);
+
+/* A lease on a name for <ttl_ms>, held by <owner>: granted when free or
+ * already ours (then extended). Used so that one instance at a time
+ * delivers an account's stream. Callback: 1 granted, 0 held elsewhere. */
+typedef void (*store_lease_cb)(int status, int granted, void *arg);
+int store_lease(struct store *st, const char *name, const char *owner,
+                unsigned ttl_ms, store_lease_cb cb, void *arg);
+/* Give a lease up if we hold it. */
+int store_lease_release(struct store *st, const char *name, const char *owner);
+/* This instance's consumer name (unique per instance). */
+const char *store_consumer(const struct store *st);
 
 /* Something that could not be routed: kept, never silently dropped. */
 int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
