@@ -73,10 +73,15 @@ struct relay {
     struct down *down;
     struct relay_acct *accts[ACCT_BUCKETS];
     struct route_table *routes;
+    struct {
+        char name[64];
+        int hint;           /* -1 unknown, 0 same radix, 1 the other */
+    } radix[16];
     struct relay_stats stats;
 };
 
 static void pump(struct relay_acct *a);
+static int *relay_radix_hint(struct relay *r, const char *connector);
 static void on_del_flush(evutil_socket_t fd, short what, void *arg);
 static void on_pub(evutil_socket_t fd, short what, void *arg);
 
@@ -153,6 +158,23 @@ static void on_deleted(int status, void *arg)
     (void)arg;
 }
 
+struct del_wait {
+    struct relay_acct *a;
+    unsigned n;
+    char ids[DEL_BATCH][32];
+};
+
+/* The entries leave the in-flight set only once Redis deleted them, so
+ * that a re-read in between cannot hand them out again. */
+static void on_batch_deleted(int status, void *arg)
+{
+    struct del_wait *w = arg;
+    (void)status;
+    for (unsigned i = 0; i < w->n; i++)
+        inflight_remove(w->a, w->ids[i]);
+    free(w);
+}
+
 /* Delete what was delivered, in one XDEL; the entries stay in the
  * in-flight set until then, so a re-read cannot hand them out again. */
 static void del_flush(struct relay_acct *a)
@@ -160,11 +182,20 @@ static void del_flush(struct relay_acct *a)
     const char *ids[DEL_BATCH];
     if (a->n_del == 0)
         return;
+    struct del_wait *w = malloc(sizeof *w);
     for (unsigned i = 0; i < a->n_del; i++)
         ids[i] = a->del[i];
-    store_dlr_del(a->r->st, a->id, ids, a->n_del, on_deleted, NULL);
-    for (unsigned i = 0; i < a->n_del; i++)
-        inflight_remove(a, a->del[i]);
+    if (w) {
+        w->a = a;
+        w->n = a->n_del;
+        memcpy(w->ids, a->del, sizeof w->ids[0] * a->n_del);
+    }
+    if (!w || store_dlr_del(a->r->st, a->id, ids, a->n_del, on_batch_deleted,
+                            w) != 0) {
+        free(w);
+        for (unsigned i = 0; i < a->n_del; i++)
+            inflight_remove(a, a->del[i]); /* delivered again later */
+    }
     a->n_del = 0;
 }
 
@@ -265,6 +296,8 @@ static void on_range(int status, const struct store_entry *e, size_t n,
     }
     if (i == n && n == RANGE_COUNT)
         pump(a);
+    else if (down_has_receiver(a->r->down, a->id))
+        redeliver_later(a); /* a look now and then: nothing waits for ever */
 }
 
 static uint64_t mono_ms(void)
@@ -306,6 +339,8 @@ static void pump(struct relay_acct *a)
     }
     if (store_dlr_range(r->st, a->id, a->cursor, RANGE_COUNT, on_range, a) == 0)
         a->reading = 1;
+    else
+        redeliver_later(a); /* Redis away: try again, do not stop for good */
 }
 
 /* Another instance may hold this account's binds: tell them all. */
@@ -346,6 +381,20 @@ static void incoming_finish(struct incoming *in, uint32_t status)
     sess_unref(in->sess);
     free(in->raw);
     free(in);
+}
+
+/* Acknowledge upstream only once the dead letter is in Redis; if Redis
+ * does not take it, upstream is asked to send it again. */
+static void on_dead_stored(int status, void *arg)
+{
+    incoming_finish(arg, status == 0 ? ESME_ROK : ESME_RX_T_APPN);
+}
+
+static void dead_letter(struct incoming *in, const char *reason)
+{
+    if (store_dead_add(in->r->st, reason, in->raw, in->len, on_dead_stored,
+                       in) != 0)
+        incoming_finish(in, ESME_RX_T_APPN);
 }
 
 /* The receipt's text: short_message, or message_payload (§6.2 item 10). */
@@ -441,10 +490,39 @@ static void on_lookup_again(evutil_socket_t fd, short what, void *arg)
     lookup(arg);
 }
 
-static void on_idmap(int status, const struct store_idmap *m, void *arg)
+/*
+ * Which mapped candidate a receipt means. One: that one, and the
+ * connector learns whether its receipts use the submit_sm_resp's radix
+ * (candidate 0) or the other one. Several (an all-digit hex id that is
+ * also the decimal id of another message): the form the connector was
+ * seen to use; unknown yet: none - a receipt is never guessed onto what
+ * may be another customer's message.
+ */
+static const struct store_idmap *pick_mapping(struct relay *r,
+                                              const struct conf_upstream *c,
+                                              const struct store_idmap *m,
+                                              size_t n)
+{
+    int *hint = relay_radix_hint(r, c->name);
+    if (n == 1) {
+        if (hint)
+            *hint = m[0].candidate == 0 ? 0 : 1;
+        return &m[0];
+    }
+    if (!hint || *hint < 0)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if ((m[i].candidate == 0) == (*hint == 0))
+            return &m[i];
+    return NULL;
+}
+
+static void on_idmap(int status, const struct store_idmap *found, size_t nfound,
+                     void *arg)
 {
     struct incoming *in = arg;
     struct relay *r = in->r;
+    const struct store_idmap *m = found;
     struct pdu p;
     char text[2 * SM_MAX + DLR_ID_MAX];
     uint8_t out[PDU_MAX_LEN_DEFAULT];
@@ -453,6 +531,14 @@ static void on_idmap(int status, const struct store_idmap *m, void *arg)
         incoming_finish(in, ESME_RX_T_APPN);
         return;
     }
+    if (nfound > 1 && !(m = pick_mapping(r, in->conn, found, nfound))) {
+        r->stats.receipts_unknown++;
+        log_warn(TAG, "receipt id matches several messages: kept in dead letters");
+        dead_letter(in, "receipt-ambiguous-id");
+        return;
+    }
+    if (nfound == 1)
+        m = pick_mapping(r, in->conn, found, 1);
     if (!m && ++in->lookups < LOOKUP_ATTEMPTS) {
         struct timeval tv = {0, 100000 << (in->lookups - 1)};
         event_base_once(r->base, -1, EV_TIMEOUT, on_lookup_again, in, &tv);
@@ -461,8 +547,7 @@ static void on_idmap(int status, const struct store_idmap *m, void *arg)
     if (!m) {
         r->stats.receipts_unknown++;
         log_warn(TAG, "receipt for an unknown upstream id: kept in dead letters");
-        store_dead_add(r->st, "receipt-unknown-id", in->raw, in->len);
-        incoming_finish(in, ESME_ROK); /* never stall the upstream pipe */
+        dead_letter(in, "receipt-unknown-id"); /* never stall the pipe */
         return;
     }
     if (pdu_decode(in->raw, in->len, &p) != ESME_ROK ||
@@ -474,8 +559,7 @@ static void on_idmap(int status, const struct store_idmap *m, void *arg)
     size_t n;
     if (rewrite_receipt(&p, m->msg_id, text, sizeof text) != 0 ||
         (n = pdu_encode(&p, out, sizeof out)) == 0) {
-        store_dead_add(r->st, "receipt-unencodable", in->raw, in->len);
-        incoming_finish(in, ESME_ROK);
+        dead_letter(in, "receipt-unencodable");
         return;
     }
     in->map = *m;
@@ -530,8 +614,7 @@ static void route_inbound(struct relay *r, struct incoming *in,
     if (!acct) {
         r->stats.mo_unrouted++;
         log_warn(TAG, "inbound message for an unrouted number: kept in dead letters");
-        store_dead_add(r->st, "mo-unrouted", in->raw, in->len);
-        incoming_finish(in, ESME_ROK);
+        dead_letter(in, "mo-unrouted");
         return;
     }
     r->stats.mo_routed++;
@@ -593,8 +676,7 @@ void relay_on_upstream_deliver(void *relay, struct sess *s,
     }
     if (receipt_upstream_id(p, &id) != 0) {
         r->stats.receipts_unknown++;
-        store_dead_add(r->st, "receipt-without-id", in->raw, in->len);
-        incoming_finish(in, ESME_ROK);
+        dead_letter(in, "receipt-without-id");
         return;
     }
     r->stats.receipts_in++;
@@ -603,7 +685,7 @@ void relay_on_upstream_deliver(void *relay, struct sess *s,
                                in->cand);
     if (in->n_cand == 0) {
         in->lookups = LOOKUP_ATTEMPTS;
-        on_idmap(0, NULL, in);
+        on_idmap(0, NULL, 0, in);
         return;
     }
     lookup(in);
@@ -620,7 +702,7 @@ static void lookup(struct incoming *in)
     }
     if (store_idmap_find(in->r->st, in->conn->name, keys, in->n_cand, on_idmap,
                          in) != 0)
-        on_idmap(-1, NULL, in);
+        on_idmap(-1, NULL, 0, in);
 }
 
 /* ---- receipts for messages upstream refused -------------------------- */
@@ -741,6 +823,20 @@ void relay_on_failed(void *relay, const char *account, const char *msg_id,
     w->r = r;
     snprintf(w->account, sizeof w->account, "%s", account);
     store_failure_receipt(w);
+}
+
+/* What a connector's receipts were seen to use (pick_mapping). */
+static int *relay_radix_hint(struct relay *r, const char *connector)
+{
+    for (size_t i = 0; i < ARRAY_LEN(r->radix); i++) {
+        if (!r->radix[i].name[0]) {
+            snprintf(r->radix[i].name, sizeof r->radix[i].name, "%s", connector);
+            r->radix[i].hint = -1;
+        }
+        if (strcmp(r->radix[i].name, connector) == 0)
+            return &r->radix[i].hint;
+    }
+    return NULL;
 }
 
 /* ---- life cycle ----------------------------------------------------- */

@@ -122,6 +122,7 @@ struct store {
     struct event *check_ev;
     int instance;
     int reading;            /* a queue read is outstanding */
+    int closing;            /* store_free: callbacks are not called */
     store_state_cb state_cb;
     void *state_arg;
     store_event_cb event_cb;
@@ -130,6 +131,7 @@ struct store {
 };
 
 static void conn_connect(struct store_conn *c);
+static void ensure_group(struct store *st);
 
 static uint64_t now_ms(void)
 {
@@ -165,7 +167,11 @@ static void pending_finish(struct store *st, struct pending *p, redisReply *r)
     /* an existing consumer group is the expected answer at every start */
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
         log_warn(TAG, "command failed: %.*s", (int)r->len, r->str);
-    if (p->complete)
+    /* the queue (and its group) was deleted or evicted: make it again */
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOGROUP", 7) == 0)
+        ensure_group(st);
+    /* exiting: the modules these callbacks belong to may be gone */
+    if (p->complete && !st->closing)
         p->complete(st, r && r->type != REDIS_REPLY_ERROR ? r : NULL, p);
 }
 
@@ -218,22 +224,28 @@ static void conn_check_timeouts(struct store_conn *c, uint64_t now)
     struct store *st = c->st;
     if (!c->oldest || c->oldest->deadline_ms > now)
         return;
-    while (c->oldest) {
-        struct pending *p = c->oldest;
-        pending_unlink(p);
+    /* Take the connection down first: a callback that sends a new command
+     * must find it down (and fail at once), not add to the list being
+     * failed here. */
+    redisAsyncContext *ac = c->ac;
+    struct pending *list = c->oldest;
+    c->ac = NULL;
+    c->up = 0;
+    c->oldest = c->newest = NULL;
+    if (c->kind == CONN_CONSUMER)
+        st->reading = 0;
+    log_warn(TAG, "no reply within %u ms: reconnecting", st->cfg.timeout_ms);
+    while (list) {
+        struct pending *p = list;
+        list = p->next;
+        p->prev = p->next = NULL;
         st->stats.timeouts++;
         pending_finish(st, p, NULL); /* freed when hiredis lets go */
     }
-    log_warn(TAG, "no reply within %u ms: reconnecting", st->cfg.timeout_ms);
-    redisAsyncContext *ac = c->ac;
-    c->ac = NULL;
-    c->up = 0;
     if (ac)
         redisAsyncFree(ac);
     if (c->kind == CONN_CMD && st->state_cb)
         st->state_cb(0, st->state_arg);
-    if (c->kind == CONN_CONSUMER)
-        st->reading = 0;
     conn_connect(c);
 }
 
@@ -283,6 +295,15 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     schedule_reconnect(c);
 }
 
+/* The consumer group of the queue (MKSTREAM: the stream too). */
+static void ensure_group(struct store *st)
+{
+    char key[KEY_LEN];
+    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
+    const char *grp[] = {"XGROUP", "CREATE", key, "bridge", "0", "MKSTREAM"};
+    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 6, grp, NULL);
+}
+
 static void complete_instance(struct store *st, redisReply *r, struct pending *p)
 {
     (void)p;
@@ -326,9 +347,7 @@ static void conn_setup(struct store_conn *c)
     argv[1] = db;
     send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, 2, argv, NULL);
     if (c->kind == CONN_CMD) {
-        snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
-        const char *grp[] = {"XGROUP", "CREATE", key, "bridge", "0", "MKSTREAM"};
-        send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, 6, grp, NULL);
+        ensure_group(st);
         if (st->instance < 0) {
             snprintf(key, sizeof key, "%s:instances", st->cfg.prefix);
             const char *incr[] = {"INCR", key};
@@ -355,6 +374,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
     }
     c->up = 1;
     c->backoff_ms = 0;
+    /* a half-open connection (a pub/sub one waits for ever) is noticed */
+    redisEnableKeepAlive((redisContext *)&c->ac->c);
     conn_setup(c);
     if (c->kind == CONN_CMD) {
         log_info(TAG, "connected to %s:%u", c->st->cfg.host, c->st->cfg.port);
@@ -408,6 +429,7 @@ void store_free(struct store *st)
 {
     if (!st)
         return;
+    st->closing = 1;
     event_free(st->check_ev);
     for (int k = 0; k < CONN_COUNT; k++) {
         struct store_conn *c = &st->conns[k];
@@ -581,33 +603,35 @@ static void complete_range(struct store *st, redisReply *r, struct pending *p)
     deliver_entries(r, p);
 }
 
-/* MGET of the candidate keys: the first value found wins. */
+/* MGET of the candidate keys: every one that is mapped. */
 static void complete_idmap(struct store *st, redisReply *r, struct pending *p)
 {
     (void)st;
+    struct store_idmap found[MAX_ARGS];
+    size_t n = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        p->cb.idmap(-1, NULL, p->arg);
+        p->cb.idmap(-1, NULL, 0, p->arg);
         return;
     }
-    for (size_t i = 0; i < r->elements; i++) {
+    for (size_t i = 0; i < r->elements && n < MAX_ARGS; i++) {
         const redisReply *v = r->element[i];
-        if (v->type != REDIS_REPLY_STRING)
-            continue;
-        struct store_idmap m;
+        struct store_idmap *m = &found[n];
         char buf[128];
         unsigned rd = 0;
         unsigned long long ts = 0;
-        memset(&m, 0, sizeof m);
+        if (v->type != REDIS_REPLY_STRING)
+            continue;
+        memset(m, 0, sizeof *m);
         snprintf(buf, sizeof buf, "%.*s", (int)v->len, v->str);
-        if (sscanf(buf, "%15[^\t]\t%31[^\t]\t%llu\t%u", m.account, m.msg_id,
+        if (sscanf(buf, "%15[^\t]\t%31[^\t]\t%llu\t%u", m->account, m->msg_id,
                    &ts, &rd) != 4)
             continue;
-        m.ts_ms = ts;
-        m.registered_delivery = (uint8_t)rd;
-        p->cb.idmap(0, &m, p->arg);
-        return;
+        m->ts_ms = ts;
+        m->registered_delivery = (uint8_t)rd;
+        m->candidate = (unsigned)i;
+        n++;
     }
-    p->cb.idmap(0, NULL, p->arg);
+    p->cb.idmap(0, n ? found : NULL, n, p->arg);
 }
 
 /* ---- operations ----------------------------------------------------- */
@@ -948,12 +972,12 @@ int store_throttle_lease(struct store *st, const char *key, unsigned rate,
 }
 
 int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
-                   size_t len)
+                   size_t len, store_done_cb cb, void *arg)
 {
     char key[KEY_LEN];
     snprintf(key, sizeof key, "%s:dead", st->cfg.prefix);
     const char *argv[] = {"XADD", key, "MAXLEN", "~", "1000000", "*",
                           "reason", reason, "p", (const char *)pdu};
     size_t lens[] = {4, strlen(key), 6, 1, 7, 1, 6, strlen(reason), 1, len};
-    return run(st, NULL, NULL, NULL, 10, argv, lens);
+    return run(st, complete_done, cb, arg, 10, argv, lens);
 }

@@ -56,6 +56,7 @@ struct store_idmap {
     char msg_id[32];
     uint64_t ts_ms;
     uint8_t registered_delivery;
+    unsigned candidate;     /* store_idmap_find: which of the ids matched */
 };
 
 /* Status of a completed command: 0 ok, -1 failed (Redis down, error
@@ -65,8 +66,9 @@ typedef void (*store_account_cb)(int status, const struct account *a,
                                  void *arg); /* a NULL: no such account */
 typedef void (*store_entries_cb)(int status, const struct store_entry *e,
                                  size_t n, void *arg);
+/* Every candidate that is mapped, in candidate order (n 0: unknown). */
 typedef void (*store_idmap_cb)(int status, const struct store_idmap *m,
-                               void *arg); /* m NULL: unknown id */
+                               size_t n, void *arg);
 typedef void (*store_event_cb)(const char *kind, const char *id, void *arg);
 typedef void (*store_state_cb)(int up, void *arg);
 
@@ -158,9 +160,10 @@ int store_lease_release(struct store *st, const char *name, const char *owner);
 /* This instance's consumer name (unique per instance). */
 const char *store_consumer(const struct store *st);
 
-/* Something that could not be routed: kept, never silently dropped. */
+/* Something that could not be routed: kept, never silently dropped. The
+ * callback says whether Redis has it (0) before anyone acknowledges it. */
 int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
-                   size_t len);
+                   size_t len, store_done_cb cb, void *arg);
 
 /* Counters for logs and metrics. */
 struct store_stats {

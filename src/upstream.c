@@ -73,6 +73,7 @@ struct up_msg {
     uint32_t concat_key;
     uint8_t registered_delivery;
     char upstream_id[DLR_ID_MAX + 1];   /* once answered */
+    int done_only;                      /* failed for good: only XACK/XDEL left */
     struct up_conn *sent_on;
     struct up_msg *next;                /* in the list it is on */
     struct up_msg *hnext;               /* in the held set */
@@ -211,6 +212,7 @@ static void ready_push(struct up *u, struct up_msg *m)
 /* ---- finishing a message -------------------------------------------- */
 
 static void on_recorded(int status, void *arg);
+static void on_done_entry(int status, void *arg);
 
 static void record_sent(struct up *u, struct up_msg *m)
 {
@@ -256,17 +258,27 @@ static void on_record_timer(evutil_socket_t fd, short what, void *arg)
     while (list) {
         struct up_msg *m = list;
         list = m->next;
-        record_sent(u, m);
+        if (m->done_only) {
+            if (store_queue_done(u->st, m->entry_id, on_done_entry, m) != 0)
+                on_recorded(-1, m);
+        } else {
+            record_sent(u, m);
+        }
     }
 }
 
 static void on_done_entry(int status, void *arg)
 {
     struct up_msg *m = arg;
-    struct up *u = m->sent_on ? m->sent_on->up : NULL;
-    (void)status; /* if it failed, a claim brings it back: at least once */
-    if (u)
+    struct up *u = m->sent_on->up;
+    if (status == 0) {
         msg_free(u, m);
+        return;
+    }
+    /* not finished in Redis: it would be claimed and sent again, so keep
+     * it and finish it later */
+    m->done_only = 1;
+    on_recorded(-1, m);
 }
 
 static void failed_receipt_stored(void *arg)
@@ -361,9 +373,16 @@ static void on_submit_resp(struct sess *s, const struct pdu *resp,
                          sizeof m->upstream_id) > 0) {
         u->stats.ok++;
         record_sent(u, m);
-    } else if (status == ESME_ROK || !is_temporary(status) ||
+    } else if (status == ESME_ROK) {
+        /* accepted, but with no usable id: its receipt cannot be matched;
+         * not a rejection either */
+        u->stats.ok++;
+        log_warn(TAG, "message %s of %s accepted upstream without a usable id",
+                 m->msg_id, m->account);
+        failed_receipt_stored(m);
+    } else if (!is_temporary(status) ||
                ++m->attempts >= u->cfg->queue.max_attempts) {
-        fail_permanently(u, m, status == ESME_ROK ? ESME_RINVMSGID : status);
+        fail_permanently(u, m, status);
     } else {
         u->stats.temporary++;
         retry_later(u, m);
@@ -519,7 +538,9 @@ static void on_history(int status, const struct store_entry *e, size_t n,
 {
     struct up *u = arg;
     u->reading = 0;
-    if (status == 0 && n == 0)
+    if (status != 0)
+        return; /* the tick tries again */
+    if (n == 0)
         u->history_done = 1;
     for (size_t i = 0; status == 0 && i < n; i++) {
         struct up_msg *m = msg_new(u, &e[i]);
@@ -541,6 +562,11 @@ static void on_entries(int status, const struct store_entry *e, size_t n,
         struct up_msg *m = msg_new(u, &e[i]);
         if (m)
             ready_push(u, m);
+    }
+    if (status != 0) {
+        /* Redis failed the read: the tick reads again, not a tight loop */
+        pump_ready(u);
+        return;
     }
     up_pump(u);
 }

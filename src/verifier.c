@@ -69,10 +69,10 @@ static void *worker(void *arg)
         j->next = v->done;
         v->done = j;
         char one = 1;
-        /* the pipe holds thousands of bytes; a full pipe already means
-         * the loop has something to read */
+        /* a full pipe already means the loop has something to read; any
+         * other failure is left to the next job's byte */
         if (write(v->pipe_wr, &one, 1) < 0 && errno != EAGAIN)
-            break;
+            continue;
     }
     pthread_mutex_unlock(&v->lock);
     return NULL;

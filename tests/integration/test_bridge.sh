@@ -197,6 +197,22 @@ check "Redis stalled: submits answered ESME_RMSGQFUL meanwhile" \
 check "Redis stalled: no ESME_ROK lost (every OK receipted), traffic resumed" \
     bash -c "[ \$(jq -r .receipts.missing '$WORK/redis_stall.json') = 0 ] && [ \$(jq -r .submits.ok '$WORK/redis_stall.json') -gt 1200 ]"
 
+# ---- an idle bridge through a Redis freeze -----------------------------
+sleep 1
+kill -STOP "$REDIS_PID"
+sleep 4
+kill -CONT "$REDIS_PID"
+sleep 1.5
+check "idle bridge through a 4 s Redis freeze: memory stays small" \
+    le "$(awk '/VmRSS/ { print $2 }' /proc/$BRIDGE_PID/status)" 200000
+check "idle bridge through a 4 s Redis freeze: traffic flows afterwards" \
+    load after_freeze hexacct hexpass --count 300 --dlr
+
+# ---- the queue deleted under the bridge (eviction, FLUSHDB) ------------
+redis-cli -p "$REDIS_PORT" DEL sb:queue >/dev/null
+check "queue stream and group deleted: recreated, every message still delivered" \
+    load nogroup hexacct hexpass --count 300 --dlr
+
 # ---- Redis restarted (append-only file) ------------------------------
 load redis_restart hexacct hexpass --rate 400 --duration 6 --dlr --resp-timeout 5 &
 LOAD_PID=$!
