@@ -69,6 +69,25 @@ check "binds on both instances: each of the 2000 receipts delivered exactly once
     eq "$(( m + other - $(json "$WORK/rx2.json" .receipts.matched) ))" 2000
 check "binds on both instances: no duplicates on the submitting side" \
     eq "$(json "$WORK/split_main.json" .receipts.duplicate)" 0
-check "instance 1 exits 0" stop "$b1_PID"
+# kill -9 of the instance that took the messages: the other claims its
+# queue entries (after claim_idle) and delivers their receipts to the
+# customer's receiver, bound to it.
+echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add crash --password-stdin >/dev/null
+timeout 60 "$BIN/smpp-load" --port "$P2" --system-id crash --password pw --bind tx \
+    --rx-binds 1 --rate 1 --duration 20 --dlr-timeout 1 --json --no-progress \
+    >"$WORK/crash_rx.json" 2>/dev/null &
+RX=$!
+sleep 1
+run crash_tx "$P1" crash --bind tx --rx-binds 0 --rate 300 --duration 6 --dlr \
+    --dlr-timeout 1 --resp-timeout 2 &
+TX=$!
+sleep 3
+kill -KILL "$b1_PID"
+wait "$TX"
+wait "$RX"
+ok=$(json "$WORK/crash_tx.json" .submits.ok)
+got=$(json "$WORK/crash_rx.json" .receipts.received)
+check "kill -9 of one instance under load: every accepted message's receipt reached the customer on the other ($ok accepted)" \
+    ge "$got" "$ok"
 check "instance 2 exits 0" stop "$b2_PID"
 finish
