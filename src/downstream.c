@@ -18,6 +18,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,7 @@ struct down {
     struct down_account *accounts[ACCOUNT_BUCKETS];
     struct auth_cache *auth_cache;
     struct verifier *verifier;
+    struct verify_batch *batches;     /* password checks running */
     struct auth_limiter *by_peer, *by_system_id;
     struct msgid_gen ids;
     int ids_ready;
@@ -316,28 +318,87 @@ static void bind_decide(struct down_client *c, const struct account *a)
         bind_refuse(c, v, why);
 }
 
-/* A bind waiting for the slow password check on a worker thread. */
+/*
+ * Binds waiting for one slow password check on a worker thread. Binds of
+ * one account with the same password (a reconnection storm: hundreds at
+ * once, before the first check is done) wait for the same check instead
+ * of each queueing its own: one scrypt answers them all.
+ */
 struct bind_wait {
     struct sess *sess;
+    struct bind_wait *next;
+};
+
+struct verify_batch {
+    struct down *d;
     struct account acct;
+    char pw[16];
+    size_t pw_len;
+    struct bind_wait *waiters;
+    struct verify_batch *next;
 };
 
 static void on_verified(int ok, void *arg)
 {
-    struct bind_wait *w = arg;
-    if (sess_state(w->sess) == SESS_BINDING) {
-        struct down_client *c = sess_ctx(w->sess);
-        if (ok == 1) {
-            auth_cache_put(c->d->auth_cache, w->acct.id, w->acct.password_hash,
-                           c->password, c->password_len);
-            bind_decide(c, &w->acct);
-        } else {
-            bind_refuse(c, ok == 0 ? ESME_RINVPASWD : ESME_RBINDFAIL,
-                        ok == 0 ? "wrong password" : "shutting down");
+    struct verify_batch *b = arg;
+    struct down *d = b->d;
+    for (struct verify_batch **pp = &d->batches; *pp; pp = &(*pp)->next)
+        if (*pp == b) {
+            *pp = b->next;
+            break;
         }
+    if (ok == 1)
+        auth_cache_put(d->auth_cache, b->acct.id, b->acct.password_hash, b->pw,
+                       b->pw_len);
+    while (b->waiters) {
+        struct bind_wait *w = b->waiters;
+        b->waiters = w->next;
+        if (sess_state(w->sess) == SESS_BINDING) {
+            struct down_client *c = sess_ctx(w->sess);
+            if (ok == 1)
+                bind_decide(c, &b->acct);
+            else
+                bind_refuse(c, ok == 0 ? ESME_RINVPASWD : ESME_RBINDFAIL,
+                            ok == 0 ? "wrong password" : "shutting down");
+        }
+        sess_unref(w->sess);
+        free(w);
     }
-    sess_unref(w->sess);
-    free(w);
+    memset(b->pw, 0, sizeof b->pw);
+    free(b);
+}
+
+/* A check already running for these very credentials, or NULL. */
+static struct verify_batch *batch_find(struct down *d, const struct account *a,
+                                       const struct down_client *c)
+{
+    for (struct verify_batch *b = d->batches; b; b = b->next)
+        if (strcmp(b->acct.id, a->id) == 0 &&
+            strcmp(b->acct.password_hash, a->password_hash) == 0 &&
+            b->pw_len == c->password_len &&
+            CRYPTO_memcmp(b->pw, c->password, c->password_len) == 0)
+            return b;
+    return NULL;
+}
+
+static struct verify_batch *batch_start(struct down *d, const struct account *a,
+                                        const struct down_client *c)
+{
+    struct verify_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->d = d;
+    b->acct = *a;
+    memcpy(b->pw, c->password, c->password_len);
+    b->pw_len = c->password_len;
+    if (verifier_check(d->verifier, b->pw, b->pw_len, a->password_hash,
+                       on_verified, b) != 0) {
+        free(b);
+        return NULL;
+    }
+    b->next = d->batches;
+    d->batches = b;
+    return b;
 }
 
 /* The password: the cache answers repeated binds at once; otherwise the
@@ -351,19 +412,18 @@ static void check_password(struct down_client *c, const struct account *a)
         return;
     }
     struct bind_wait *w = calloc(1, sizeof *w);
-    if (!w) {
-        bind_refuse(c, ESME_RBINDFAIL, "out of memory");
+    struct verify_batch *b = w ? batch_find(d, a, c) : NULL;
+    if (w && !b)
+        b = batch_start(d, a, c);
+    if (!b) {
+        free(w);
+        bind_refuse(c, ESME_RBINDFAIL, "too many binds being checked");
         return;
     }
     w->sess = c->sess;
-    w->acct = *a;
     sess_ref(c->sess);
-    if (verifier_check(d->verifier, c->password, c->password_len,
-                       a->password_hash, on_verified, w) != 0) {
-        sess_unref(c->sess);
-        free(w);
-        bind_refuse(c, ESME_RBINDFAIL, "too many binds being checked");
-    }
+    w->next = b->waiters;
+    b->waiters = w;
 }
 
 static void on_account(int status, const struct account *a, void *arg)

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,13 @@ int main(int argc, char **argv)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* thousands of binds need thousands of descriptors: take what the
+     * hard limit allows */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     log_set_level((enum log_level)b.cfg.log.level);
     log_info(TAG, "starting with %s: %d listener(s), %d upstream connector(s)",
              path, b.cfg.server.n_listen + b.cfg.tls.n_listen, b.cfg.n_upstreams);

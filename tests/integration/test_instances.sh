@@ -69,6 +69,18 @@ check "binds on both instances: each of the 2000 receipts delivered exactly once
     eq "$(( m + other - $(json "$WORK/rx2.json" .receipts.matched) ))" 2000
 check "binds on both instances: no duplicates on the submitting side" \
     eq "$(json "$WORK/split_main.json" .receipts.duplicate)" 0
+# A reconnection storm: 500 binds of one account at once, before any
+# password check has finished: one slow check answers them all.
+echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add storm --password-stdin >/dev/null
+run storm_a "$P2" storm --binds 250 --window 1 --count 250 &
+SA=$!
+run storm_b "$P2" storm --binds 250 --window 1 --count 250
+wait "$SA"
+check "bind storm: 500 binds of one account at once, none refused" \
+    eq "$(json "$WORK/storm_a.json" .sessions.bind_failed) $(json "$WORK/storm_b.json" .sessions.bind_failed)" "0 0"
+check "bind storm: all 500 bound" \
+    bash -c "[ \$(grep -c 'storm .*bound as' '$WORK/b2.log') -ge 500 ]"
+
 # kill -9 of the instance that took the messages: the other claims its
 # queue entries (after claim_idle) and delivers their receipts to the
 # customer's receiver, bound to it.
