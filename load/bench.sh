@@ -116,3 +116,46 @@ echo "medians (by msg/s):"
 { median "$WORK/ceiling"; median "$WORK/bridge"; median "$WORK/rate"; } | column -t
 c=$(median "$WORK/ceiling" | cut -f2); b=$(median "$WORK/bridge" | cut -f2)
 echo "bridge/ceiling: $(echo "scale=3; $b / $c" | bc)"
+
+# ---- two instances on the same Redis -----------------------------------
+BRIDGE2_PORT=$(free_port)
+sed "s/^listen = 127.0.0.1:$BRIDGE_PORT\$/listen = 127.0.0.1:$BRIDGE2_PORT/" \
+    "$WORK/bench.conf" >"$WORK/bench2.conf"
+echo benchpw | "$BIN/smppctl" -c "$WORK/bench.conf" account add bench2 --password-stdin >/dev/null
+"$BIN/smppbridge" -c "$WORK/bench2.conf" 2>"$WORK/bridge2.log" &
+BRIDGE2_PID=$!
+PIDS+=("$BRIDGE2_PID")
+wait_port "$BRIDGE2_PORT"
+sleep 0.5
+echo
+echo "two instances (one account on each, $COUNT messages each, at once):"
+before1=$(cpu_s "$BRIDGE_PID"); before2=$(cpu_s "$BRIDGE2_PID")
+start=$(date +%s.%N)
+load "$BRIDGE_PORT" --rate 0 --count "$COUNT" >"$WORK/two1.json" &
+T1=$!
+timeout 600 "$BIN/smpp-load" --port "$BRIDGE2_PORT" --system-id bench2 --password benchpw \
+    --binds 4 --window 100 --dlr --dlr-timeout 60 --json --no-progress --rate 0 \
+    --count "$COUNT" >"$WORK/two2.json" 2>/dev/null || true
+wait "$T1" || true
+end=$(date +%s.%N)
+echo "  both done in $(echo "$end - $start" | bc) s: $(echo "2 * $COUNT / ($end - $start)" | bc) messages/s carried to their receipts"
+echo "  missing receipts: $(jq -s '[.[].receipts.missing] | add' "$WORK/two1.json" "$WORK/two2.json")"
+echo "  CPU s per 100k: instance 1 $(echo "($(cpu_s "$BRIDGE_PID") - $before1) * 100000 / $COUNT" | bc -l | cut -c1-5), instance 2 $(echo "($(cpu_s "$BRIDGE2_PID") - $before2) * 100000 / $COUNT" | bc -l | cut -c1-5)"
+
+# ---- 1000 binds --------------------------------------------------------
+echo
+echo "1000 binds of one account (4 x 250), 1000 msg/s in all for 10 s:"
+rss0=$(awk '/VmRSS/ { print $2 }' "/proc/$BRIDGE2_PID/status")
+KP=()
+for i in 1 2 3 4; do
+    timeout 120 "$BIN/smpp-load" --port "$BRIDGE2_PORT" --system-id bench2 --password benchpw \
+        --binds 250 --window 1 --rate 250 --duration 10 --dlr --dlr-timeout 30 --json \
+        --no-progress >"$WORK/k$i.json" 2>/dev/null &
+    KP+=($!)
+done
+sleep 6
+rss1=$(awk '/VmRSS/ { print $2 }' "/proc/$BRIDGE2_PID/status")
+for p in "${KP[@]}"; do wait "$p" || true; done
+echo "  bound: $(jq -s '[.[].sessions.configured - .[].sessions.bind_failed] | add' "$WORK"/k[1-4].json 2>/dev/null || echo '?') of 1000; RSS $((rss0 / 1024)) MB -> $((rss1 / 1024)) MB, $(((rss1 - rss0) / 1000)) KB per bind"
+echo "  submit_sm_resp p50/p99 (ms, per process): $(jq -r '"\(.submit_latency.p50_us / 1000)/\(.submit_latency.p99_us / 1000)"' "$WORK"/k[1-4].json | tr '\n' ' ')"
+echo "  receipts received in all: $(jq -s '[.[].receipts.received] | add' "$WORK"/k[1-4].json) of $(jq -s '[.[].submits.ok] | add' "$WORK"/k[1-4].json) (shared among the binds of the account)"
