@@ -156,6 +156,6 @@ done
 sleep 6
 rss1=$(awk '/VmRSS/ { print $2 }' "/proc/$BRIDGE2_PID/status")
 for p in "${KP[@]}"; do wait "$p" || true; done
-echo "  bound: $(jq -s '[.[].sessions.configured - .[].sessions.bind_failed] | add' "$WORK"/k[1-4].json 2>/dev/null || echo '?') of 1000; RSS $((rss0 / 1024)) MB -> $((rss1 / 1024)) MB, $(((rss1 - rss0) / 1000)) KB per bind"
+echo "  bound: $(jq -s '[.[] | .sessions.configured - .sessions.bind_failed] | add' "$WORK"/k[1-4].json 2>/dev/null || echo '?') of 1000; RSS $((rss0 / 1024)) MB -> $((rss1 / 1024)) MB, $(((rss1 - rss0) / 1000)) KB per bind"
 echo "  submit_sm_resp p50/p99 (ms, per process): $(jq -r '"\(.submit_latency.p50_us / 1000)/\(.submit_latency.p99_us / 1000)"' "$WORK"/k[1-4].json | tr '\n' ' ')"
 echo "  receipts received in all: $(jq -s '[.[].receipts.received] | add' "$WORK"/k[1-4].json) of $(jq -s '[.[].submits.ok] | add' "$WORK"/k[1-4].json) (shared among the binds of the account)"
