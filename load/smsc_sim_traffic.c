@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "dlr.h"
 #include "text.h"
 #include "log.h"
@@ -82,13 +83,6 @@ struct sim_traffic {
     uint64_t mo_started_ms, mo_sent;
     unsigned mo_rr;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* xorshift64*: fast, seedable, good enough for fault injection. */
 static uint64_t rng_next(struct sim_traffic *t)
@@ -168,7 +162,7 @@ static void queue_arm(struct event *ev, struct sim_queue *q)
     const uint64_t *due = queue_peek(q);
     if (!due || evtimer_pending(ev, NULL))
         return;
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     uint64_t wait = *due > now ? *due - now : 0;
     struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
     evtimer_add(ev, &tv);
@@ -351,7 +345,7 @@ static void dlr_done(struct sess *s, const struct pdu *resp, uint32_t status,
 static void on_dlr_queue(struct sim_traffic *t, struct sim_queue *q,
                          struct event *ev)
 {
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     struct sim_dlr d;
     const uint64_t *due;
     (void)t;
@@ -447,7 +441,7 @@ static void schedule_receipts(struct sim_traffic *t, struct sim_client *c,
     copy_addr(d.src, p->source_addr);
     copy_addr(d.dst, dest);
     copy_text(d.text, p);
-    uint64_t base = now_ms() + o->resp_delay_ms;
+    uint64_t base = clock_mono_ms() + o->resp_delay_ms;
     if (o->intermediate && (p->registered_delivery & 0x10)) {
         d.state = DLR_STATE_ENROUTE;
         d.due_ms = base + o->dlr_delay_ms / 2;
@@ -472,7 +466,7 @@ static int throttled(struct sim_traffic *t)
     unsigned tps = sim_opts(t->sim)->throttle_tps;
     if (!tps)
         return 0;
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     t->tokens += (double)(now - t->tokens_at_ms) * tps / 1000.0;
     t->tokens_at_ms = now;
     if (t->tokens > tps)
@@ -511,7 +505,7 @@ static void respond(struct sim_traffic *t, struct sim_client *c,
         send_resp_now(c->sess, p->command_id, p->sequence_number, status, id);
         return;
     }
-    struct sim_resp r = {now_ms() + delay, c->sess, p->command_id,
+    struct sim_resp r = {clock_mono_ms() + delay, c->sess, p->command_id,
                          p->sequence_number, status, id};
     sess_ref(c->sess);
     if (queue_push(&t->resp_q, &r) != 0) {
@@ -525,7 +519,7 @@ static void respond(struct sim_traffic *t, struct sim_client *c,
 static void on_resp_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct sim_traffic *t = arg;
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     struct sim_resp r;
     const uint64_t *due;
     (void)fd;
@@ -701,13 +695,13 @@ static void on_mo_timer(evutil_socket_t fd, short what, void *arg)
     struct sim_traffic *t = arg;
     (void)fd;
     (void)what;
-    uint64_t elapsed = now_ms() - t->mo_started_ms;
+    uint64_t elapsed = clock_mono_ms() - t->mo_started_ms;
     uint64_t due = elapsed * sim_opts(t->sim)->mo_rate / 1000;
     /* Nobody to send to: the schedule waits rather than bursting later. */
     while (t->mo_sent < due && send_mo(t) == 0)
         ;
     if (t->mo_sent < due)
-        t->mo_started_ms = now_ms() - t->mo_sent * 1000 / sim_opts(t->sim)->mo_rate;
+        t->mo_started_ms = clock_mono_ms() - t->mo_sent * 1000 / sim_opts(t->sim)->mo_rate;
 }
 
 /* ---- set-up --------------------------------------------------------- */
@@ -761,11 +755,11 @@ int sim_traffic_init(struct sim *sim, char *err, size_t errlen)
     t->interim_ev = evtimer_new(base, on_interim_timer, t);
     t->resp_ev = evtimer_new(base, on_resp_timer, t);
     t->tokens = o->throttle_tps;
-    t->tokens_at_ms = now_ms();
+    t->tokens_at_ms = clock_mono_ms();
     if (o->mo_rate) {
         struct timeval tv = {0, 10000};
         t->mo_ev = event_new(base, -1, EV_PERSIST, on_mo_timer, t);
-        t->mo_started_ms = now_ms();
+        t->mo_started_ms = clock_mono_ms();
         evtimer_add(t->mo_ev, &tv);
     }
     sim_set_traffic(sim, t);

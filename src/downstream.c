@@ -27,6 +27,7 @@
 
 #include "account.h"
 #include "auth.h"
+#include "clock.h"
 #include "conf.h"
 #include "downstream.h"
 #include "log.h"
@@ -96,20 +97,6 @@ struct down {
     int ids_ready;
     struct down_stats stats;
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
-}
 
 /* ---- accounts on this instance -------------------------------------- */
 
@@ -250,7 +237,7 @@ static void on_close(struct sess *s, enum sess_close_reason why, void *ctx)
 static void bind_refuse(struct down_client *c, uint32_t status, const char *why)
 {
     struct down *d = c->d;
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
     d->stats.binds_failed++;
     log_warn(TAG, "[%s %s] bind refused: %s (%s)", c->system_id, c->peer, why,
              pdu_status_name(status));
@@ -471,7 +458,7 @@ static void on_bind(struct sess *s, const struct pdu *bind, void *ctx)
 {
     struct down_client *c = ctx;
     struct down *d = c->d;
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
     copy_view(c->system_id, sizeof c->system_id, bind->system_id);
     copy_view(c->password, sizeof c->password, bind->password);
     c->password_len = strlen(c->password);
@@ -530,7 +517,7 @@ static int next_msg_id(struct down *d, int decimal, char *out, size_t cap)
         msgid_init(&d->ids, (unsigned)n);
         d->ids_ready = 1;
     }
-    msgid_format(msgid_next(&d->ids, wall_ms()), decimal, out, cap);
+    msgid_format(msgid_next(&d->ids, clock_wall_ms()), decimal, out, cap);
     return 0;
 }
 
@@ -563,7 +550,7 @@ static void handle_submit(struct down_client *c, const struct pdu *p)
     w->command_id = p->command_id;
     w->seq = p->sequence_number;
     sess_ref(c->sess);
-    if (store_queue_add(d->st, c->acct->id, w->msg_id, wall_ms(), raw, n,
+    if (store_queue_add(d->st, c->acct->id, w->msg_id, clock_wall_ms(), raw, n,
                         on_queued, w) == 0)
         return;
     sess_unref(c->sess);

@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "dlr.h"
 #include "downstream.h"
@@ -300,13 +301,6 @@ static void on_range(int status, const struct store_entry *e, size_t n,
         redeliver_later(a); /* a look now and then: nothing waits for ever */
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void on_lease(int status, int granted, void *arg)
 {
     struct relay_acct *a = arg;
@@ -316,7 +310,7 @@ static void on_lease(int status, int granted, void *arg)
         redeliver_later(a); /* another instance delivers; try again later */
         return;
     }
-    a->lease_until_ms = mono_ms() + LEASE_MS;
+    a->lease_until_ms = clock_mono_ms() + LEASE_MS;
     pump(a);
 }
 
@@ -331,7 +325,7 @@ static void pump(struct relay_acct *a)
         a->leased = 0;
         return;
     }
-    if (!a->leased || mono_ms() + LEASE_MS - LEASE_RENEW_MS > a->lease_until_ms) {
+    if (!a->leased || clock_mono_ms() + LEASE_MS - LEASE_RENEW_MS > a->lease_until_ms) {
         if (store_lease(r->st, a->id, store_consumer(r->st), LEASE_MS, on_lease,
                         a) == 0)
             a->leasing = 1;

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "session.h"
 
 #define SEQ_MAX 0x7FFFFFFFu
@@ -92,13 +93,6 @@ static void sess_arm_timer(struct sess *s);
 static void sess_schedule(struct sess *s);
 
 /* ---- small helpers -------------------------------------------------- */
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static const char *const state_names[SESS_STATE_MAX] = {
     [SESS_OPEN] = "OPEN",           [SESS_BINDING] = "BINDING",
@@ -201,7 +195,7 @@ static struct txn *txn_start(struct sess *s, uint32_t seq, uint32_t cmd,
     s->free_txns = t->hnext;
     t->seq = seq;
     t->command_id = cmd;
-    t->deadline_ms = now_ms() + s->cfg.resp_timeout_ms;
+    t->deadline_ms = clock_mono_ms() + s->cfg.resp_timeout_ms;
     t->cb = cb;
     t->arg = arg;
     t->internal = internal;
@@ -378,7 +372,7 @@ static void sess_finish(struct sess *s)
 static int flush_done(const struct sess *s)
 {
     return !s->bev || s->dead || output_len(s) == 0 ||
-           now_ms() >= s->close_deadline_ms;
+           clock_mono_ms() >= s->close_deadline_ms;
 }
 
 void sess_close(struct sess *s, enum sess_close_reason why)
@@ -389,7 +383,7 @@ void sess_close(struct sess *s, enum sess_close_reason why)
     s->close_reason = why;
     if (s->bev)
         bufferevent_disable(s->bev, EV_READ);
-    s->close_deadline_ms = now_ms() + CLOSE_FLUSH_MS;
+    s->close_deadline_ms = clock_mono_ms() + CLOSE_FLUSH_MS;
     sess_ref(s);
     fail_all_txns(s);
     sess_arm_timer(s);
@@ -439,7 +433,7 @@ static void bind_resp_received(struct sess *s, const struct pdu *resp,
                           ? v : 0x33; /* no TLV: a 3.3 SMSC (§8.7) */
     copy_system_id(s, resp->system_id);
     sess_set_state(s, bound_state(s->bind_type));
-    s->last_rx_ms = now_ms();
+    s->last_rx_ms = clock_mono_ms();
     sess_arm_timer(s);
     if (s->cbs.on_bound)
         s->cbs.on_bound(s, resp, s->ctx);
@@ -637,7 +631,7 @@ static void handle_pdu(struct sess *s, const uint8_t *raw, size_t len)
     struct pdu p;
     uint32_t st = pdu_decode(raw, len, &p);
     s->stats.rx_pdus++;
-    s->last_rx_ms = now_ms();
+    s->last_rx_ms = clock_mono_ms();
     if (pdu_is_resp(p.command_id) && pdu_command_known(p.command_id)) {
         handle_response(s, &p, st);
         return;
@@ -828,7 +822,7 @@ static void sess_arm_timer(struct sess *s)
     uint64_t due = next_due(s);
     if (!due || (s->timer_at_ms && s->timer_at_ms <= due))
         return; /* already armed early enough; it re-arms when it fires */
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     uint64_t wait = due > now ? due - now : 0;
     struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
     s->timer_at_ms = due;
@@ -847,7 +841,7 @@ static void expire_txns(struct sess *s, uint64_t now)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct sess *s = arg;
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     (void)fd;
     (void)what;
     s->timer_at_ms = 0;
@@ -932,7 +926,7 @@ struct sess *sess_new(struct event_base *base, struct bufferevent *bev,
         sess_free(s);
         return NULL;
     }
-    s->last_rx_ms = now_ms();
+    s->last_rx_ms = clock_mono_ms();
     s->bind_deadline_ms = s->last_rx_ms + s->cfg.bind_timeout_ms;
     bufferevent_setcb(bev, on_read, on_write, on_event, s);
     bufferevent_setwatermark(bev, EV_WRITE, s->cfg.write_high_water / 2, 0);

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "account.h"
+#include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "store.h"
@@ -133,13 +134,6 @@ struct store {
 static void conn_connect(struct store_conn *c);
 static void ensure_group(struct store *st);
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ---- pending commands ----------------------------------------------- */
 
 static void pending_unlink(struct pending *p)
@@ -201,7 +195,7 @@ static struct pending *send_cmd(struct store *st, enum conn_kind kind,
     if (!p)
         return NULL;
     p->conn = c;
-    p->deadline_ms = now_ms() + timeout_ms;
+    p->deadline_ms = clock_mono_ms() + timeout_ms;
     p->complete = complete;
     p->arg = arg;
     if (redisAsyncCommandArgv(c->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
@@ -252,7 +246,7 @@ static void conn_check_timeouts(struct store_conn *c, uint64_t now)
 static void on_check(evutil_socket_t fd, short what, void *arg)
 {
     struct store *st = arg;
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     (void)fd;
     (void)what;
     for (int k = 0; k < CONN_COUNT; k++)

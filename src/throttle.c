@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "store.h"
 #include "throttle.h"
 
@@ -43,13 +44,6 @@ struct throttle {
     struct store *st;
     struct bucket *buckets[BUCKETS];
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static struct bucket *bucket_get(struct throttle *t, const char *key)
 {
@@ -86,7 +80,7 @@ static void on_lease(int status, unsigned granted, void *arg)
     b->leasing = 0;
     if (status != 0 || granted == 0)
         return;
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
     if (now - b->pool_at_ms > POOL_TTL_MS)
         b->pool = 0;
     b->pool += granted;
@@ -95,7 +89,7 @@ static void on_lease(int status, unsigned granted, void *arg)
 
 static void lease(struct throttle *t, struct bucket *b)
 {
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
     if (b->leasing || now - b->lease_at_ms < LEASE_INTERVAL_MS)
         return;
     b->leasing = 1;
@@ -117,7 +111,7 @@ int throttle_take(struct throttle *t, const char *key, unsigned rate,
         b->rate = rate;
         b->pool = b->pool < lease_size(rate) ? b->pool : lease_size(rate);
     }
-    if (mono_ms() - b->pool_at_ms > POOL_TTL_MS)
+    if (clock_mono_ms() - b->pool_at_ms > POOL_TTL_MS)
         b->pool = 0;
     int ok = b->pool >= n;
     if (ok)

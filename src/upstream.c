@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "dlr.h"
 #include "log.h"
@@ -103,13 +104,6 @@ struct up {
 
 static void up_pump(struct up *u);
 static void session_connect(struct up_session *us);
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void schedule_pump(struct up *u)
 {
@@ -318,7 +312,7 @@ static void arm_retry(struct up *u)
 {
     if (!u->retry)
         return;
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
     uint64_t wait = u->retry->due_ms > now ? u->retry->due_ms - now : 0;
     struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
     evtimer_add(u->retry_ev, &tv);
@@ -333,7 +327,7 @@ static void retry_later(struct up *u, struct up_msg *m)
     if (backoff > q->retry_max_ms)
         backoff = q->retry_max_ms;
     backoff += (uint64_t)rand() % (backoff / 4 + 1); /* jitter */
-    m->due_ms = mono_ms() + backoff;
+    m->due_ms = clock_mono_ms() + backoff;
     struct up_msg **pp = &u->retry;
     while (*pp && (*pp)->due_ms <= m->due_ms)
         pp = &(*pp)->next;
@@ -346,7 +340,7 @@ static void retry_later(struct up *u, struct up_msg *m)
 static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct up *u = arg;
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
     (void)fd;
     (void)what;
     while (u->retry && u->retry->due_ms <= now) {

@@ -1,0 +1,29 @@
+/*
+ * clock.h - the two clocks the bridge reads, in milliseconds.
+ *
+ * libc only. clock_mono_ms() for deadlines and rates (never jumps);
+ * clock_wall_ms() for what is shown to people or stored (message ids,
+ * submit times).
+ */
+#ifndef SMPPBRIDGE_CLOCK_H
+#define SMPPBRIDGE_CLOCK_H
+
+#include <stdint.h>
+#include <sys/time.h>
+#include <time.h>
+
+static inline uint64_t clock_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static inline uint64_t clock_wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+#endif /* SMPPBRIDGE_CLOCK_H */
