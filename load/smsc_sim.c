@@ -209,6 +209,7 @@ static int write_stats(const struct sim *sim, const char *path)
     F(receipts_sent); F(receipts_acked); F(receipts_failed);
     F(receipts_intermediate); F(receipts_held); F(receipts_dropped);
     F(mo_sent); F(concat_parts); F(concat_split); F(concat_disorder);
+    F(query_sm); F(cancel_sm); F(replace_sm); F(cancel_ok); F(replace_ok);
     fprintf(f, "  \"mo_acked\": %" PRIu64 "\n}\n", st->mo_acked);
 #undef F
     return fclose(f);
@@ -281,10 +282,29 @@ static void usage(FILE *out)
 "  --window N               our outstanding deliver_sm per session (default 1000)\n"
 "  --peer-window N          client's outstanding submits before RTHROTTLED (default 10000)\n"
 "  --seed N                 random seed (default: time)\n"
+"  --msg-track N            messages remembered for query_sm, cancel_sm and\n"
+"                           replace_sm (default 200000, about 200 bytes each;\n"
+"                           0: none). When full, the oldest final record goes;\n"
+"                           if all are pending, new messages are not remembered\n"
+"                           (their receipts still go out; queries get\n"
+"                           ESME_RINVMSGID)\n"
+"  --msg-keep-s S           a final record is forgotten S seconds after its\n"
+"                           final state (default 3600, at least 1)\n"
+"  --cancel-receipt         (default) a cancelled message whose\n"
+"                           registered_delivery asks for final (or failure)\n"
+"                           receipts gets one with stat:DELETED at once, right\n"
+"                           after the cancel_sm_resp (the simplest: no waiting\n"
+"                           for its original due time); a submit_multi gets\n"
+"                           one, to its first destination\n"
+"  --no-cancel-receipt      a cancel_sm sends no receipt\n"
 "  --stats-json FILE        counters written at exit\n"
 "  --port-file FILE         bound ports written once listening (one per line)\n"
 "  --quiet                  errors only\n"
-"  --help\n");
+"  --help\n"
+"query_sm answers ENROUTE (1) while the final receipt is pending (see\n"
+"--dlr-delay-ms), then the final state with final_date; cancel_sm and\n"
+"replace_sm work on pending messages only (ESME_RCANCELFAIL and\n"
+"ESME_RREPLACEFAIL otherwise, ESME_RINVMSGID for unknown ids).\n");
 }
 
 static int parse_uint(const char *s, unsigned *out)
@@ -318,6 +338,7 @@ enum {
     OPT_REJECT_RATE,
     OPT_DROP_EVERY, OPT_MO_RATE, OPT_MO_FROM, OPT_MO_TO, OPT_STATS_JSON,
     OPT_PORT_FILE, OPT_QUIET, OPT_WINDOW, OPT_PEER_WINDOW, OPT_SEED, OPT_HELP,
+    OPT_MSG_TRACK, OPT_MSG_KEEP, OPT_CANCEL_RECEIPT, OPT_NO_CANCEL_RECEIPT,
 };
 
 static const struct option long_opts[] = {
@@ -347,6 +368,10 @@ static const struct option long_opts[] = {
     {"peer-window", required_argument, NULL, OPT_PEER_WINDOW},
     {"seed", required_argument, NULL, OPT_SEED},
     {"help", no_argument, NULL, OPT_HELP},
+    {"msg-track", required_argument, NULL, OPT_MSG_TRACK},
+    {"msg-keep-s", required_argument, NULL, OPT_MSG_KEEP},
+    {"cancel-receipt", no_argument, NULL, OPT_CANCEL_RECEIPT},
+    {"no-cancel-receipt", no_argument, NULL, OPT_NO_CANCEL_RECEIPT},
     {NULL, 0, NULL, 0},
 };
 
@@ -418,6 +443,14 @@ static int apply_option(struct sim_opts *o, int opt, const char *arg,
         o->seed = strtoull(arg, &end, 10);
         if (!*end && end != arg) return 0;
         break;
+    case OPT_MSG_TRACK:
+        if (parse_uint(arg, &o->msg_track) == 0) return 0;
+        break;
+    case OPT_MSG_KEEP:
+        if (parse_uint(arg, &u) == 0 && u > 0) { o->msg_keep_s = u; return 0; }
+        break;
+    case OPT_CANCEL_RECEIPT: o->cancel_receipt = 1; return 0;
+    case OPT_NO_CANCEL_RECEIPT: o->cancel_receipt = 0; return 0;
     default:
         snprintf(err, cap, "unknown option");
         return -1;
@@ -437,6 +470,9 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
     o->dlr_id_format = SIM_ID_SAME;
     o->window = 1000;
     o->peer_window = 10000;
+    o->msg_track = 200000;
+    o->msg_keep_s = 3600;
+    o->cancel_receipt = 1;
     o->mo_from = "34600000000";
     o->mo_to = "12345";
     o->seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 20;

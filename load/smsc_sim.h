@@ -61,6 +61,9 @@ struct sim_opts {
     unsigned window;       /* our outstanding deliver_sm per session */
     unsigned peer_window;  /* the client's outstanding submits */
     uint64_t seed;
+    unsigned msg_track;    /* messages remembered for query/cancel/replace */
+    unsigned msg_keep_s;   /* final records forgotten after this */
+    int cancel_receipt;    /* DELETED receipt for a cancelled message */
 };
 
 struct sim_stats {
@@ -73,6 +76,7 @@ struct sim_stats {
     uint64_t concat_parts;      /* submits carrying a concatenation UDH */
     uint64_t concat_split;      /* a part on another session than its first */
     uint64_t concat_disorder;   /* a part not right after the previous one */
+    uint64_t query_sm, cancel_sm, replace_sm, cancel_ok, replace_ok;
 };
 
 struct sim;

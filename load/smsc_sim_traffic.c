@@ -8,6 +8,11 @@
  * in due order and one timer (no timer per message). Receipts that cannot
  * be delivered yet (no receiver bound, windows full) wait in their
  * account's queue and go out when a receiver binds or has room.
+ *
+ * Each accepted message also gets a record (smsc_sim_msgs.c) that
+ * query_sm, cancel_sm and replace_sm act on. Queued receipt events are
+ * not removed on cancel or replace: when one falls due it reads its
+ * record, which says whether it still applies and with what text.
  */
 #include "common.h"
 
@@ -23,6 +28,7 @@
 #include "text.h"
 #include "log.h"
 #include "smsc_sim.h"
+#include "smsc_sim_msgs.h"
 
 #define QUEUE_MAX (4u << 20)   /* items per queue before dropping */
 #define DLR_MAX_ATTEMPTS 5
@@ -36,6 +42,7 @@ struct sim_dlr {
     unsigned attempts;
     time_t submitted;
     uint8_t src_ton, src_npi, dst_ton, dst_npi;
+    uint8_t tracked;             /* the message has a record (may be gone) */
     char src[SIM_ADDR_LEN];      /* of the original submit */
     char dst[SIM_ADDR_LEN];
     char text[SIM_TEXT_LEN];
@@ -69,8 +76,19 @@ struct sim_concat {
     uint8_t total, seq;
 };
 
+/* A final receipt event held back until a replaced
+ * schedule_delivery_time: one timer each (rare, unlike the queues). */
+struct sim_deferred {
+    struct sim_traffic *t;
+    struct event *ev;
+    struct sim_dlr d;
+    struct sim_deferred *prev, *next;
+};
+
 struct sim_traffic {
     struct sim *sim;
+    struct sim_msgs *msgs;
+    struct sim_deferred *deferred;
     struct sim_concat concat[65536];
     uint64_t next_id;
     uint64_t rng;
@@ -232,6 +250,14 @@ static struct dlr_str dstr(const char *s)
 static void dlr_done(struct sess *s, const struct pdu *resp, uint32_t status,
                      void *arg);
 
+/* Whether final <state> is a failure: err:001 and network_error_code 1
+ * in receipts, error_code 1 in query_sm_resp. A cancel is not one. */
+static int state_failed(int state)
+{
+    return state != DLR_STATE_ENROUTE && state != DLR_STATE_DELIVERED &&
+           state != DLR_STATE_DELETED;
+}
+
 /* Build and send the deliver_sm for <d> on <c>; 0 or -1 (not sent). */
 static int send_receipt(struct sim_client *c, const struct sim_dlr *d)
 {
@@ -248,13 +274,13 @@ static int send_receipt(struct sim_client *c, const struct sim_dlr *d)
         .id = dstr(id), .sub = 1, .dlvrd = delivered ? 1 : 0,
         .submit_date = dstr(sdate), .done_date = dstr(ddate),
         .stat = dstr(dlr_state_to_stat(d->state)),
-        .err = dstr(delivered || !final ? "000" : "001"), .text = dstr(d->text),
+        .err = dstr(state_failed(d->state) ? "001" : "000"), .text = dstr(d->text),
     };
     int n = dlr_format(&info, text, sizeof text);
     if (n < 0 || n > 254)
         return -1;
     uint8_t state = (uint8_t)d->state;
-    uint8_t net_err[3] = {3, 0, (uint8_t)(delivered || !final ? 0 : 1)};
+    uint8_t net_err[3] = {3, 0, (uint8_t)state_failed(d->state)};
 
     struct pdu p;
     pdu_init(&p, PDU_DELIVER_SM, 0);
@@ -342,16 +368,17 @@ static void dlr_done(struct sess *s, const struct pdu *resp, uint32_t status,
     free(d);
 }
 
+static void receipt_due(struct sim_traffic *t, struct sim_dlr *d);
+
 static void on_dlr_queue(struct sim_traffic *t, struct sim_queue *q,
                          struct event *ev)
 {
     uint64_t now = clock_mono_ms();
     struct sim_dlr d;
     const uint64_t *due;
-    (void)t;
     while ((due = queue_peek(q)) && *due <= now) {
         queue_pop(q, &d);
-        deliver_receipt(&d);
+        receipt_due(t, &d);
     }
     queue_arm(ev, q);
 }
@@ -405,9 +432,23 @@ static void copy_addr(char *dst, struct pdu_view v)
     dst[n] = 0;
 }
 
-/* First characters of the text for the receipt's text: field (printable
- * ASCII only: the text may be UCS-2 or binary). */
-static void copy_text(char *dst, const struct pdu *p)
+/* First characters of short message <sm> for the receipt's text: field
+ * (printable ASCII only: the text may be UCS-2 or binary; a UDH, when
+ * <esm_class> says there is one, is skipped). */
+static void copy_text_view(char *dst, struct pdu_view sm, uint8_t esm_class,
+                           uint8_t data_coding)
+{
+    size_t skip = (esm_class & 0x40) && sm.len ? (size_t)sm.ptr[0] + 1 : 0;
+    size_t n = 0;
+    for (size_t i = skip; i < sm.len && n < SIM_TEXT_LEN - 1; i++)
+        if (data_coding != 8 && sm.ptr[i] >= 0x20 && sm.ptr[i] < 0x7F)
+            dst[n++] = (char)sm.ptr[i];
+    dst[n] = 0;
+}
+
+/* The message text of <p>: short_message, or message_payload when the
+ * short_message is empty. */
+static struct pdu_view message_text(const struct pdu *p)
 {
     struct pdu_view sm = p->short_message;
     const struct pdu_tlv *payload = pdu_tlv_find(p, PDU_TLV_MESSAGE_PAYLOAD);
@@ -415,24 +456,150 @@ static void copy_text(char *dst, const struct pdu *p)
         sm.ptr = payload->val;
         sm.len = payload->len;
     }
-    size_t skip = (p->esm_class & 0x40) && sm.len ? (size_t)sm.ptr[0] + 1 : 0;
-    size_t n = 0;
-    for (size_t i = skip; i < sm.len && n < SIM_TEXT_LEN - 1; i++)
-        if (p->data_coding != 8 && sm.ptr[i] >= 0x20 && sm.ptr[i] < 0x7F)
-            dst[n++] = (char)sm.ptr[i];
-    dst[n] = 0;
+    return sm;
 }
 
-/* Schedule the receipts a submit asks for, to <dest>. */
+static void copy_text(char *dst, const struct pdu *p)
+{
+    copy_text_view(dst, message_text(p), p->esm_class, p->data_coding);
+}
+
+/* ---- message records ------------------------------------------------ */
+
+/* A record for the message <id> a submit was accepted as, to <dest> (the
+ * first destination of a submit_multi); NULL when not remembered. */
+static struct sim_msg *track_message(struct sim_traffic *t, struct sim_client *c,
+                                     const struct pdu *p, uint64_t id,
+                                     uint8_t dton, uint8_t dnpi,
+                                     struct pdu_view dest)
+{
+    struct sim_msg *m = sim_msgs_add(t->msgs, id, clock_mono_ms());
+    if (!m)
+        return NULL;
+    m->multi = p->command_id == PDU_SUBMIT_MULTI;
+    m->account = c->account;
+    m->registered_delivery = p->registered_delivery;
+    m->esm_class = p->esm_class;
+    m->data_coding = p->data_coding;
+    m->src_ton = p->source_addr_ton;
+    m->src_npi = p->source_addr_npi;
+    m->dst_ton = dton;
+    m->dst_npi = dnpi;
+    m->submitted = time(NULL);
+    copy_addr(m->src, p->source_addr);
+    copy_addr(m->dst, dest);
+    copy_text(m->text, p);
+    return m;
+}
+
+static void on_deferred_timer(evutil_socket_t fd, short what, void *arg);
+
+/* Hold final receipt event <d> of <m> until the replaced schedule time
+ * (plus the usual receipt delay); 0, or -1 when it cannot be held. */
+static int defer_receipt(struct sim_traffic *t, const struct sim_msg *m,
+                         const struct sim_dlr *d)
+{
+    struct sim_deferred *h = calloc(1, sizeof *h);
+    if (!h)
+        return -1;
+    h->ev = evtimer_new(sim_base(t->sim), on_deferred_timer, h);
+    if (!h->ev) {
+        free(h);
+        return -1;
+    }
+    h->t = t;
+    h->d = *d;
+    time_t wait = m->deliver_after - time(NULL);
+    uint64_t ms = (uint64_t)(wait > 0 ? wait : 0) * 1000u +
+                  sim_opts(t->sim)->dlr_delay_ms;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(h->ev, &tv);
+    h->next = t->deferred;
+    if (t->deferred)
+        t->deferred->prev = h;
+    t->deferred = h;
+    return 0;
+}
+
+static void deferred_free(struct sim_traffic *t, struct sim_deferred *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        t->deferred = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    event_free(h->ev);
+    free(h);
+}
+
+static void on_deferred_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct sim_deferred *h = arg;
+    struct sim_traffic *t = h->t;
+    struct sim_dlr d = h->d;
+    (void)fd;
+    (void)what;
+    deferred_free(t, h);
+    receipt_due(t, &d);
+}
+
+/* A final receipt event of tracked message <m> falls due: settle the
+ * record and send the receipt if the (possibly replaced) registered
+ * delivery asks for it, with the (possibly replaced) text. */
+static void final_due(struct sim_traffic *t, struct sim_msg *m,
+                      struct sim_dlr *d)
+{
+    time_t now = time(NULL);
+    if (m->deliver_after > now && defer_receipt(t, m, d) == 0)
+        return;
+    m->pending--;
+    if (m->expires_at && now >= m->expires_at)
+        d->state = DLR_STATE_EXPIRED;
+    if (d->state != DLR_STATE_DELIVERED)
+        m->outcome = d->state;  /* one failed destination fails the message */
+    if (m->pending == 0)
+        sim_msgs_set_final(t->msgs, m, m->outcome, now, clock_mono_ms());
+    if (!receipt_wanted(m->registered_delivery, d->state))
+        return;
+    memcpy(d->text, m->text, sizeof d->text);
+    deliver_receipt(d);
+}
+
+/* A queued receipt event falls due. Events of tracked messages apply
+ * only while their record is pending: a cancelled (or cancelled and
+ * since forgotten) message sends nothing more. */
+static void receipt_due(struct sim_traffic *t, struct sim_dlr *d)
+{
+    if (!d->tracked) {
+        deliver_receipt(d);
+        return;
+    }
+    struct sim_msg *m = sim_msgs_find(t->msgs, d->id, clock_mono_ms());
+    if (!m || m->state != DLR_STATE_ENROUTE)
+        return;
+    if (d->state != DLR_STATE_ENROUTE) {
+        final_due(t, m, d);
+        return;
+    }
+    memcpy(d->text, m->text, sizeof d->text);
+    deliver_receipt(d);
+}
+
+/* Schedule the receipt events of a submit to <dest>. A tracked message
+ * (<m> not NULL) always gets its final event, which settles the record
+ * even when no receipt is wanted; an untracked one only when it is. */
 static void schedule_receipts(struct sim_traffic *t, struct sim_client *c,
-                              const struct pdu *p, uint64_t id, uint8_t dton,
-                              uint8_t dnpi, struct pdu_view dest)
+                              const struct pdu *p, struct sim_msg *m,
+                              uint64_t id, uint8_t dton, uint8_t dnpi,
+                              struct pdu_view dest)
 {
     const struct sim_opts *o = sim_opts(t->sim);
     struct sim_dlr d;
     memset(&d, 0, sizeof d);
     d.account = c->account;
     d.id = id;
+    d.tracked = m != NULL;
     d.submitted = time(NULL);
     d.src_ton = p->source_addr_ton;
     d.src_npi = p->source_addr_npi;
@@ -449,11 +616,17 @@ static void schedule_receipts(struct sim_traffic *t, struct sim_client *c,
         queue_arm(t->interim_ev, &t->interim_q);
     }
     d.state = pick_state(t);
-    if (!receipt_wanted(p->registered_delivery, d.state))
+    if (!m && !receipt_wanted(p->registered_delivery, d.state))
         return;
     d.due_ms = base + o->dlr_delay_ms;
-    if (queue_push(&t->final_q, &d) != 0)
+    if (queue_push(&t->final_q, &d) != 0) {
         sim_stats(t->sim)->receipts_dropped++;
+        if (m && m->pending == 0)  /* nothing will settle it: settle now */
+            sim_msgs_set_final(t->msgs, m, d.state, time(NULL), clock_mono_ms());
+        return;
+    }
+    if (m)
+        m->pending++;
     queue_arm(t->final_ev, &t->final_q);
 }
 
@@ -579,15 +752,213 @@ static void handle_submit(struct sim_traffic *t, struct sim_client *c,
     if (status != ESME_ROK)
         return;
     if (p->command_id != PDU_SUBMIT_MULTI) {
-        schedule_receipts(t, c, p, id, p->dest_addr_ton, p->dest_addr_npi,
+        struct sim_msg *m = track_message(t, c, p, id, p->dest_addr_ton,
+                                          p->dest_addr_npi, p->destination_addr);
+        schedule_receipts(t, c, p, m, id, p->dest_addr_ton, p->dest_addr_npi,
                           p->destination_addr);
         return;
     }
     struct pdu_view cur = p->dest_list;
     struct pdu_dest d;
-    while (pdu_dest_next(&cur, &d))
-        if (d.dest_flag == 1)
-            schedule_receipts(t, c, p, id, d.ton, d.npi, d.addr);
+    struct sim_msg *m = NULL;
+    int first = 1;
+    while (pdu_dest_next(&cur, &d)) {
+        if (d.dest_flag != 1)
+            continue;
+        if (first)
+            m = track_message(t, c, p, id, d.ton, d.npi, d.addr);
+        first = 0;
+        schedule_receipts(t, c, p, m, id, d.ton, d.npi, d.addr);
+    }
+}
+
+/* ---- query_sm, cancel_sm, replace_sm -------------------------------- */
+
+/* <v> as an id this simulator issues (--id-format radix); 0 or -1. */
+static int parse_id(struct pdu_view v, uint64_t *out)
+{
+    int hex = sim_opts(sim_get())->id_format != SIM_ID_DEC;
+    uint64_t id = 0;
+    if (v.len == 0 || v.len > (hex ? 16u : 19u))
+        return -1;
+    for (size_t i = 0; i < v.len; i++) {
+        int ch = v.ptr[i], digit;
+        if (ch >= '0' && ch <= '9')
+            digit = ch - '0';
+        else if (hex && ch >= 'a' && ch <= 'f')
+            digit = ch - 'a' + 10;
+        else if (hex && ch >= 'A' && ch <= 'F')
+            digit = ch - 'A' + 10;
+        else
+            return -1;
+        id = id * (hex ? 16u : 10u) + (uint64_t)digit;
+    }
+    *out = id;
+    return 0;
+}
+
+/* The record of the message <req> names, or NULL. */
+static struct sim_msg *requested_msg(struct sim_traffic *t, const struct pdu *req)
+{
+    uint64_t id;
+    if (parse_id(req->message_id, &id) != 0)
+        return NULL;
+    return sim_msgs_find(t->msgs, id, clock_mono_ms());
+}
+
+static int same_addr(const char *recorded, struct pdu_view v)
+{
+    return strlen(recorded) == v.len && memcmp(recorded, v.ptr, v.len) == 0;
+}
+
+/* <t> as an SMPP absolute time in UTC, "YYMMDDhhmmss000+" (SMPP-FACTS
+ * §2.8: tenths 0, offset 00 quarter hours). */
+static void format_smpp_time(time_t t, char *out, size_t cap)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(out, cap, "%02d%02d%02d%02d%02d%02d000+", tm.tm_year % 100,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/*
+ * query_sm (3.4 §4.8): the message's state, and once final its
+ * final_date and error_code (1 for a failed delivery, as in receipts).
+ * ESME_RINVMSGID for an id never issued or forgotten, ESME_RQUERYFAIL
+ * when source_addr is not the message's.
+ */
+static void handle_query(struct sim_traffic *t, struct sim_client *c,
+                         const struct pdu *req)
+{
+    struct sim_msg *m = requested_msg(t, req);
+    uint32_t status = !m ? ESME_RINVMSGID
+                    : !same_addr(m->src, req->source_addr) ? ESME_RQUERYFAIL
+                    : ESME_ROK;
+    if (status != ESME_ROK) {
+        sess_reply(c->sess, req->command_id, req->sequence_number, status, NULL);
+        return;
+    }
+    char date[32];
+    struct pdu r;
+    pdu_init(&r, PDU_QUERY_SM_RESP, req->sequence_number);
+    r.message_id = req->message_id;
+    if (m->state != DLR_STATE_ENROUTE) {
+        format_smpp_time(m->final_at, date, sizeof date);
+        r.final_date = pdu_view_str(date);
+    }
+    r.message_state = (uint8_t)m->state;
+    r.error_code = (uint8_t)state_failed(m->state);
+    sess_reply(c->sess, req->command_id, req->sequence_number, ESME_ROK, &r);
+}
+
+/*
+ * Whether cancel_sm <req> may cancel; ESME_ROK with the record in <out>.
+ * An id this SMSC never issued (or has forgotten) gets ESME_RINVMSGID,
+ * not ESME_RCANCELFAIL: the 3.4 status table defines 0x0C as "invalid
+ * message_id" (SMPP-FACTS §3.1), which such an id is, and query_sm and
+ * replace_sm answer it the same way, so a client sees one status for "no
+ * such message". ESME_RCANCELFAIL is for a message that exists but
+ * cannot be cancelled: already final, or named with another source (or,
+ * when given, destination) address. An empty message_id asks to cancel
+ * every pending message from source_addr to destination_addr; that is
+ * not simulated and fails.
+ */
+static uint32_t cancel_status(struct sim_traffic *t, const struct pdu *req,
+                              struct sim_msg **out)
+{
+    if (req->message_id.len == 0)
+        return ESME_RCANCELFAIL;
+    struct sim_msg *m = requested_msg(t, req);
+    if (!m)
+        return ESME_RINVMSGID;
+    if (!same_addr(m->src, req->source_addr) ||
+        (req->destination_addr.len && !m->multi &&
+         !same_addr(m->dst, req->destination_addr)) ||
+        m->state != DLR_STATE_ENROUTE)
+        return ESME_RCANCELFAIL;
+    *out = m;
+    return ESME_ROK;
+}
+
+/* The DELETED receipt of cancelled message <m>, sent at once (to the
+ * first destination of a submit_multi). */
+static void send_deleted_receipt(const struct sim_msg *m)
+{
+    struct sim_dlr d;
+    memset(&d, 0, sizeof d);
+    d.account = m->account;
+    d.id = m->id;
+    d.state = DLR_STATE_DELETED;
+    d.tracked = 1;
+    d.submitted = m->submitted;
+    d.src_ton = m->src_ton;
+    d.src_npi = m->src_npi;
+    d.dst_ton = m->dst_ton;
+    d.dst_npi = m->dst_npi;
+    memcpy(d.src, m->src, sizeof d.src);
+    memcpy(d.dst, m->dst, sizeof d.dst);
+    memcpy(d.text, m->text, sizeof d.text);
+    deliver_receipt(&d);
+}
+
+/* cancel_sm (3.4 §4.9): a pending message becomes DELETED; its queued
+ * receipt events find it final and send nothing. */
+static void handle_cancel(struct sim_traffic *t, struct sim_client *c,
+                          const struct pdu *req)
+{
+    struct sim_msg *m = NULL;
+    uint32_t status = cancel_status(t, req, &m);
+    sess_reply(c->sess, req->command_id, req->sequence_number, status, NULL);
+    if (status != ESME_ROK)
+        return;
+    sim_stats(t->sim)->cancel_ok++;
+    sim_msgs_set_final(t->msgs, m, DLR_STATE_DELETED, time(NULL), clock_mono_ms());
+    if (sim_opts(t->sim)->cancel_receipt &&
+        receipt_wanted(m->registered_delivery, DLR_STATE_DELETED))
+        send_deleted_receipt(m);
+}
+
+/* Whether replace_sm <req> may replace; ESME_ROK with the record in
+ * <out>. Unknown ids as for cancel_sm; ESME_RREPLACEFAIL for a final
+ * message or another source address. */
+static uint32_t replace_status(struct sim_traffic *t, const struct pdu *req,
+                               struct sim_msg **out)
+{
+    uint32_t st = pdu_validate(req);
+    if (st != ESME_ROK)
+        return st;
+    struct sim_msg *m = requested_msg(t, req);
+    if (!m)
+        return ESME_RINVMSGID;
+    if (!same_addr(m->src, req->source_addr) || m->state != DLR_STATE_ENROUTE)
+        return ESME_RREPLACEFAIL;
+    *out = m;
+    return ESME_ROK;
+}
+
+/*
+ * replace_sm (3.4 §4.10): the new text (what receipts quote, read with
+ * the original esm_class and data_coding), registered_delivery,
+ * schedule_delivery_time (a later one holds the final receipt until then
+ * plus --dlr-delay-ms) and validity_period (a receipt falling due after
+ * it reports EXPIRED) replace the record's; empty times clear them.
+ */
+static void handle_replace(struct sim_traffic *t, struct sim_client *c,
+                           const struct pdu *req)
+{
+    struct sim_msg *m = NULL;
+    uint32_t status = replace_status(t, req, &m);
+    sess_reply(c->sess, req->command_id, req->sequence_number, status, NULL);
+    if (status != ESME_ROK)
+        return;
+    sim_stats(t->sim)->replace_ok++;
+    time_t now = time(NULL), when;
+    copy_text_view(m->text, message_text(req), m->esm_class, m->data_coding);
+    m->registered_delivery = req->registered_delivery;
+    m->deliver_after = pdu_time_to_unix(req->schedule_delivery_time, now, &when) == 0
+                           ? when : 0;
+    m->expires_at = pdu_time_to_unix(req->validity_period, now, &when) == 0
+                        ? when : 0;
 }
 
 void sim_on_request(struct sim_client *c, const struct pdu *req)
@@ -598,9 +969,21 @@ void sim_on_request(struct sim_client *c, const struct pdu *req)
     case PDU_SUBMIT_SM: st->submit_sm++; break;
     case PDU_DATA_SM: st->data_sm++; break;
     case PDU_SUBMIT_MULTI: st->submit_multi++; break;
+    case PDU_QUERY_SM:
+        st->query_sm++;
+        handle_query(t, c, req);
+        return;
+    case PDU_CANCEL_SM:
+        st->cancel_sm++;
+        handle_cancel(t, c, req);
+        return;
+    case PDU_REPLACE_SM:
+        st->replace_sm++;
+        handle_replace(t, c, req);
+        return;
     default:
-        /* query_sm, cancel_sm, replace_sm, broadcasts, data_sm from a
-         * receiver...: not simulated, answered as such. */
+        /* broadcasts, data_sm from a receiver...: not simulated,
+         * answered as such. */
         st->other_requests++;
         if (!(pdu_command_flags(req->command_id) & PDUF_NORESP))
             sess_reply(c->sess, req->command_id, req->sequence_number,
@@ -748,6 +1131,12 @@ int sim_traffic_init(struct sim *sim, char *err, size_t errlen)
     t->rng = o->seed ? o->seed : 0x9E3779B97F4A7C15ull;
     /* ids start somewhere random so that restarts do not repeat them */
     t->next_id = 0x10000000ull + (rng_next(t) & 0x0FFFFFFFull);
+    t->msgs = sim_msgs_new(o->msg_track, o->msg_keep_s);
+    if (!t->msgs) {
+        free(t);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     queue_init(&t->final_q, sizeof(struct sim_dlr));
     queue_init(&t->interim_q, sizeof(struct sim_dlr));
     queue_init(&t->resp_q, sizeof(struct sim_resp));
@@ -780,6 +1169,9 @@ void sim_traffic_free(struct sim *sim)
         queue_pop(&t->resp_q, &r);
         sess_unref(r.sess);
     }
+    while (t->deferred)
+        deferred_free(t, t->deferred);
+    sim_msgs_free(t->msgs);
     queue_free(&t->final_q);
     queue_free(&t->interim_q);
     queue_free(&t->resp_q);
