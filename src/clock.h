@@ -1,7 +1,8 @@
 /*
  * clock.h - the two clocks the bridge reads, in milliseconds.
  *
- * libc only. clock_mono_ms() for deadlines and rates (never jumps);
+ * libc only. clock_mono_ms() for deadlines and rates (never jumps;
+ * clock_mono_us() for latencies);
  * clock_wall_ms() for what is shown to people or stored (message ids,
  * submit times).
  */
@@ -17,6 +18,14 @@ static inline uint64_t clock_mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Microseconds on the monotonic clock: latencies for metrics. */
+static inline uint64_t clock_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static inline uint64_t clock_wall_ms(void)
