@@ -159,13 +159,22 @@ build/bench/%: tests/bench/%.c $(LIB_SRC) $(wildcard src/*.h)
 bench: deps $(BENCH_BIN)
 	$(BENCH_BIN)
 
-# Binaries and the example config, for packages and the container image.
+# Binaries and the example config, for packages and the container image;
+# the systemd unit (its /usr/local paths rewritten for PREFIX) and the
+# operator's docs with their Prometheus and Grafana examples.
 PREFIX  ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR  ?= $(PREFIX)/share/doc/smppbridge
 BINS    := $(wildcard $(BUILD)/bin/*)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/smppbridge
 	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/)
 	$(if $(wildcard conf/*.conf),install -m 0644 conf/*.conf $(DESTDIR)/etc/smppbridge/)
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	sed 's|/usr/local/|$(PREFIX)/|g' scripts/smppbridge.service >$(DESTDIR)$(UNITDIR)/smppbridge.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/smppbridge.service
+	install -m 0644 $(wildcard docs/operations.md docs/prometheus.yml docs/grafana-dashboard.json) \
+	    $(DESTDIR)$(DOCDIR)/
 
 run: deps lib tools
 	@scripts/run-local.sh

@@ -12,9 +12,11 @@ set -eu
 BUILD_PKGS="build-essential make pkg-config clang libclang-rt-dev
 libevent-dev libssl-dev libhiredis-dev libcriterion-dev
 redis-server redis-tools libsmpp34-dev tshark libnet-smpp-perl
-ca-certificates openssl jq"
+ca-certificates openssl jq
+curl prometheus"
+# curl and prometheus (for promtool) only serve tests/integration/test_admin.sh.
 RUNTIME_PKGS="libevent-2.1-7 libevent-openssl-2.1-7 libssl3 libhiredis0.14
-ca-certificates"
+ca-certificates curl"
 
 pkgs=$BUILD_PKGS
 [ "${1:-}" = "--runtime" ] && pkgs=$RUNTIME_PKGS

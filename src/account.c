@@ -19,6 +19,7 @@ enum account_field {
     FLD_ALLOW,
     FLD_ID_FORMAT,
     FLD_TPS,
+    FLD_DAILY_QUOTA,
     FLD_CREATED,
     FLD_UPDATED,
     FLD_MAX
@@ -31,6 +32,7 @@ static const struct {
     [FLD_PASSWORD] = {"password", 1},   [FLD_ENABLED] = {"enabled", 1},
     [FLD_MAX_BINDS] = {"max_binds", 0}, [FLD_ALLOW] = {"allow", 0},
     [FLD_ID_FORMAT] = {"id_format", 0}, [FLD_TPS] = {"tps", 0},
+    [FLD_DAILY_QUOTA] = {"daily_quota", 0},
     [FLD_CREATED] = {"created", 0},     [FLD_UPDATED] = {"updated", 0},
 };
 
@@ -140,6 +142,11 @@ static int field_parse(enum account_field f, const char *v, size_t len,
             goto bad;
         *(f == FLD_TPS ? &a->tps : &a->max_binds) = (unsigned)n;
         return 0;
+    case FLD_DAILY_QUOTA:
+        if (parse_u64(v, len, ACCOUNT_QUOTA_MAX, &n) < 0)
+            goto bad;
+        a->daily_quota = (unsigned)n;
+        return 0;
     case FLD_ALLOW:
         if (copy_text(v, len, tmp, sizeof tmp) < 0)
             goto bad;
@@ -235,6 +242,9 @@ void account_to_fields(const struct account *a, struct account_fields *f)
         case FLD_TPS:
             snprintf(f->num[k], sizeof f->num[k], "%u", a->tps);
             break;
+        case FLD_DAILY_QUOTA:
+            snprintf(f->num[k], sizeof f->num[k], "%u", a->daily_quota);
+            break;
         case FLD_CREATED:
             snprintf(f->num[k], sizeof f->num[k], "%" PRId64, a->created);
             break;
@@ -311,6 +321,7 @@ int account_to_json(const struct account *a, char *out, size_t cap)
     jb_raw(&b, ",\"id_format\":", 13);
     jb_str(&b, account_id_format_name(a->id_format));
     jb_num(&b, "tps", a->tps);
+    jb_num(&b, "daily_quota", a->daily_quota);
     jb_num(&b, "created", a->created);
     jb_num(&b, "updated", a->updated);
     jb_raw(&b, "}", 1);

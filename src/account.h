@@ -18,6 +18,8 @@
  *                   "" = any address (auth_allow_match())
  *       id_format   hex or dec: the message ids this customer receives
  *       tps         submits per second across all bridges, 0 = unlimited
+ *       daily_quota submits per UTC day across all bridges, 0 = none
+ *                   (each part of a long message counts; throttle.h)
  *       created     Unix time (seconds) the account was added
  *       updated     Unix time (seconds) of the last change
  *   <prefix>:accounts      set of every account id
@@ -42,10 +44,11 @@
 #define ACCOUNT_HASH_MAX 256
 #define ACCOUNT_ALLOW_MAX 1024
 #define ACCOUNT_ERR_LEN 256
-#define ACCOUNT_NFIELDS 8
+#define ACCOUNT_NFIELDS 9
 /* Bounds smppctl and the parser enforce. */
 #define ACCOUNT_TPS_MAX 100000u
 #define ACCOUNT_BINDS_MAX 10000u
+#define ACCOUNT_QUOTA_MAX 100000000u
 /* account_key() output always fits: prefix (63) + ":acct:{" + id + "}". */
 #define ACCOUNT_KEY_MAX 96
 
@@ -62,6 +65,7 @@ struct account {
     char allow[ACCOUNT_ALLOW_MAX];   /* "" = any address */
     enum account_id_format id_format;
     unsigned tps;                    /* 0 = unlimited */
+    unsigned daily_quota;            /* per UTC day; 0 = none */
     int64_t created;                 /* Unix seconds */
     int64_t updated;
 };
@@ -117,7 +121,7 @@ void account_to_fields(const struct account *a, struct account_fields *f);
 /*
  * <a> as one JSON object, without the password hash:
  *   {"id":"acme","enabled":true,"max_binds":0,"allow":"","id_format":"hex",
- *    "tps":50,"created":1764180000,"updated":1764180000}
+ *    "tps":50,"daily_quota":0,"created":1764180000,"updated":1764180000}
  * into <out> (NUL-terminated). Its length, or -1 when <cap> is too small.
  */
 int account_to_json(const struct account *a, char *out, size_t cap);

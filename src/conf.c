@@ -157,6 +157,7 @@ static const struct conf_key conf_server_keys[] = {
           DUR_S(1), DUR_H(24)),
     K_DUR(CONF_T_MS, SV, "auth_block", auth_block_ms, "300s", DUR_S(1),
           DUR_D(7)),
+    K_ENUM(SV, "proxy_protocol", proxy_protocol, "no", conf_bools),
 };
 #undef SV
 
@@ -178,12 +179,16 @@ static const struct conf_key conf_redis_keys[] = {
     K_DUR(CONF_T_MS, RD, "timeout", timeout_ms, "2s", DUR_MS(10), DUR_S(60)),
     K_DUR(CONF_T_SEC, RD, "id_ttl", id_ttl_s, "72h", DUR_H(1), DUR_D(30)),
     K_STR(RD, "prefix", prefix, "sb", conf_check_prefix, 0),
+    K_UINT(RD, "cdr_maxlen", cdr_maxlen, "1000000", 0, 100000000),
+    K_ADDRS(RD, "sentinels", sentinels, n_sentinels, NULL),
+    K_STR(RD, "master_name", master_name, "mymaster", conf_check_nonempty, 0),
+    K_STR(RD, "sentinel_password", sentinel_password, NULL, NULL, CONF_SECRET),
 };
 #undef RD
 
 #define AD struct conf_admin
 static const struct conf_key conf_admin_keys[] = {
-    K_STR(AD, "listen", listen, NULL, conf_check_hostport_opt, 0),
+    K_STR(AD, "listen", listen, "127.0.0.1:9775", conf_check_hostport_opt, 0),
     K_STR(AD, "token", token, NULL, NULL, CONF_SECRET),
 };
 #undef AD
@@ -207,6 +212,20 @@ static const struct conf_key conf_queue_keys[] = {
     K_UINT(QU, "max_attempts", max_attempts, "10", 1, 1000),
 };
 #undef QU
+
+/* ttl at least a second: below that an entry would expire before a
+ * bound receiver had a fair chance to take it. */
+#define RL struct conf_relay
+static const struct conf_key conf_relay_keys[] = {
+    K_DUR(CONF_T_MS, RL, "ttl", ttl_ms, "72h", DUR_S(1), DUR_D(30)),
+    K_DUR(CONF_T_MS, RL, "sweep_interval", sweep_interval_ms, "60s",
+          DUR_MS(100), DUR_H(1)),
+    K_DUR(CONF_T_MS, RL, "retry_min", retry_min_ms, "1s", DUR_MS(10),
+          DUR_H(1)),
+    K_DUR(CONF_T_MS, RL, "retry_max", retry_max_ms, "60s", DUR_MS(10),
+          DUR_H(24)),
+};
+#undef RL
 
 #define UP struct conf_upstream
 static const struct conf_key conf_upstream_keys[] = {
@@ -243,6 +262,7 @@ _Static_assert(ARRAY_LEN(conf_redis_keys) <= CONF_MAX_KEYS, "keys");
 _Static_assert(ARRAY_LEN(conf_admin_keys) <= CONF_MAX_KEYS, "keys");
 _Static_assert(ARRAY_LEN(conf_log_keys) <= CONF_MAX_KEYS, "keys");
 _Static_assert(ARRAY_LEN(conf_queue_keys) <= CONF_MAX_KEYS, "keys");
+_Static_assert(ARRAY_LEN(conf_relay_keys) <= CONF_MAX_KEYS, "keys");
 _Static_assert(ARRAY_LEN(conf_upstream_keys) <= CONF_MAX_KEYS, "keys");
 
 enum conf_section_id {
@@ -252,6 +272,7 @@ enum conf_section_id {
     CONF_S_ADMIN,
     CONF_S_LOG,
     CONF_S_QUEUE,
+    CONF_S_RELAY,
     CONF_S_UPSTREAM,
     CONF_S_MAX,
 };
@@ -265,6 +286,7 @@ static const struct conf_section conf_sections[CONF_S_MAX] = {
     SECTION("admin", conf_admin_keys, admin),
     SECTION("log", conf_log_keys, log),
     SECTION("queue", conf_queue_keys, queue),
+    SECTION("relay", conf_relay_keys, relay),
     SECTION("upstream", conf_upstream_keys, upstreams),
 };
 
@@ -1021,6 +1043,9 @@ static void conf_check_all(struct conf_parser *p)
     conf_check_order(p, "", &p->single[CONF_S_QUEUE], CONF_S_QUEUE,
                      "retry_min", c->queue.retry_min_ms, "retry_max",
                      c->queue.retry_max_ms);
+    conf_check_order(p, "[relay] ", &p->single[CONF_S_RELAY], CONF_S_RELAY,
+                     "retry_min", c->relay.retry_min_ms, "retry_max",
+                     c->relay.retry_max_ms);
     if (c->n_upstreams == 0)
         conf_err(p, 0, "no [upstream NAME] section: submits would have "
                        "nowhere to go");

@@ -2,7 +2,7 @@
  * conf.h - smppbridge's configuration: an INI file parsed into a const
  * struct conf by a table of keys (name, type, default, bounds).
  *
- * Sections: [server], [tls], [redis], [admin], [log], [queue] and one
+ * Sections: [server], [tls], [redis], [admin], [log], [queue], [relay] and one
  * [upstream NAME] per upstream connector. Unknown sections and keys are
  * errors. conf/smppbridge.conf documents every key.
  */
@@ -47,6 +47,7 @@ struct conf_server {
     unsigned auth_fail_limit;    /* failures before a source is refused */
     unsigned auth_fail_window_ms;
     unsigned auth_block_ms;      /* how long it is then refused */
+    int proxy_protocol;          /* connections start with a PROXY header */
 };
 
 struct conf_tls {
@@ -65,10 +66,17 @@ struct conf_redis {
     unsigned timeout_ms;         /* a command slower than this fails */
     unsigned id_ttl_s;           /* upstream id -> our id map (72 h) */
     char prefix[64];             /* key prefix, "sb" */
+    unsigned cdr_maxlen;         /* P:cdr kept about this long; 0: no CDRs */
+    /* Sentinel: when any is set, the master's address is asked of them
+     * (in turn) before each connection, and host/port are not used. */
+    char sentinels[CONF_MAX_LISTEN][CONF_STR]; /* "HOST:PORT" */
+    int n_sentinels;
+    char master_name[CONF_STR];  /* the name the sentinels monitor */
+    char sentinel_password[CONF_STR]; /* AUTH to the sentinels; "": none */
 };
 
 struct conf_admin {
-    char listen[CONF_STR];       /* "" disables the admin HTTP server */
+    char listen[CONF_STR];       /* 127.0.0.1:9775; "" disables it */
     char token[CONF_STR];
 };
 
@@ -83,6 +91,14 @@ struct conf_queue {
     unsigned retry_min_ms;       /* temporary upstream errors: backoff */
     unsigned retry_max_ms;
     unsigned max_attempts;       /* then the message fails permanently */
+};
+
+/* Receipts and MO waiting in P:dlr:{ACCOUNT} for the customer. */
+struct conf_relay {
+    unsigned ttl_ms;             /* older: moved to P:dead, "expired" */
+    unsigned sweep_interval_ms;  /* how often expired entries are looked for */
+    unsigned retry_min_ms;       /* deliver_sm refused or unanswered: */
+    unsigned retry_max_ms;       /* backoff, doubling per refusal */
 };
 
 struct conf_upstream {
@@ -116,6 +132,7 @@ struct conf {
     struct conf_admin admin;
     struct conf_log log;
     struct conf_queue queue;
+    struct conf_relay relay;
     struct conf_upstream upstreams[CONF_MAX_UPSTREAMS];
     int n_upstreams;
 };

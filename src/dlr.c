@@ -596,6 +596,34 @@ const char *dlr_state_to_stat(int state)
     return words[state];
 }
 
+static const char *const state_names[DLR_STATE_MAX] = {
+    [DLR_STATE_SCHEDULED] = "SCHEDULED",
+    [DLR_STATE_ENROUTE] = "ENROUTE",
+    [DLR_STATE_DELIVERED] = "DELIVERED",
+    [DLR_STATE_EXPIRED] = "EXPIRED",
+    [DLR_STATE_DELETED] = "DELETED",
+    [DLR_STATE_UNDELIVERABLE] = "UNDELIVERABLE",
+    [DLR_STATE_ACCEPTED] = "ACCEPTED",
+    [DLR_STATE_UNKNOWN] = "UNKNOWN",
+    [DLR_STATE_REJECTED] = "REJECTED",
+    [DLR_STATE_SKIPPED] = "SKIPPED",
+};
+
+const char *dlr_state_name(int state)
+{
+    if (state < 0 || state >= DLR_STATE_MAX)
+        return NULL;
+    return state_names[state];
+}
+
+int dlr_state_from_name(const char *name)
+{
+    for (int i = 0; i < DLR_STATE_MAX; i++)
+        if (strcmp(state_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
 int dlr_state_is_final(int state)
 {
     return state >= DLR_STATE_DELIVERED && state < DLR_STATE_MAX;

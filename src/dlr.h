@@ -237,6 +237,13 @@ int dlr_stat_to_state(const char *word, size_t n);
 const char *dlr_state_to_stat(int state);
 
 /*
+ * The spec's name of message_state <state> ("DELIVERED", "UNDELIVERABLE",
+ * ...; NULL when out of range), and back (-1 for any other name).
+ */
+const char *dlr_state_name(int state);
+int dlr_state_from_name(const char *name);
+
+/*
  * Returns 1 when <state> is final per the spec (DELIVERED through SKIPPED,
  * ACCEPTED included: "manually accepted by the MC operator"), 0 for
  * SCHEDULED, ENROUTE and values out of range. Upstreams that use ACCEPTD as

@@ -18,10 +18,12 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -31,11 +33,15 @@
 #include "conf.h"
 #include "downstream.h"
 #include "log.h"
+#include "metrics.h"
 #include "msgid.h"
+#include "msgops.h"
 #include "net.h"
 #include "pdu.h"
+#include "proxyproto.h"
 #include "session.h"
 #include "store.h"
+#include "text.h"
 #include "throttle.h"
 #include "verifier.h"
 
@@ -44,6 +50,7 @@
 #define SLOW_BIND_DELAY_MS 1000
 #define VERIFIER_THREADS 2
 #define VERIFIER_PENDING 256 /* slow checks queued; beyond: refused */
+#define DRAIN_TICK_MS 50
 
 struct down_account;
 
@@ -57,6 +64,10 @@ struct down_client {
     char peer_key[AUTH_PEER_KEY_MAX];
     struct sockaddr_storage addr;
     char system_id[16];
+    const char *bind_type;            /* "tx", "rx", "trx": for the logs */
+    unsigned long long sid;           /* admin: unique in this process */
+    uint64_t since_ms;                /* admin: bound at (wall clock) */
+    unsigned long long n_submits, n_ok, n_throttled, n_refused, n_delivered;
     char password[16];                /* only while the bind is checked */
     size_t password_len;
     struct event *delay_ev;
@@ -69,6 +80,7 @@ struct down_account {
     char id[16];
     char throttle_key[24];          /* "acct:ID" */
     unsigned tps;                   /* from the account, kept up to date */
+    unsigned daily_quota;           /* likewise; 0 = none */
     unsigned binds;
     struct down_client *receivers;
     struct down_client *next_rx;
@@ -87,6 +99,7 @@ struct down {
     struct evconnlistener *listeners[2 * CONF_MAX_LISTEN];
     int n_listeners;
     struct down_client *clients;
+    struct proxy_wait *proxy_waits;   /* connections before their header */
     unsigned n_clients, n_bound;
     struct down_account *accounts[ACCOUNT_BUCKETS];
     struct auth_cache *auth_cache;
@@ -95,7 +108,12 @@ struct down {
     struct auth_limiter *by_peer, *by_system_id;
     struct msgid_gen ids;
     int ids_ready;
+    struct msgops *ops;               /* query_sm, cancel_sm, replace_sm */
+    int draining;                     /* shutting down: see down_unbind_all */
+    struct event *drain_ev;
     struct down_stats stats;
+    unsigned long long last_sid;
+    struct metrics_family *m_submits, *m_throttled, *m_resp, *m_auth;
 };
 
 /* ---- accounts on this instance -------------------------------------- */
@@ -213,8 +231,12 @@ static void on_close(struct sess *s, enum sess_close_reason why, void *ctx)
     struct down_client *c = ctx;
     struct down *d = c->d;
     if (c->acct) {
-        log_info(TAG, "[%s %s] unbound: %s", c->system_id, c->peer,
-                 sess_close_reason_name(why));
+        log_event(LOG_INFO, TAG,
+                  LOG_FIELDS("account", c->system_id, "type", c->bind_type, "peer",
+                             c->peer, "session", LOG_NUM(c->sid), "reason",
+                             sess_close_reason_name(why)),
+                  "[%s %s] unbound: %s", c->system_id, c->peer,
+                  sess_close_reason_name(why));
         if (c->receiver)
             receiver_remove(c->acct, c);
         c->acct->binds--;
@@ -222,9 +244,12 @@ static void on_close(struct sess *s, enum sess_close_reason why, void *ctx)
         account_detach(d, c->acct);
     } else if (why != SESS_CLOSE_PEER_EOF && why != SESS_CLOSE_UNBIND &&
                why != SESS_CLOSE_BIND_FAILED) {
-        log_warn(TAG, "[- %s] closed before a bind: %s (%llu bad PDUs)",
-                 c->peer, sess_close_reason_name(why),
-                 (unsigned long long)sess_stats(s)->glitches);
+        log_event(LOG_WARN, TAG,
+                  LOG_FIELDS("peer", c->peer, "reason", sess_close_reason_name(why),
+                             "bad_pdus", LOG_NUM(sess_stats(s)->glitches)),
+                  "[- %s] closed before a bind: %s (%llu bad PDUs)", c->peer,
+                  sess_close_reason_name(why),
+                  (unsigned long long)sess_stats(s)->glitches);
     }
     if (c->delay_ev)
         event_free(c->delay_ev);
@@ -234,13 +259,31 @@ static void on_close(struct sess *s, enum sess_close_reason why, void *ctx)
     sess_unref(s);
 }
 
+/* A refused bind for smppbridge_auth_failures_total: <why> as a label
+ * ("wrong password" -> "wrong_password"). */
+static void count_refusal(struct down *d, const char *why)
+{
+    char reason[48];
+    size_t n = 0;
+    for (; *why && n + 1 < sizeof reason; why++)
+        reason[n++] = (*why >= 'a' && *why <= 'z') || (*why >= '0' && *why <= '9')
+                          ? *why : '_';
+    reason[n] = '\0';
+    metrics_add(d->m_auth, 1, METRICS_LABELS(reason));
+}
+
 static void bind_refuse(struct down_client *c, uint32_t status, const char *why)
 {
     struct down *d = c->d;
     uint64_t now = clock_mono_ms();
     d->stats.binds_failed++;
-    log_warn(TAG, "[%s %s] bind refused: %s (%s)", c->system_id, c->peer, why,
-             pdu_status_name(status));
+    count_refusal(d, why);
+    log_event(LOG_WARN, TAG,
+              LOG_FIELDS("account", c->system_id, "system_id", c->system_id, "type",
+                         c->bind_type, "peer", c->peer, "session", LOG_NUM(c->sid),
+                         "reason", why, "status", pdu_status_name(status)),
+              "[%s %s] bind refused: %s (%s)", c->system_id, c->peer, why,
+              pdu_status_name(status));
     if (status == ESME_RINVPASWD || status == ESME_RINVSYSID) {
         auth_limiter_fail(d->by_peer, c->peer_key, now);
         auth_limiter_fail(d->by_system_id, c->system_id, now);
@@ -279,15 +322,20 @@ static void bind_accept(struct down_client *c, const struct account *a)
     auth_limiter_success(d->by_system_id, c->system_id);
     c->acct = da;
     da->tps = a->tps;
+    da->daily_quota = a->daily_quota;
     c->id_decimal = a->id_format == ACCOUNT_ID_DEC;
     da->binds++;
     d->n_bound++;
     d->stats.binds_ok++;
+    c->since_ms = clock_wall_ms();
     sess_bind_reply(c->sess, ESME_ROK);
     c->receiver = sess_state(c->sess) == SESS_BOUND_RX ||
                   sess_state(c->sess) == SESS_BOUND_TRX;
-    log_info(TAG, "[%s %s] bound as %s", c->system_id, c->peer,
-             sess_state_name(sess_state(c->sess)));
+    log_event(LOG_INFO, TAG,
+              LOG_FIELDS("account", c->system_id, "type", c->bind_type, "peer", c->peer,
+                         "session", LOG_NUM(c->sid)),
+              "[%s %s] bound as %s", c->system_id, c->peer,
+              sess_state_name(sess_state(c->sess)));
     if (c->receiver) {
         receiver_add(da, c);
         if (d->hooks.receiver_ready)
@@ -460,6 +508,9 @@ static void on_bind(struct sess *s, const struct pdu *bind, void *ctx)
     struct down *d = c->d;
     uint64_t now = clock_mono_ms();
     copy_view(c->system_id, sizeof c->system_id, bind->system_id);
+    c->bind_type = bind->command_id == PDU_BIND_TRANSMITTER ? "tx"
+                   : bind->command_id == PDU_BIND_RECEIVER  ? "rx"
+                                                            : "trx";
     copy_view(c->password, sizeof c->password, bind->password);
     c->password_len = strlen(c->password);
     enum auth_verdict by_peer = auth_limiter_check(d->by_peer, c->peer_key, now);
@@ -481,32 +532,18 @@ static void on_bind(struct sess *s, const struct pdu *bind, void *ctx)
 
 /* ---- submits -------------------------------------------------------- */
 
+/* One message waiting for Redis: a submit_sm or data_sm, or one
+ * destination of a submit_multi (then <multi> collects the outcome). */
 struct submit_wait {
     struct sess *sess;
+    struct multi_wait *multi;
+    unsigned dest;                  /* its index in the multi */
+    struct pdu_dest dst;            /* and its address (in dst_addr) */
+    char dst_addr[24];
     uint32_t command_id, seq;
     char msg_id[MSGID_TEXT_MAX];
+    uint64_t read_us;               /* the request read (metrics) */
 };
-
-static void on_queued(int status, void *arg)
-{
-    struct submit_wait *w = arg;
-    if (sess_state(w->sess) != SESS_CLOSED) {
-        struct down_client *c = sess_ctx(w->sess);
-        struct down *d = c->d;
-        if (status == 0) {
-            struct pdu r;
-            pdu_init(&r, 0, 0);
-            r.message_id = pdu_view_str(w->msg_id);
-            d->stats.submits_ok++;
-            sess_reply(w->sess, w->command_id, w->seq, ESME_ROK, &r);
-        } else {
-            d->stats.queue_errors++;
-            sess_reply(w->sess, w->command_id, w->seq, ESME_RMSGQFUL, NULL);
-        }
-    }
-    sess_unref(w->sess);
-    free(w);
-}
 
 static int next_msg_id(struct down *d, int decimal, char *out, size_t cap)
 {
@@ -521,56 +558,340 @@ static int next_msg_id(struct down *d, int decimal, char *out, size_t cap)
     return 0;
 }
 
-static void handle_submit(struct down_client *c, const struct pdu *p)
+/* "SEQ/TOTAL" of a part of a concatenated message (UDH or SAR), "" for a
+ * whole one: billing counts parts. */
+static void concat_parts(const struct pdu *p, char *out, size_t cap)
+{
+    struct text_udh udh;
+    struct text_concat sar;
+    uint16_t ref;
+    uint8_t total, seq;
+    *out = 0;
+    if ((p->esm_class & 0x40) && p->short_message.len &&
+        text_udh_parse(p->short_message.ptr, p->short_message.len, &udh) == 0 &&
+        udh.concat.present)
+        snprintf(out, cap, "%u/%u", udh.concat.seq, udh.concat.total);
+    else if (pdu_tlv_u16(p, PDU_TLV_SAR_MSG_REF_NUM, &ref) == 0 &&
+             pdu_tlv_u8(p, PDU_TLV_SAR_TOTAL_SEGMENTS, &total) == 0 &&
+             pdu_tlv_u8(p, PDU_TLV_SAR_SEGMENT_SEQNUM, &seq) == 0 &&
+             text_concat_from_sar(ref, total, seq, &sar) == 0)
+        snprintf(out, cap, "%u/%u", sar.seq, sar.total);
+}
+
+/* The account's daily quota (throttle.h), asked only once the rate has
+ * let the message through so that a refused one never spends quota. 1
+ * admitted; 0 refused and counted (logged the first time in the day). */
+static int quota_admits(struct down_client *c)
+{
+    struct down *d = c->d;
+    int first;
+    unsigned quota = c->acct->daily_quota;
+    switch (throttle_quota_take(d->thr, c->acct->id, quota, 1, &first)) {
+    case THR_QUOTA_OK:
+        return 1;
+    case THR_QUOTA_NOT_NOW:
+        d->stats.submits_throttled++;
+        return 0;
+    case THR_QUOTA_REACHED:
+        break;
+    }
+    d->stats.submits_quota++;
+    if (first)
+        log_info(TAG, "account %s: daily quota of %u reached", c->acct->id,
+                 quota);
+    return 0;
+}
+
+/* Whether one more message of this account may go now: its rate across
+ * every instance (each part of a long message counts). ESME_ROK or the
+ * refusal, given at once: the excess is never queued or delayed. */
+static uint32_t admit_one(struct down_client *c)
+{
+    struct down *d = c->d;
+    if (store_up(d->st) && !throttle_take(d->thr, c->acct->throttle_key,
+                                          c->acct->tps, 1)) {
+        d->stats.submits_throttled++;
+        return ESME_RTHROTTLED;
+    }
+    if (store_up(d->st) && !quota_admits(c))
+        return ESME_RTHROTTLED;
+    return ESME_ROK;
+}
+
+/* Give <p> our id (into w->msg_id) and add it to the queue with its state
+ * record; <cb> completes it. -1: it cannot be queued now. */
+static int queue_message(struct down_client *c, const struct pdu *p,
+                         struct submit_wait *w, store_done_cb cb)
 {
     struct down *d = c->d;
     uint8_t raw[PDU_MAX_LEN_DEFAULT];
+    char src[24], dst[24], parts[16];
+    size_t n = pdu_encode(p, raw, sizeof raw);
+    if (n == 0 || !store_up(d->st) ||
+        next_msg_id(d, c->id_decimal, w->msg_id, sizeof w->msg_id) != 0)
+        return -1;
+    copy_view(src, sizeof src, p->source_addr);
+    copy_view(dst, sizeof dst, p->destination_addr);
+    concat_parts(p, parts, sizeof parts);
+    struct store_msg_info mi = {
+        .account = c->acct->id, .msg_id = w->msg_id, .ts_ms = clock_wall_ms(),
+        .src_ton = p->source_addr_ton, .src_npi = p->source_addr_npi,
+        .src = src, .dst = dst, .parts = parts,
+    };
+    w->sess = c->sess;
+    w->read_us = clock_mono_us();
+    sess_ref(c->sess);
+    if (store_queue_add(d->st, &mi, raw, n, cb, w) == 0)
+        return 0;
+    sess_unref(c->sess);
+    return -1;
+}
+
+/* Answer a customer's submit_sm, data_sm or submit_multi read at
+ * <read_us> (0: just now) and count the answer: the session's counters
+ * and the metrics (submits by status, throttled, response time). */
+static void submit_reply(struct sess *s, uint32_t command_id, uint32_t seq,
+                         uint32_t status, struct pdu *resp, uint64_t read_us)
+{
+    if (sess_state(s) == SESS_CLOSED)
+        return;
+    struct down_client *c = sess_ctx(s);
+    struct down *d = c->d;
+    const char *account = c->acct ? c->acct->id : "";
+    sess_reply(s, command_id, seq, status, resp);
+    c->n_submits++;
+    c->n_ok += status == ESME_ROK;
+    c->n_throttled += status == ESME_RTHROTTLED;
+    c->n_refused += status != ESME_ROK && status != ESME_RTHROTTLED;
+    metrics_add(d->m_submits, 1, METRICS_LABELS(account, pdu_status_name(status)));
+    if (status == ESME_RTHROTTLED)
+        metrics_add(d->m_throttled, 1, METRICS_LABELS(account));
+    uint64_t now = clock_mono_us();
+    metrics_observe(d->m_resp, read_us && now > read_us ? (double)(now - read_us) / 1e6 : 0,
+                    NULL);
+}
+
+static void on_queued(int status, void *arg)
+{
+    struct submit_wait *w = arg;
+    if (sess_state(w->sess) != SESS_CLOSED) {
+        struct down_client *c = sess_ctx(w->sess);
+        struct down *d = c->d;
+        if (status == 0) {
+            struct pdu r;
+            pdu_init(&r, 0, 0);
+            r.message_id = pdu_view_str(w->msg_id);
+            d->stats.submits_ok++;
+            submit_reply(w->sess, w->command_id, w->seq, ESME_ROK, &r, w->read_us);
+        } else {
+            d->stats.queue_errors++;
+            submit_reply(w->sess, w->command_id, w->seq, ESME_RMSGQFUL, NULL,
+                         w->read_us);
+        }
+    }
+    sess_unref(w->sess);
+    free(w);
+}
+
+static void handle_submit(struct down_client *c, const struct pdu *p)
+{
+    struct down *d = c->d;
     uint32_t status = pdu_validate(p);
     d->stats.submits++;
     if (status != ESME_ROK) {
         d->stats.submits_refused++;
-        sess_reply(c->sess, p->command_id, p->sequence_number, status, NULL);
+        submit_reply(c->sess, p->command_id, p->sequence_number, status, NULL, 0);
         return;
     }
-    if (store_up(d->st) && !throttle_take(d->thr, c->acct->throttle_key,
-                                          c->acct->tps, 1)) {
-        /* over the account's rate, across every instance: refused now,
-         * never queued or delayed (each part of a long message counts) */
-        d->stats.submits_throttled++;
-        sess_reply(c->sess, p->command_id, p->sequence_number, ESME_RTHROTTLED,
-                   NULL);
+    if ((status = admit_one(c)) != ESME_ROK) {
+        submit_reply(c->sess, p->command_id, p->sequence_number, status, NULL, 0);
         return;
     }
     struct submit_wait *w = calloc(1, sizeof *w);
-    size_t n = pdu_encode(p, raw, sizeof raw);
-    if (!w || n == 0 || !store_up(d->st) ||
-        next_msg_id(d, c->id_decimal, w->msg_id, sizeof w->msg_id) != 0)
-        goto queue_full;
-    w->sess = c->sess;
-    w->command_id = p->command_id;
-    w->seq = p->sequence_number;
-    sess_ref(c->sess);
-    if (store_queue_add(d->st, c->acct->id, w->msg_id, clock_wall_ms(), raw, n,
-                        on_queued, w) == 0)
-        return;
-    sess_unref(c->sess);
-queue_full:
+    if (w) {
+        w->command_id = p->command_id;
+        w->seq = p->sequence_number;
+        if (queue_message(c, p, w, on_queued) == 0)
+            return;
+    }
     free(w);
     d->stats.queue_errors++;
-    sess_reply(c->sess, p->command_id, p->sequence_number, ESME_RMSGQFUL, NULL);
+    submit_reply(c->sess, p->command_id, p->sequence_number, ESME_RMSGQFUL, NULL, 0);
+}
+
+/* ---- submit_multi: one message per destination ------------------------ */
+
+/* Each SME destination becomes a message of its own with its own id; the
+ * response carries the id of the first one accepted and lists every
+ * destination that was not, with its status (SMPP 3.4 §4.5.2).
+ * Distribution lists are not kept here: ESME_RINVDLNAME for each. */
+struct multi_wait {
+    struct sess *sess;
+    uint32_t seq;
+    uint64_t read_us;               /* the request read (metrics) */
+    unsigned outstanding;           /* queue writes not answered yet */
+    unsigned n_dests;
+    struct pdu_unsuccess fail[PDU_MAX_DESTS];
+    char fail_addr[PDU_MAX_DESTS][24];
+    unsigned n_fail;
+    char first_id[MSGID_TEXT_MAX];
+    unsigned first_dest;            /* index of first_id's destination */
+};
+
+static void multi_fail(struct multi_wait *m, const struct pdu_dest *dst,
+                       uint32_t status)
+{
+    struct pdu_unsuccess *u = &m->fail[m->n_fail];
+    copy_view(m->fail_addr[m->n_fail], sizeof m->fail_addr[0], dst->addr);
+    u->ton = dst->ton;
+    u->npi = dst->npi;
+    u->addr = pdu_view_str(m->fail_addr[m->n_fail]);
+    u->error_status_code = status;
+    m->n_fail++;
+}
+
+static void multi_reply(struct multi_wait *m)
+{
+    if (sess_state(m->sess) != SESS_CLOSED) {
+        struct down *d = ((struct down_client *)sess_ctx(m->sess))->d;
+        uint8_t list[PDU_MAX_DESTS * 30];
+        struct pdu r;
+        pdu_init(&r, 0, 0);
+        if (m->n_fail == m->n_dests) {
+            /* nothing taken: the first destination's reason is the answer */
+            submit_reply(m->sess, PDU_SUBMIT_MULTI, m->seq,
+                         m->fail[0].error_status_code, NULL, m->read_us);
+        } else {
+            size_t n = pdu_unsuccess_build(list, sizeof list, m->fail, m->n_fail);
+            r.message_id = pdu_view_str(m->first_id);
+            r.no_unsuccess = (uint8_t)m->n_fail;
+            r.unsuccess_list = (struct pdu_view){list, n};
+            d->stats.submits_ok++;
+            submit_reply(m->sess, PDU_SUBMIT_MULTI, m->seq, ESME_ROK, &r, m->read_us);
+        }
+    }
+    sess_unref(m->sess);
+    free(m);
+}
+
+static void on_multi_queued(int status, void *arg)
+{
+    struct submit_wait *w = arg;
+    struct multi_wait *m = w->multi;
+    if (status == 0) {
+        /* the first destination in the request's order names the whole */
+        if (!m->first_id[0] || w->dest < m->first_dest) {
+            snprintf(m->first_id, sizeof m->first_id, "%s", w->msg_id);
+            m->first_dest = w->dest;
+        }
+    } else {
+        w->dst.addr = pdu_view_str(w->dst_addr);
+        multi_fail(m, &w->dst, ESME_RMSGQFUL);
+    }
+    sess_unref(w->sess);
+    free(w);
+    if (--m->outstanding == 0)
+        multi_reply(m);
+}
+
+/* The submit_sm a destination of <p> stands for. */
+static void multi_dest_pdu(const struct pdu *p, const struct pdu_dest *dst,
+                           struct pdu *out)
+{
+    *out = *p;
+    out->command_id = PDU_SUBMIT_SM;
+    out->dest_addr_ton = dst->ton;
+    out->dest_addr_npi = dst->npi;
+    out->destination_addr = dst->addr;
+    out->number_of_dests = 0;
+    out->dest_list = (struct pdu_view){NULL, 0};
+}
+
+static void multi_queue_dest(struct down_client *c, struct multi_wait *m,
+                             const struct pdu *p, const struct pdu_dest *dst,
+                             unsigned index)
+{
+    struct pdu one;
+    uint32_t status;
+    if (dst->dest_flag != 1) {
+        multi_fail(m, dst, ESME_RINVDLNAME);
+        return;
+    }
+    multi_dest_pdu(p, dst, &one);
+    if ((status = pdu_validate(&one)) != ESME_ROK ||
+        (status = admit_one(c)) != ESME_ROK) {
+        multi_fail(m, dst, status);
+        return;
+    }
+    struct submit_wait *w = calloc(1, sizeof *w);
+    if (w) {
+        w->multi = m;
+        w->dest = index;
+        w->dst = *dst;
+        copy_view(w->dst_addr, sizeof w->dst_addr, dst->addr);
+        m->outstanding++;
+        if (queue_message(c, &one, w, on_multi_queued) == 0)
+            return;
+        m->outstanding--;
+    }
+    free(w);
+    c->d->stats.queue_errors++;
+    multi_fail(m, dst, ESME_RMSGQFUL);
+}
+
+static void handle_submit_multi(struct down_client *c, const struct pdu *p)
+{
+    struct down *d = c->d;
+    uint32_t status = pdu_validate(p);
+    d->stats.submits++;
+    if (status == ESME_ROK && p->number_of_dests == 0)
+        status = ESME_RINVNUMDESTS;
+    struct multi_wait *m = status == ESME_ROK ? calloc(1, sizeof *m) : NULL;
+    if (!m) {
+        d->stats.submits_refused++;
+        submit_reply(c->sess, p->command_id, p->sequence_number,
+                     status == ESME_ROK ? ESME_RSYSERR : status, NULL, 0);
+        return;
+    }
+    m->sess = c->sess;
+    m->seq = p->sequence_number;
+    m->read_us = clock_mono_us();
+    m->outstanding = 1; /* this function's own hold */
+    sess_ref(c->sess);
+    struct pdu_view cur = p->dest_list;
+    struct pdu_dest dst;
+    while (m->n_dests < PDU_MAX_DESTS && pdu_dest_next(&cur, &dst))
+        multi_queue_dest(c, m, p, &dst, m->n_dests++);
+    if (--m->outstanding == 0)
+        multi_reply(m);
 }
 
 static void on_request(struct sess *s, const struct pdu *req, void *ctx)
 {
     struct down_client *c = ctx;
+    if (c->d->draining && (req->command_id == PDU_SUBMIT_SM ||
+                           req->command_id == PDU_DATA_SM ||
+                           req->command_id == PDU_SUBMIT_MULTI)) {
+        /* shutting down: a temporary refusal, sent again elsewhere */
+        submit_reply(s, req->command_id, req->sequence_number, ESME_RTHROTTLED,
+                     NULL, 0);
+        return;
+    }
     switch (req->command_id) {
     case PDU_SUBMIT_SM:
     case PDU_DATA_SM:
         handle_submit(c, req);
         return;
+    case PDU_SUBMIT_MULTI:
+        handle_submit_multi(c, req);
+        return;
+    case PDU_QUERY_SM:
+    case PDU_CANCEL_SM:
+    case PDU_REPLACE_SM:
+        msgops_request(c->d->ops, s, c->acct->id, req);
+        return;
     default:
-        /* submit_multi, query_sm, cancel_sm, replace_sm and the 5.0
-         * broadcasts are not relayed by this version */
+        /* the 5.0 broadcasts are not relayed by this version */
         sess_reply(s, req->command_id, req->sequence_number, ESME_RINVCMDID,
                    NULL);
         return;
@@ -605,6 +926,7 @@ static void accept_client(struct down *d, int fd, struct sockaddr *peer,
         return;
     }
     c->d = d;
+    c->sid = ++d->last_sid;
     if ((size_t)peer_len <= sizeof c->addr)
         memcpy(&c->addr, peer, (size_t)peer_len);
     net_format_peer(peer, c->peer, sizeof c->peer);
@@ -622,11 +944,123 @@ static void accept_client(struct down *d, int fd, struct sockaddr *peer,
     d->n_clients++;
 }
 
+/* ---- the PROXY protocol header (behind a load balancer) ------------- */
+
+/* A connection whose PROXY header is still being read: only its socket.
+ * Every byte read here is a header byte (proxyproto.h: NEED_MORE means
+ * all of them are), so the customer's first SMPP or TLS bytes stay in the
+ * socket for the session. */
+struct proxy_wait {
+    struct down *d;
+    int fd;
+    SSL_CTX *tls;
+    struct sockaddr_storage addr;
+    int addr_len;
+    struct event *ev;
+    uint8_t head[PROXY_MAX_LEN];
+    size_t head_len;
+    struct proxy_wait *prev, *next;
+};
+
+static void proxy_wait_free(struct proxy_wait *w, int close_fd)
+{
+    struct down *d = w->d;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        d->proxy_waits = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    event_free(w->ev);
+    if (close_fd)
+        evutil_closesocket(w->fd);
+    free(w);
+}
+
+static void proxy_refuse(struct proxy_wait *w, const char *why)
+{
+    char peer[64];
+    net_format_peer((struct sockaddr *)&w->addr, peer, sizeof peer);
+    w->d->stats.proxy_refused++;
+    log_warn(TAG, "closed before a bind: %s (from %s)", why, peer);
+    proxy_wait_free(w, 1);
+}
+
+/* Peek at what arrived, take the header's bytes out of the socket, and
+ * hand the connection on with the address the balancer gave. */
+static void on_proxy_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct proxy_wait *w = arg;
+    uint8_t buf[PROXY_MAX_LEN];
+    struct proxy_header h;
+    if (what & EV_TIMEOUT) {
+        proxy_refuse(w, "no PROXY header in time");
+        return;
+    }
+    memcpy(buf, w->head, w->head_len);
+    ssize_t n = recv(fd, buf + w->head_len, sizeof buf - w->head_len, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        proxy_refuse(w, n == 0 ? "closed by the peer" : "read error");
+        return;
+    }
+    size_t have = w->head_len + (size_t)n;
+    enum proxy_result r = proxy_parse(buf, have, &h);
+    if (r == PROXY_INVALID || (r == PROXY_NEED_MORE && have == sizeof buf)) {
+        proxy_refuse(w, "no valid PROXY header");
+        return;
+    }
+    size_t take = r == PROXY_DONE ? h.len - w->head_len : (size_t)n;
+    if (recv(fd, w->head + w->head_len, take, 0) != (ssize_t)take) {
+        proxy_refuse(w, "read error");
+        return;
+    }
+    w->head_len += take;
+    if (r == PROXY_NEED_MORE)
+        return;
+    struct down *d = w->d;
+    SSL_CTX *tls = w->tls;
+    struct sockaddr_storage peer = h.has_source ? h.source : w->addr;
+    int peer_len = h.has_source ? (int)h.source_len : w->addr_len;
+    proxy_wait_free(w, 0);
+    accept_client(d, fd, (struct sockaddr *)&peer, peer_len, tls);
+}
+
+static void accept_connection(struct down *d, int fd, struct sockaddr *peer,
+                              int peer_len, SSL_CTX *tls)
+{
+    if (!d->cfg->server.proxy_protocol) {
+        accept_client(d, fd, peer, peer_len, tls);
+        return;
+    }
+    struct proxy_wait *w = calloc(1, sizeof *w);
+    if (w)
+        w->ev = event_new(d->base, fd, EV_READ | EV_PERSIST, on_proxy_readable, w);
+    if (!w || !w->ev || (size_t)peer_len > sizeof w->addr) {
+        free(w);
+        evutil_closesocket(fd);
+        return;
+    }
+    w->d = d;
+    w->fd = fd;
+    w->tls = tls;
+    memcpy(&w->addr, peer, (size_t)peer_len);
+    w->addr_len = peer_len;
+    w->next = d->proxy_waits;
+    if (d->proxy_waits)
+        d->proxy_waits->prev = w;
+    d->proxy_waits = w;
+    unsigned ms = d->cfg->server.bind_timeout_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(w->ev, &tv);
+}
+
 static void on_accept_plain(struct evconnlistener *l, int fd,
                             struct sockaddr *peer, int len, void *arg)
 {
     (void)l;
-    accept_client(arg, fd, peer, len, NULL);
+    accept_connection(arg, fd, peer, len, NULL);
 }
 
 static void on_accept_tls(struct evconnlistener *l, int fd,
@@ -634,7 +1068,7 @@ static void on_accept_tls(struct evconnlistener *l, int fd,
 {
     struct down *d = arg;
     (void)l;
-    accept_client(d, fd, peer, len, d->tls);
+    accept_connection(d, fd, peer, len, d->tls);
 }
 
 int down_listen(struct down *d, char *err, size_t cap)
@@ -658,7 +1092,9 @@ int down_listen(struct down *d, char *err, size_t cap)
             snprintf(err, cap, "%s", nerr);
             return -1;
         }
-        log_info(TAG, "listening on %s (%s)", addr, tls ? "tls" : "plain");
+        log_event(LOG_INFO, TAG,
+                  LOG_FIELDS("listen", addr, "transport", tls ? "tls" : "plain"),
+                  "listening on %s (%s)", addr, tls ? "tls" : "plain");
         d->listeners[d->n_listeners++] = l;
     }
     return 0;
@@ -679,6 +1115,8 @@ static void session_config(struct down *d)
     d->sess_cfg.system_id = s->system_id;
 }
 
+static void down_metrics(struct down *d);
+
 struct down *down_new(struct event_base *base, const struct conf *cfg,
                       struct store *st, struct throttle *thr,
                       const struct down_hooks *hooks, void *ctx)
@@ -694,11 +1132,14 @@ struct down *down_new(struct event_base *base, const struct conf *cfg,
         d->hooks = *hooks;
     d->hooks_ctx = ctx;
     session_config(d);
+    down_metrics(d);
     d->auth_cache = auth_cache_new(0);
     d->verifier = verifier_new(base, VERIFIER_THREADS, VERIFIER_PENDING);
     d->by_peer = auth_limiter_new_conf(&cfg->server, 0);
     d->by_system_id = auth_limiter_new_conf(&cfg->server, 0);
-    if (!d->auth_cache || !d->verifier || !d->by_peer || !d->by_system_id) {
+    d->ops = msgops_new(st);
+    if (!d->auth_cache || !d->verifier || !d->by_peer || !d->by_system_id ||
+        !d->ops) {
         down_free(d);
         return NULL;
     }
@@ -710,16 +1151,79 @@ void down_set_hooks_ctx(struct down *d, void *ctx)
     d->hooks_ctx = ctx;
 }
 
+void down_set_forwarder(struct down *d, msgops_forward_fn fn, void *ctx)
+{
+    msgops_set_forwarder(d->ops, fn, ctx);
+}
+
+const struct msgops_stats *down_msgops_stats(const struct down *d)
+{
+    return msgops_stats(d->ops);
+}
+
 void down_stop_accepting(struct down *d)
 {
     for (int i = 0; i < d->n_listeners; i++)
         evconnlistener_disable(d->listeners[i]);
 }
 
+/* Unbind every customer whose requests are all answered; the others are
+ * looked at again on the next tick. */
+static void drain_step(struct down *d)
+{
+    for (struct down_client *c = d->clients; c; c = c->next) {
+        enum sess_state st = sess_state(c->sess);
+        if (st == SESS_UNBINDING || st == SESS_CLOSED)
+            continue;
+        if (sess_peer_inflight(c->sess) == 0 || !c->acct)
+            sess_unbind(c->sess); /* not bound yet: closed at once */
+    }
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    drain_step(arg);
+}
+
 void down_unbind_all(struct down *d)
 {
-    for (struct down_client *c = d->clients; c; c = c->next)
-        sess_unbind(c->sess);
+    struct timeval tv = {0, DRAIN_TICK_MS * 1000};
+    d->draining = 1;
+    if (!d->drain_ev)
+        d->drain_ev = event_new(d->base, -1, EV_PERSIST, on_drain_tick, d);
+    if (d->drain_ev)
+        event_add(d->drain_ev, &tv);
+    drain_step(d);
+}
+
+void down_reload(struct down *d, const struct conf_server *before,
+                 SSL_CTX *tls)
+{
+    const struct conf_server *now = &d->cfg->server;
+    session_config(d);
+    if (tls) {
+        if (d->tls)
+            SSL_CTX_free(d->tls); /* connections made with it keep a reference */
+        d->tls = tls;
+    }
+    if (now->auth_fail_limit == before->auth_fail_limit &&
+        now->auth_fail_window_ms == before->auth_fail_window_ms &&
+        now->auth_block_ms == before->auth_block_ms)
+        return;
+    struct auth_limiter *by_peer = auth_limiter_new_conf(now, 0);
+    struct auth_limiter *by_id = auth_limiter_new_conf(now, 0);
+    if (!by_peer || !by_id) {
+        auth_limiter_free(by_peer);
+        auth_limiter_free(by_id);
+        log_error(TAG, "out of memory: auth limits unchanged");
+        return;
+    }
+    auth_limiter_free(d->by_peer);
+    auth_limiter_free(d->by_system_id);
+    d->by_peer = by_peer;
+    d->by_system_id = by_id;
 }
 
 void down_free(struct down *d)
@@ -734,6 +1238,9 @@ void down_free(struct down *d)
     auth_cache_free(d->auth_cache);
     auth_limiter_free(d->by_peer);
     auth_limiter_free(d->by_system_id);
+    msgops_free(d->ops);
+    if (d->drain_ev)
+        event_free(d->drain_ev);
     free(d);
 }
 
@@ -763,6 +1270,8 @@ static void on_account_reloaded(int status, const struct account *a, void *arg)
         struct down_account *da = account_find(d, w->id);
         if (da && a)
             da->tps = a->tps; /* the next submit uses the new rate */
+        if (da && a)
+            da->daily_quota = a->daily_quota; /* and the new quota */
         for (struct down_client *c = d->clients; c; c = c->next) {
             if (!c->acct || strcmp(c->acct->id, w->id) != 0)
                 continue;
@@ -771,8 +1280,11 @@ static void on_account_reloaded(int status, const struct account *a, void *arg)
             if (a)
                 c->id_decimal = a->id_format == ACCOUNT_ID_DEC;
             if (!keep) {
-                log_info(TAG, "[%s %s] account changed: unbinding", c->system_id,
-                         c->peer);
+                log_event(LOG_INFO, TAG,
+                          LOG_FIELDS("account", c->system_id, "type", c->bind_type,
+                                     "peer", c->peer, "session", LOG_NUM(c->sid),
+                                     "reason", "account changed"),
+                          "[%s %s] account changed: unbinding", c->system_id, c->peer);
                 sess_unbind(c->sess);
             }
         }
@@ -785,7 +1297,8 @@ void down_account_changed(struct down *d, const char *account)
     auth_cache_forget(d->auth_cache, account);
     if (!account_find(d, account))
         return;
-    log_info(TAG, "account %s changed: reloading it for its binds", account);
+    log_event(LOG_INFO, TAG, LOG_FIELDS("account", account),
+              "account %s changed: reloading it for its binds", account);
     struct reload_wait *w = calloc(1, sizeof *w);
     if (!w)
         return;
@@ -793,4 +1306,77 @@ void down_account_changed(struct down *d, const char *account)
     snprintf(w->id, sizeof w->id, "%s", account);
     if (store_account_get(d->st, account, on_account_reloaded, w) != 0)
         free(w);
+}
+
+/* ---- admin: sessions, kicks, metrics ---------------------------------- */
+
+static void down_metrics(struct down *d)
+{
+    struct metrics *m = metrics_default();
+    d->m_submits = metrics_family(
+        m, METRICS_COUNTER, "smppbridge_submits_total",
+        "Answers to submit_sm, data_sm and submit_multi, by status.",
+        "account,status");
+    d->m_throttled = metrics_family(m, METRICS_COUNTER, "smppbridge_throttled_total",
+                                    "Submits refused over the account's rate.",
+                                    "account");
+    d->m_resp = metrics_family(m, METRICS_HISTOGRAM, "smppbridge_submit_resp_seconds",
+                               "Customer submits: request read to response written.",
+                               NULL);
+    d->m_auth = metrics_family(m, METRICS_COUNTER, "smppbridge_auth_failures_total",
+                               "Binds refused, by reason.", "reason");
+}
+
+void down_sessions(struct down *d, down_session_cb cb, void *arg)
+{
+    for (struct down_client *c = d->clients; c; c = c->next) {
+        if (!c->acct || sess_state(c->sess) == SESS_CLOSED)
+            continue;
+        struct down_session_info i = {
+            .id = c->sid, .account = c->acct->id,
+            .bind_type = c->bind_type ? c->bind_type : "", .peer = c->peer,
+            .since_ms = c->since_ms, .submits = c->n_submits, .ok = c->n_ok,
+            .throttled = c->n_throttled, .refused = c->n_refused,
+            .delivered = c->n_delivered,
+            .window_refused = sess_stats(c->sess)->throttled,
+            .inflight = sess_inflight(c->sess),
+        };
+        cb(&i, arg);
+    }
+}
+
+/* Unbind <c> as the session module does (close on unbind_resp or its
+ * timeout); 1 when it was bound and not already leaving. */
+static int kick(struct down_client *c)
+{
+    enum sess_state st = sess_state(c->sess);
+    if (!c->acct || st == SESS_UNBINDING || st == SESS_CLOSED)
+        return 0;
+    log_info(TAG, "[%s %s] unbinding on the operator's request", c->system_id,
+             c->peer);
+    sess_unbind(c->sess);
+    return 1;
+}
+
+int down_kick(struct down *d, unsigned long long id)
+{
+    for (struct down_client *c = d->clients; c; c = c->next)
+        if (c->sid == id)
+            return kick(c) ? 0 : -1;
+    return -1;
+}
+
+unsigned down_kick_account(struct down *d, const char *account)
+{
+    unsigned n = 0;
+    for (struct down_client *c = d->clients; c; c = c->next)
+        if (c->acct && strcmp(c->acct->id, account) == 0)
+            n += (unsigned)kick(c);
+    return n;
+}
+
+void down_note_delivered(struct sess *s)
+{
+    if (sess_state(s) != SESS_CLOSED)
+        ((struct down_client *)sess_ctx(s))->n_delivered++;
 }

@@ -10,9 +10,14 @@
 #define SMPPBRIDGE_DOWNSTREAM_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include "msgops.h"
+
+#include <openssl/ssl.h>
 
 struct event_base;
 struct conf;
+struct conf_server;
 struct store;
 struct sess;
 struct throttle;
@@ -28,11 +33,27 @@ struct down *down_new(struct event_base *base, const struct conf *cfg,
                       const struct down_hooks *hooks, void *ctx);
 /* The context passed to the hooks (it may exist only after down_new). */
 void down_set_hooks_ctx(struct down *d, void *ctx);
+/* Where cancel_sm and replace_sm of messages already sent upstream go
+ * (msgops.h). */
+void down_set_forwarder(struct down *d, msgops_forward_fn fn, void *ctx);
+const struct msgops_stats *down_msgops_stats(const struct down *d);
 /* Open every [server] and [tls] listener; -1 with <err> on failure. */
 int down_listen(struct down *d, char *err, size_t cap);
 void down_stop_accepting(struct down *d);
-/* Send unbind to every customer (shutdown). */
+/* Shutdown: send unbind to every customer once every request already read
+ * from it is answered (accepted submits are in Redis before their
+ * ESME_ROK); meanwhile new submits are refused with ESME_RTHROTTLED.
+ * down_bind_count() falls to 0 as customers answer or time out. */
 void down_unbind_all(struct down *d);
+/* A reload changed the configuration <d> was made with (same struct, new
+ * values; <before> is the old [server]): new binds get the new session
+ * settings (window, timeouts, max_pdu_size); max_binds applies to the next
+ * bind; changed auth limits replace the failure limiters (failures counted
+ * so far are forgotten). <tls>, when not NULL, is the new context of the
+ * TLS listeners (owned from here): new connections use it, existing ones
+ * keep theirs. */
+void down_reload(struct down *d, const struct conf_server *before,
+                 SSL_CTX *tls);
 void down_free(struct down *d);
 
 unsigned down_bind_count(const struct down *d);
@@ -49,8 +70,36 @@ void down_account_changed(struct down *d, const char *account);
 
 struct down_stats {
     unsigned long long binds_ok, binds_failed, submits, submits_ok,
-        submits_refused, submits_throttled, queue_errors;
+        submits_refused, submits_throttled, queue_errors, proxy_refused,
+        submits_quota; /* refused: the account's daily quota is used up */
 };
 const struct down_stats *down_stats(const struct down *d);
+
+/* ---- admin ---------------------------------------------------------- */
+
+/* One bound customer session, for GET /sessions and the binds gauge.
+ * Strings are valid during the callback. */
+struct down_session_info {
+    unsigned long long id;       /* unique in this process, never reused */
+    const char *account;
+    const char *bind_type;       /* "tx", "rx" or "trx" */
+    const char *peer;            /* "ADDR:PORT" */
+    uint64_t since_ms;           /* bound at, Unix ms */
+    unsigned long long submits;  /* answers to submits, by outcome: */
+    unsigned long long ok, throttled, refused;
+    unsigned long long delivered;      /* deliver_sm answered ESME_ROK */
+    unsigned long long window_refused; /* over the window: ESME_RTHROTTLED */
+    unsigned inflight;                 /* our deliver_sm not answered yet */
+};
+typedef void (*down_session_cb)(const struct down_session_info *s, void *arg);
+/* Every bound session, in no particular order. */
+void down_sessions(struct down *d, down_session_cb cb, void *arg);
+/* Send unbind to session <id> (then it closes as on any unbind); 0, or
+ * -1 when there is no such bound session. */
+int down_kick(struct down *d, unsigned long long id);
+/* The same for every bind of <account>; how many were unbound. */
+unsigned down_kick_account(struct down *d, const char *account);
+/* The relay: a deliver_sm on <s> was answered ESME_ROK. */
+void down_note_delivered(struct sess *s);
 
 #endif /* SMPPBRIDGE_DOWNSTREAM_H */

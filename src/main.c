@@ -10,6 +10,9 @@
  * unbind the customers, wait (bounded) until every message sent upstream
  * has its answer recorded, unbind upstream, exit. What is not finished is
  * still in Redis and is taken over by another instance or the next start.
+ * A second signal exits at once.
+ *
+ * SIGHUP: reload the configuration file (see reload_config below).
  */
 #include "common.h"
 
@@ -22,10 +25,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
+#include "clock.h"
 #include "conf.h"
 #include "downstream.h"
 #include "log.h"
+#include "metrics.h"
+#include "net.h"
 #include "relay.h"
+#include "reload.h"
 #include "store.h"
 #include "throttle.h"
 #include "upstream.h"
@@ -42,9 +50,11 @@ struct bridge {
     struct down *down;
     struct up *up;
     struct relay *relay;
+    struct admin *admin;
     struct event *sig_term, *sig_int, *drain_ev;
+    struct event *sig_hup;
     int draining;
-    unsigned drain_ticks;
+    uint64_t drain_deadline_ms;
 };
 
 static void usage(FILE *out)
@@ -55,17 +65,23 @@ static void usage(FILE *out)
                  "  -h, --help\n");
 }
 
-/* Once a second while draining: done when nothing sent upstream is
- * waiting for its answer, or at the limit. */
+/* Every 200 ms while draining: done when every customer is gone (each
+ * got the answers to what it sent, then unbind) and every message sent
+ * upstream has its answer recorded in Redis; or at DRAIN_LIMIT_S. What
+ * was read from the queue and not sent stays pending there. */
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct bridge *b = arg;
     (void)fd;
     (void)what;
-    unsigned left = up_in_memory(b->up);
-    if (left == 0 || ++b->drain_ticks >= DRAIN_LIMIT_S) {
-        if (left)
-            log_warn(TAG, "%u messages still in flight: left in the queue", left);
+    unsigned left = up_unanswered(b->up), binds = down_bind_count(b->down);
+    if ((left == 0 && binds == 0) || clock_mono_ms() >= b->drain_deadline_ms) {
+        if (left || binds)
+            log_warn(TAG, "drain limit: %u customer bind(s) left, %u message(s) "
+                     "sent upstream without an answer (pending in the queue)",
+                     binds, left);
+        else
+            log_info(TAG, "drained: unbinding upstream");
         up_unbind_all(b->up);
         struct timeval tv = {1, 0};
         event_base_loopexit(b->base, &tv);
@@ -83,6 +99,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     }
     b->draining = 1;
+    b->drain_deadline_ms = clock_mono_ms() + DRAIN_LIMIT_S * 1000ull;
     log_info(TAG, "signal %d: draining (%u binds, %u messages in flight)",
              (int)sig, down_bind_count(b->down), up_in_memory(b->up));
     down_stop_accepting(b->down);
@@ -91,6 +108,104 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     struct timeval tv = {0, 200000};
     b->drain_ev = event_new(b->base, -1, EV_PERSIST, on_drain_tick, b);
     event_add(b->drain_ev, &tv);
+}
+
+/* ---- reload (SIGHUP) ------------------------------------------------ */
+
+/* Each line of <errs> ("FILE:LINE: message", the lines --check prints)
+ * as an error in the log. */
+static void log_conf_errors(const char *errs)
+{
+    for (const char *p = errs; *p;) {
+        const char *nl = strchr(p, '\n');
+        int n = nl ? (int)(nl - p) : (int)strlen(p);
+        if (n)
+            log_error(TAG, "reload: %.*s", n, p);
+        p += n + (nl != NULL);
+    }
+}
+
+/* A new context for the TLS listeners into *<out> (NULL when there are
+ * none). The files are read again even when their names did not change:
+ * that is how a renewed certificate is taken. -1 with <err>. */
+static int reload_tls(const struct conf_tls *tls, SSL_CTX **out, char *err,
+                      size_t cap)
+{
+    char nerr[NET_ERR_LEN];
+    *out = NULL;
+    if (!tls->n_listen)
+        return 0;
+    *out = net_tls_server_ctx(tls->cert, tls->key, tls->ca, nerr);
+    if (!*out)
+        snprintf(err, cap, "[tls]: %s", nerr);
+    return *out ? 0 : -1;
+}
+
+/* "<label><what>" after what <out> holds, "; " between; nothing for an
+ * empty <what>. */
+static void append(char *out, size_t cap, const char *label, const char *what)
+{
+    size_t len = strlen(out);
+    if (*what && len < cap)
+        snprintf(out + len, cap - len, "%s%s%s", len ? "; " : "", label, what);
+}
+
+/*
+ * SIGHUP: read the configuration file again. Invalid - a problem in the
+ * file, a TLS certificate that does not load, an upstream connector that
+ * cannot be prepared -: every reason is logged and nothing changes.
+ * Valid: what can change live is applied (reload.h; upstream connectors:
+ * up_reload), what cannot keeps its running value and is named as
+ * needing a restart, and one line says what changed.
+ */
+static void reload_config(struct bridge *b)
+{
+    static struct conf next, before;
+    static char errs[ERRS_CAP];
+    char changed[512], restart[512], ups[1024], err[512], line[2600] = "";
+    SSL_CTX *tls = NULL;
+    log_info(TAG, "SIGHUP: reloading %s", b->cfg.path);
+    if (conf_load(b->cfg.path, &next, errs, sizeof errs) != 0) {
+        log_conf_errors(errs);
+        log_error(TAG, "reload refused: %s is invalid; the running "
+                  "configuration is kept", b->cfg.path);
+        return;
+    }
+    reload_merge(&b->cfg, &next, changed, sizeof changed, restart,
+                 sizeof restart);
+    /* the new level first: what the connectors log as they change is
+     * logged at it */
+    log_set_level((enum log_level)next.log.level);
+    log_set_format((enum log_format)next.log.format);
+    if (reload_tls(&next.tls, &tls, err, sizeof err) != 0 ||
+        up_reload(b->up, &next, ups, sizeof ups, err, sizeof err) != 0) {
+        if (tls)
+            SSL_CTX_free(tls);
+        log_set_level((enum log_level)b->cfg.log.level);
+        log_set_format((enum log_format)b->cfg.log.format);
+        log_error(TAG, "reload refused: %s; the running configuration is kept",
+                  err);
+        return;
+    }
+    before = b->cfg;
+    b->cfg = next; /* the modules read it through their pointers */
+    down_reload(b->down, &before.server, tls);
+    append(line, sizeof line, "", ups);
+    append(line, sizeof line, "changed ", changed);
+    append(line, sizeof line, "needs a restart (running value kept): ", restart);
+    append(line, sizeof line, "", tls ? "TLS certificate reloaded" : "");
+    log_info(TAG, "reload: %s", line[0] ? line : "nothing changed");
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    struct bridge *b = arg;
+    (void)sig;
+    (void)what;
+    if (b->draining)
+        log_warn(TAG, "SIGHUP while draining: ignored");
+    else
+        reload_config(b);
 }
 
 static void on_store_event(const char *kind, const char *id, void *arg)
@@ -144,20 +259,31 @@ static int start(struct bridge *b)
     struct up_hooks uh = {.on_deliver = relay_on_upstream_deliver,
                           .on_failed = relay_on_failed};
     b->up = up_new(b->base, &b->cfg, b->st, b->thr, &uh, b->relay);
+    if (b->up)
+        down_set_forwarder(b->down, up_forward, b->up);
     if (!b->up || down_listen(b->down, err, sizeof err) != 0 ||
         up_start(b->up, err, sizeof err) != 0) {
         fprintf(stderr, "smppbridge: %s\n", err);
         return -1;
     }
+    /* Operators' window, not the service: a port taken (another instance
+     * on this host) costs the admin server, never the customers. */
+    struct admin_sources src = {b->st, b->down, b->up, b->relay};
+    b->admin = admin_new(b->base, &b->cfg, &src, err, sizeof err);
+    if (!b->admin && *err)
+        log_error(TAG, "%s: running without the admin server", err);
     b->sig_term = evsignal_new(b->base, SIGTERM, on_signal, b);
     b->sig_int = evsignal_new(b->base, SIGINT, on_signal, b);
     evsignal_add(b->sig_term, NULL);
     evsignal_add(b->sig_int, NULL);
+    b->sig_hup = evsignal_new(b->base, SIGHUP, on_hup, b);
+    evsignal_add(b->sig_hup, NULL);
     return 0;
 }
 
 static void stop(struct bridge *b)
 {
+    admin_free(b->admin); /* first: it reads the others */
     up_free(b->up);
     down_free(b->down);
     relay_free(b->relay);
@@ -167,10 +293,13 @@ static void stop(struct bridge *b)
         event_free(b->sig_term);
     if (b->sig_int)
         event_free(b->sig_int);
+    if (b->sig_hup)
+        event_free(b->sig_hup);
     if (b->drain_ev)
         event_free(b->drain_ev);
     if (b->base)
         event_base_free(b->base);
+    metrics_default_free();
 }
 
 int main(int argc, char **argv)
@@ -214,6 +343,7 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &nofile);
     }
     log_set_level((enum log_level)b.cfg.log.level);
+    log_set_format((enum log_format)b.cfg.log.format);
     log_info(TAG, "starting with %s: %d listener(s), %d upstream connector(s)",
              path, b.cfg.server.n_listen + b.cfg.tls.n_listen, b.cfg.n_upstreams);
     int rc = start(&b) == 0 ? 0 : 1;

@@ -48,6 +48,11 @@ struct relay_inflight {
  * holder stops, or dies. */
 #define LEASE_MS 5000
 #define LEASE_RENEW_MS 2000
+/* Expiry: entries moved per script call (a bounded amount of work for
+ * Redis at a time), and the lease that lets one instance sweep. Account
+ * ids cannot hold ':', so the name is no account's. */
+#define EXPIRE_BATCH 100
+#define SWEEP_LEASE "relay:sweep"
 
 /* Delivery state of one account's stream on this instance. */
 struct relay_acct {
@@ -63,6 +68,13 @@ struct relay_acct {
     uint64_t lease_until_ms;
     char del[DEL_BATCH][32];  /* delivered: XDEL in one command */
     unsigned n_del;
+    /* The customer refused or left unanswered an entry: the stream is
+     * read again from its start (where the refused ones are) only after
+     * retry_ms, which doubles while refusals go on. */
+    struct event *retry_ev;
+    unsigned retry_ms;        /* the last pause; 0: no refusal pending */
+    char failing[32];         /* oldest refused entry; "" none */
+    int expiring;             /* an expiry call for this stream is out */
     struct relay *r;
     struct relay_acct *hnext;
 };
@@ -79,6 +91,11 @@ struct relay {
         int hint;           /* -1 unknown, 0 same radix, 1 the other */
     } radix[16];
     struct relay_stats stats;
+    /* The sweep for expired entries (one instance at a time). */
+    struct event *sweep_ev;
+    int sweeping;
+    char (*sweep_ids)[16];    /* the accounts of this sweep */
+    size_t sweep_n, sweep_i;
 };
 
 static void pump(struct relay_acct *a);
@@ -96,7 +113,20 @@ static unsigned acct_bucket(const char *id)
     return h % ACCT_BUCKETS;
 }
 
+/* A look now and then: from the start of the stream, unless refused
+ * entries are waiting out their pause (then only what is new). */
 static void on_again(evutil_socket_t fd, short what, void *arg)
+{
+    struct relay_acct *a = arg;
+    (void)fd;
+    (void)what;
+    if (!evtimer_pending(a->retry_ev, NULL))
+        snprintf(a->cursor, sizeof a->cursor, "-");
+    pump(a);
+}
+
+/* The pause after a refusal is over: offer the refused entries again. */
+static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
     struct relay_acct *a = arg;
     (void)fd;
@@ -118,6 +148,7 @@ static struct relay_acct *acct_get(struct relay *r, const char *id)
     snprintf(a->cursor, sizeof a->cursor, "-");
     a->r = r;
     a->again_ev = evtimer_new(r->base, on_again, a);
+    a->retry_ev = evtimer_new(r->base, on_retry, a);
     a->del_ev = event_new(r->base, -1, 0, on_del_flush, a);
     a->pub_ev = event_new(r->base, -1, 0, on_pub, a);
     a->hnext = r->accts[b];
@@ -144,6 +175,154 @@ static void inflight_remove(struct relay_acct *a, const char *entry_id)
             return;
         }
     }
+}
+
+/* ---- expiry --------------------------------------------------------- */
+
+/* Stream entry ids are "MS-SEQ": MS is when Redis stored the entry. */
+static int entry_id_cmp(const char *x, const char *y)
+{
+    unsigned long long xm = strtoull(x, NULL, 10), ym = strtoull(y, NULL, 10);
+    const char *xs = strchr(x, '-'), *ys = strchr(y, '-');
+    unsigned long long xq = xs ? strtoull(xs + 1, NULL, 10) : 0;
+    unsigned long long yq = ys ? strtoull(ys + 1, NULL, 10) : 0;
+    if (xm != ym)
+        return xm < ym ? -1 : 1;
+    return xq < yq ? -1 : xq > yq;
+}
+
+/* Older than [relay] ttl, on this instance's clock. The move itself is
+ * judged on Redis's clock (store_dlr_expire): between the two, an entry
+ * is held back for at most the difference of the clocks. */
+static int entry_expired(const struct relay *r, const char *entry_id)
+{
+    uint64_t stored = strtoull(entry_id, NULL, 10), now = clock_wall_ms();
+    return now >= stored && now - stored >= r->cfg->relay.ttl_ms;
+}
+
+/* Counted and logged with the account and the count, never the content. */
+static void expired_report(struct relay *r, const char *account, unsigned n)
+{
+    r->stats.expired += n;
+    log_event(LOG_WARN, TAG,
+              LOG_FIELDS("account", account, "reason", "expired", "count",
+                         LOG_NUM(n), "total", LOG_NUM(r->stats.expired)),
+              "account %s: %u entries older than ttl moved to dead letters "
+              "(expired; %llu in all)",
+              account, n, r->stats.expired);
+}
+
+static void acct_expire(struct relay_acct *a);
+
+static void on_acct_expired(int status, unsigned n, void *arg)
+{
+    struct relay_acct *a = arg;
+    a->expiring = 0;
+    if (status != 0) {
+        a->r->stats.store_errors++; /* the sweep or the next read retries */
+        return;
+    }
+    if (n)
+        expired_report(a->r, a->id, n);
+    if (n == EXPIRE_BATCH)
+        acct_expire(a); /* more may be left */
+}
+
+/* Expire what is due in <a>'s stream now (seen on the way to a receiver). */
+static void acct_expire(struct relay_acct *a)
+{
+    struct relay *r = a->r;
+    if (a->expiring)
+        return;
+    if (store_dlr_expire(r->st, a->id, r->cfg->relay.ttl_ms, EXPIRE_BATCH,
+                         on_acct_expired, a) == 0)
+        a->expiring = 1;
+}
+
+static void sweep_next(struct relay *r);
+
+static void sweep_end(struct relay *r)
+{
+    free(r->sweep_ids);
+    r->sweep_ids = NULL;
+    r->sweep_n = r->sweep_i = 0;
+    r->sweeping = 0;
+}
+
+static void on_sweep_expired(int status, unsigned n, void *arg)
+{
+    struct relay *r = arg;
+    if (status != 0) {
+        r->stats.store_errors++;
+        sweep_end(r); /* the next sweep starts over */
+        return;
+    }
+    if (n)
+        expired_report(r, r->sweep_ids[r->sweep_i], n);
+    if (n < EXPIRE_BATCH)
+        r->sweep_i++; /* else the same account again: more may be left */
+    sweep_next(r);
+}
+
+/* One account at a time, so that a sweep puts one call at a time on
+ * Redis however many accounts there are. */
+static void sweep_next(struct relay *r)
+{
+    if (r->sweep_i >= r->sweep_n ||
+        store_dlr_expire(r->st, r->sweep_ids[r->sweep_i], r->cfg->relay.ttl_ms,
+                         EXPIRE_BATCH, on_sweep_expired, r) != 0)
+        sweep_end(r);
+}
+
+static void on_sweep_accounts(int status, const char *const *ids, size_t n,
+                              void *arg)
+{
+    struct relay *r = arg;
+    if (status != 0 || n == 0 ||
+        !(r->sweep_ids = calloc(n, sizeof r->sweep_ids[0]))) {
+        sweep_end(r);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strlen(ids[i]) < sizeof r->sweep_ids[0])
+            snprintf(r->sweep_ids[r->sweep_n++], sizeof r->sweep_ids[0], "%s",
+                     ids[i]);
+    sweep_next(r);
+}
+
+static void on_sweep_lease(int status, int granted, void *arg)
+{
+    struct relay *r = arg;
+    if (status != 0 || !granted ||
+        store_account_ids(r->st, on_sweep_accounts, r) != 0)
+        sweep_end(r); /* another instance sweeps, or Redis is away */
+}
+
+/* The next sweep in sweep_interval, as configured now (a reload may
+ * change it; the configuration is read through its pointer). */
+static int sweep_arm(struct relay *r)
+{
+    unsigned every = r->cfg->relay.sweep_interval_ms;
+    struct timeval tv = {(time_t)(every / 1000),
+                         (suseconds_t)(every % 1000) * 1000};
+    return evtimer_add(r->sweep_ev, &tv);
+}
+
+/* Every sweep_interval: the instance holding the sweep lease (kept for two
+ * intervals, renewed at each) expires what is due in every account's
+ * stream, bound or not. */
+static void on_sweep_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct relay *r = arg;
+    unsigned interval = r->cfg->relay.sweep_interval_ms;
+    (void)fd;
+    (void)what;
+    sweep_arm(r);
+    if (r->sweeping)
+        return; /* the last one is still going */
+    if (store_lease(r->st, SWEEP_LEASE, store_consumer(r->st), 2 * interval,
+                    on_sweep_lease, r) == 0)
+        r->sweeping = 1;
 }
 
 /* ---- to the customers ----------------------------------------------- */
@@ -223,30 +402,86 @@ static void redeliver_later(struct relay_acct *a)
         evtimer_add(a->again_ev, &tv);
 }
 
+/* The refused entry has expired (moved to P:dead by now, or soon): it
+ * no longer holds the account's pause up. */
+static void failing_forget_if_expired(struct relay_acct *a)
+{
+    if (a->failing[0] && entry_expired(a->r, a->failing)) {
+        a->failing[0] = 0;
+        a->retry_ms = 0;
+    }
+}
+
+/*
+ * The customer refused <entry_id> with <status> (or left it unanswered,
+ * or its session closed). The refused entries are offered again once a
+ * pause is over: retry_min first, doubling up to retry_max while
+ * refusals go on, back to retry_min once the oldest refused entry is
+ * taken (or expires). Only the rewind waits: entries stored meanwhile go
+ * out at once. Refusals that come while a pause is running are part of
+ * the same round (a window's worth of them doubles the pause once).
+ */
+static void retry_later(struct relay_acct *a, const char *entry_id,
+                        uint32_t status)
+{
+    const struct conf_relay *rc = &a->r->cfg->relay;
+    failing_forget_if_expired(a);
+    if (!a->failing[0] || entry_id_cmp(entry_id, a->failing) < 0)
+        snprintf(a->failing, sizeof a->failing, "%s", entry_id);
+    if (evtimer_pending(a->retry_ev, NULL))
+        return;
+    if (a->retry_ms == 0)
+        a->retry_ms = rc->retry_min_ms;
+    else
+        a->retry_ms = a->retry_ms >= rc->retry_max_ms / 2 ? rc->retry_max_ms
+                                                         : a->retry_ms * 2;
+    struct timeval tv = {(time_t)(a->retry_ms / 1000),
+                         (suseconds_t)(a->retry_ms % 1000) * 1000};
+    evtimer_add(a->retry_ev, &tv);
+    const char *why = status == SESS_STATUS_TIMEOUT  ? "no answer"
+                      : status == SESS_STATUS_CLOSED ? "session closed"
+                                                     : pdu_status_name(status);
+    log_event(LOG_INFO, TAG,
+              LOG_FIELDS("account", a->id, "status", why, "retry_ms",
+                         LOG_NUM(a->retry_ms)),
+              "account %s: deliver_sm not taken (%s): offered again in %u ms",
+              a->id, why, a->retry_ms);
+}
+
 static void on_delivered(struct sess *s, const struct pdu *resp,
                          uint32_t status, void *arg)
 {
     struct delivery *dv = arg;
     struct relay_acct *a = dv->a;
     struct relay *r = a->r;
-    (void)s;
     (void)resp;
     if (status == ESME_ROK) {
         r->stats.receipts_delivered++;
+        down_note_delivered(s); /* the session's counter (admin) */
+        if (strcmp(a->failing, dv->entry_id) == 0) {
+            a->failing[0] = 0; /* taken at last: the pause starts over */
+            a->retry_ms = 0;
+        }
         del_later(a, dv->entry_id);
         pump(a);
     } else {
         inflight_remove(a, dv->entry_id);
         r->stats.receipts_redelivered++;
-        redeliver_later(a);
+        retry_later(a, dv->entry_id, status);
     }
     free(dv);
 }
 
-/* Send one stored deliver_sm to a receiver; 1 sent, 0 no room, -1 bad. */
+/* Send one stored deliver_sm to a receiver; 1 sent, 0 no room, -1 bad
+ * or expired (never sent: moved to the dead letters). */
 static int deliver_entry(struct relay_acct *a, const struct store_entry *e)
 {
     struct relay *r = a->r;
+    if (entry_expired(r, e->id)) {
+        failing_forget_if_expired(a);
+        acct_expire(a);
+        return -1;
+    }
     struct sess *s = down_pick_receiver(r->down, a->id);
     struct pdu p;
     if (!s)
@@ -433,6 +668,39 @@ static int receipt_wanted(uint8_t rd, const struct pdu *p)
     }
 }
 
+/* The network error code a receipt gives: the TLV, else err: in text. */
+static unsigned receipt_error(const struct pdu *p)
+{
+    const struct pdu_tlv *t = pdu_tlv_find(p, PDU_TLV_NETWORK_ERROR_CODE);
+    if (t && t->len == 3)
+        return (unsigned)t->val[1] << 8 | t->val[2];
+    int in_payload;
+    struct pdu_view text = receipt_text(p, &in_payload);
+    struct dlr_receipt d;
+    unsigned err = 0;
+    if (dlr_parse((const char *)text.ptr, text.len, &d) == 0 && d.err.present)
+        for (size_t i = 0; i < d.err.len; i++) {
+            char ch = (char)text.ptr[d.err.off + i];
+            if (ch < '0' || ch > '9')
+                return 0; /* some SMSCs put hex or words there */
+            err = err * 10 + (unsigned)(ch - '0');
+            if (err > 0xFFFF)
+                return 0;
+        }
+    return err;
+}
+
+/* query_sm answers from the message's state: a final receipt ends it
+ * (and writes its CDR), whether or not the customer asked to see it. */
+static void record_final_state(struct relay *r, const struct store_idmap *m,
+                               const struct pdu *p)
+{
+    int state = receipt_state(p);
+    if (dlr_state_is_final(state))
+        store_msg_final(r->st, m->account, m->msg_id, dlr_state_name(state),
+                        clock_wall_ms(), receipt_error(p));
+}
+
 static void on_receipt_stored(int status, void *arg)
 {
     struct incoming *in = arg;
@@ -527,7 +795,9 @@ static void on_idmap(int status, const struct store_idmap *found, size_t nfound,
     }
     if (nfound > 1 && !(m = pick_mapping(r, in->conn, found, nfound))) {
         r->stats.receipts_unknown++;
-        log_warn(TAG, "receipt id matches several messages: kept in dead letters");
+        log_event(LOG_WARN, TAG,
+                  LOG_FIELDS("connector", in->conn->name, "reason", "receipt-ambiguous-id"),
+                  "receipt id matches several messages: kept in dead letters");
         dead_letter(in, "receipt-ambiguous-id");
         return;
     }
@@ -540,12 +810,16 @@ static void on_idmap(int status, const struct store_idmap *found, size_t nfound,
     }
     if (!m) {
         r->stats.receipts_unknown++;
-        log_warn(TAG, "receipt for an unknown upstream id: kept in dead letters");
+        log_event(LOG_WARN, TAG,
+                  LOG_FIELDS("connector", in->conn->name, "reason", "receipt-unknown-id"),
+                  "receipt for an unknown upstream id: kept in dead letters");
         dead_letter(in, "receipt-unknown-id"); /* never stall the pipe */
         return;
     }
-    if (pdu_decode(in->raw, in->len, &p) != ESME_ROK ||
-        !receipt_wanted(m->registered_delivery, &p)) {
+    int decoded = pdu_decode(in->raw, in->len, &p) == ESME_ROK;
+    if (decoded)
+        record_final_state(r, m, &p);
+    if (!decoded || !receipt_wanted(m->registered_delivery, &p)) {
         r->stats.receipts_unwanted++;
         incoming_finish(in, ESME_ROK);
         return;
@@ -607,7 +881,9 @@ static void route_inbound(struct relay *r, struct incoming *in,
                                     p->destination_addr.len);
     if (!acct) {
         r->stats.mo_unrouted++;
-        log_warn(TAG, "inbound message for an unrouted number: kept in dead letters");
+        log_event(LOG_WARN, TAG,
+                  LOG_FIELDS("reason", "mo-unrouted"),
+                  "inbound message for an unrouted number: kept in dead letters");
         dead_letter(in, "mo-unrouted");
         return;
     }
@@ -625,7 +901,8 @@ static void on_routes(int status, const char *const *prefixes,
         log_warn(TAG, "inbound routing table not loaded");
         return;
     }
-    log_info(TAG, "inbound routing: %zu number prefixes", n);
+    log_event(LOG_INFO, TAG, LOG_FIELDS("prefixes", LOG_NUM(n)),
+              "inbound routing: %zu number prefixes", n);
 }
 
 void relay_reload_routes(void *relay)
@@ -850,6 +1127,14 @@ struct relay *relay_new(struct event_base *base, const struct conf *cfg,
         free(r);
         return NULL;
     }
+    r->sweep_ev = evtimer_new(base, on_sweep_tick, r);
+    if (!r->sweep_ev || sweep_arm(r) != 0) {
+        if (r->sweep_ev)
+            event_free(r->sweep_ev);
+        route_table_free(r->routes);
+        free(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -864,12 +1149,15 @@ void relay_free(struct relay *r)
             while (a->sent)
                 inflight_remove(a, a->sent->entry_id);
             event_free(a->again_ev);
+            event_free(a->retry_ev);
             event_free(a->del_ev);
             event_free(a->pub_ev);
             free(a);
         }
     }
     route_table_free(r->routes);
+    event_free(r->sweep_ev);
+    free(r->sweep_ids);
     free(r);
 }
 

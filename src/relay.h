@@ -11,7 +11,13 @@
  *
  * To the customers: each account's stream is delivered to its bound
  * receivers on this instance, round-robin; an entry leaves the stream
- * only on deliver_sm_resp ESME_ROK and is retried otherwise.
+ * only on deliver_sm_resp ESME_ROK and is retried otherwise, after a
+ * pause per account that doubles from [relay] retry_min to retry_max.
+ *
+ * Expiry: an entry older than [relay] ttl is never delivered; it is moved
+ * to P:dead (reason "expired"), counted and logged. One instance at a
+ * time (lease "relay:sweep") looks through every account's stream each
+ * sweep_interval, so entries expire whether or not the customer binds.
  */
 #ifndef SMPPBRIDGE_RELAY_H
 #define SMPPBRIDGE_RELAY_H
@@ -46,7 +52,8 @@ void relay_reload_routes(void *relay);
 struct relay_stats {
     unsigned long long receipts_in, receipts_stored, receipts_unwanted,
         receipts_unknown, receipts_delivered, receipts_redelivered,
-        failure_receipts, mo_routed, mo_unrouted, store_errors;
+        failure_receipts, mo_routed, mo_unrouted, store_errors,
+        expired; /* entries older than [relay] ttl, moved to P:dead */
 };
 const struct relay_stats *relay_stats(const struct relay *r);
 

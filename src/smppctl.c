@@ -3,7 +3,7 @@
  *
  *   smppctl [-c FILE] account add ID --password-stdin [OPTIONS]
  *   smppctl [-c FILE] account set ID [OPTIONS] [--password-stdin]
- *   smppctl [-c FILE] account show ID | list | del ID
+ *   smppctl [-c FILE] account show ID | list [--long] | del ID
  *
  * Redis comes from the config's [redis] section; the layout is documented
  * in account.h. Every change is one WATCH + MULTI/EXEC holding the writes
@@ -32,12 +32,16 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <openssl/crypto.h>
 
 #include "account.h"
+#include "admin.h"
 #include "route.h"
 #include "auth.h"
 #include "conf.h"
+#include "net.h"
 
 #define EXIT_OPERR 1
 #define EXIT_USAGE 2
@@ -47,6 +51,7 @@
 /* SMPP 3.4 5.2.2: password is a C-Octet string of 9 octets with the NUL. */
 #define SMPP_PASSWORD_MAX 8
 #define WATCH_RETRIES 5
+#define ADMIN_DEFAULT "127.0.0.1:9775"
 
 static const char usage_text[] =
     "usage: smppctl [-c FILE] COMMAND ...\n"
@@ -62,6 +67,8 @@ static const char usage_text[] =
     "                      change an existing account\n"
     "  account show ID     the account as JSON (never the password hash)\n"
     "  account list        every account id, one a line, sorted\n"
+    "  account list --long every account as JSON (as show), one a line,\n"
+    "                      sorted by id\n"
     "  account del ID      delete an account\n"
     "  number add PREFIX ACCOUNT\n"
     "                      route inbound messages for numbers starting\n"
@@ -69,12 +76,25 @@ static const char usage_text[] =
     "                      the longest matching prefix wins\n"
     "  number del PREFIX   remove a route\n"
     "  number list         every route, \"PREFIX ACCOUNT\", sorted\n"
+    "  sessions [--account ID]\n"
+    "                      customer binds on a running bridge: id, account,\n"
+    "                      bind type, peer, since, counters\n"
+    "  kick ID | kick --account ID\n"
+    "                      send unbind to one bind (ID from sessions) or to\n"
+    "                      every bind of an account on that bridge\n"
+    "      sessions and kick ask the bridge's admin server ([admin] listen):\n"
+    "      --admin HOST:PORT (default " ADMIN_DEFAULT "), --token TOKEN\n"
+    "      (default: $SMPPBRIDGE_ADMIN_TOKEN)\n"
     "\n"
     "options of add and set:\n"
     "  --password-stdin    read the password from the first line of\n"
     "                      standard input (prompted without echo on a\n"
     "                      terminal); 1 to 8 characters (SMPP's limit)\n"
     "  --tps N             submits per second, 0 = unlimited (max 100000)\n"
+    "  --daily-quota N     submits per UTC day across all bridges, each\n"
+    "                      part of a long message counting; beyond it\n"
+    "                      ESME_RTHROTTLED until 00:00 UTC; 0 = none\n"
+    "                      (max 100000000)\n"
     "  --max-binds N       binds at once, 0 = unlimited (max 10000)\n"
     "  --allow CIDR,...    source addresses allowed, IPv4 or IPv6 blocks;\n"
     "                      \"\" = any address\n"
@@ -90,8 +110,8 @@ static const char usage_text[] =
 
 struct acct_opts {
     int password;                 /* --password-stdin */
-    int has_tps, has_binds, has_allow, has_format, has_enabled;
-    unsigned tps, max_binds;
+    int has_tps, has_binds, has_allow, has_format, has_enabled, has_quota;
+    unsigned tps, max_binds, daily_quota;
     char allow[ACCOUNT_ALLOW_MAX];
     enum account_id_format format;
     int enabled;
@@ -160,6 +180,10 @@ static int parse_opt_value(const char *opt, const char *v,
     if (strcmp(opt, "--tps") == 0) {
         o->has_tps = 1;
         return parse_count(opt, v, ACCOUNT_TPS_MAX, &o->tps);
+    }
+    if (strcmp(opt, "--daily-quota") == 0) {
+        o->has_quota = 1;
+        return parse_count(opt, v, ACCOUNT_QUOTA_MAX, &o->daily_quota);
     }
     if (strcmp(opt, "--max-binds") == 0) {
         o->has_binds = 1;
@@ -516,6 +540,8 @@ static void apply_opts(struct account *a, const struct acct_opts *o)
 {
     if (o->has_tps)
         a->tps = o->tps;
+    if (o->has_quota)
+        a->daily_quota = o->daily_quota;
     if (o->has_binds)
         a->max_binds = o->max_binds;
     if (o->has_allow)
@@ -571,7 +597,7 @@ static int do_set(const char *id, const struct acct_opts *o)
     struct account a, fresh;
     int rc;
     if (!o->password && !o->has_tps && !o->has_binds && !o->has_allow &&
-        !o->has_format && !o->has_enabled)
+        !o->has_format && !o->has_enabled && !o->has_quota)
         return usage_error("account set: nothing to change");
     account_init(&fresh, id);
     if (o->password && (rc = set_password(&fresh)) != 0)
@@ -633,13 +659,12 @@ static int do_del(const char *id)
     return retries_exhausted(id);
 }
 
-static int do_show(const char *id)
+/* Account <id> (its key in ctl.key) as one JSON line; 0 or an exit
+ * status after a message. */
+static int print_account(const char *id)
 {
     struct account a;
     char json[ACCOUNT_ALLOW_MAX * 6 + 512];
-    int rc = redis_connect();
-    if (rc != 0)
-        return rc;
     int found = load_account(id, &a);
     if (found <= 0)
         return found == 0 ? EXIT_NOTFOUND : EXIT_OPERR;
@@ -651,12 +676,35 @@ static int do_show(const char *id)
     return 0;
 }
 
+static int do_show(const char *id)
+{
+    int rc = redis_connect();
+    return rc != 0 ? rc : print_account(id);
+}
+
+/* list --long: each of the sorted <ids> as show prints it. One that
+ * cannot be shown (deleted meanwhile, malformed) is skipped after a
+ * message and the worst such status returned: the others still print. */
+static int print_accounts(const char *const *ids, size_t n)
+{
+    int status = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (account_key(ctl.conf.redis.prefix, ids[i], ctl.key,
+                        sizeof ctl.key) < 0)
+            continue; /* not an id smppctl writes */
+        int rc = print_account(ids[i]);
+        if (rc == EXIT_OPERR || (rc != 0 && status == 0))
+            status = rc;
+    }
+    return status;
+}
+
 static int str_cmp(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int do_list(void)
+static int do_list(int long_form)
 {
     int rc = redis_connect();
     if (rc != 0)
@@ -678,11 +726,15 @@ static int do_list(void)
     for (size_t i = 0; i < rep->elements; i++)
         ids[i] = rep->element[i]->str;
     qsort(ids, rep->elements, sizeof *ids, str_cmp);
-    for (size_t i = 0; i < rep->elements; i++)
-        puts(ids[i]);
+    int status = 0;
+    if (long_form)
+        status = print_accounts(ids, rep->elements);
+    else
+        for (size_t i = 0; i < rep->elements; i++)
+            puts(ids[i]);
     free(ids);
     freeReplyObject(rep);
-    return 0;
+    return status;
 }
 
 /* ------------------------------------------------------------------ */
@@ -739,7 +791,8 @@ static int run_account(int argc, char **argv, const char *conf_path)
         return usage_error("invalid account id '%s': 1 to 15 printable "
                            "characters, no spaces, '{', '}' or ':'",
                            printable(id, tmp, sizeof tmp));
-    int first_opt = needs_id ? 2 : 1;
+    int long_form = !needs_id && argc > 1 && !strcmp(argv[1], "--long");
+    int first_opt = needs_id ? 2 : 1 + long_form;
     int is_change = !strcmp(sub, "add") || !strcmp(sub, "set");
     if (!is_change && argc > first_opt)
         return usage_error("account %s: unexpected argument '%s'", sub,
@@ -760,7 +813,7 @@ static int run_account(int argc, char **argv, const char *conf_path)
         return do_show(id);
     if (!strcmp(sub, "del"))
         return do_del(id);
-    return do_list();
+    return do_list(long_form);
 }
 
 /* ---- number routing (hash <prefix>:numbers) ---------------------------- */
@@ -868,6 +921,273 @@ static int run_number(int argc, char **argv, const char *conf_path)
     return rc;
 }
 
+/* ---- live sessions, through the admin HTTP server ---------------------- */
+
+/* `smppctl sessions` and `smppctl kick` ask a running bridge, not Redis:
+ * a plain blocking HTTP/1.1 request to its [admin] listener. */
+#define ADMIN_TIMEOUT_S 5
+#define ADMIN_REPLY_MAX (4u << 20)
+
+struct admin_opts {
+    const char *addr;             /* HOST:PORT */
+    const char *token;            /* "" for none */
+    const char *account;          /* sessions/kick: filter, or NULL */
+};
+
+struct http_reply {
+    int status;
+    char *body;                   /* NUL-terminated, malloc'd */
+};
+
+static int admin_connect(const char *addr)
+{
+    char host[CONF_STR], err[NET_ERR_LEN], port_s[8];
+    int port, fd = -1;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (net_split_hostport(addr, host, sizeof host, &port, err) != 0) {
+        fprintf(stderr, "smppctl: --admin %s: %s\n", addr, err);
+        return -1;
+    }
+    snprintf(port_s, sizeof port_s, "%d", port);
+    int rc = getaddrinfo(*host ? host : "127.0.0.1", port_s, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "smppctl: %s: %s\n", addr, gai_strerror(rc));
+        return -1;
+    }
+    struct timeval tv = {ADMIN_TIMEOUT_S, 0};
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        fprintf(stderr, "smppctl: cannot reach the bridge's admin server at "
+                "%s (see [admin] listen, or --admin)\n", addr);
+    return fd;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Everything the server sends until it closes (Connection: close). */
+static char *recv_all(int fd, size_t *len)
+{
+    size_t cap = 8192, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (cap - n < 4096) {
+            char *more = cap < ADMIN_REPLY_MAX ? realloc(buf, cap * 2) : NULL;
+            if (!more)
+                break;
+            buf = more;
+            cap *= 2;
+        }
+        ssize_t r = recv(fd, buf + n, cap - n - 1, 0);
+        if (r < 0)
+            break;
+        if (r == 0) {
+            buf[n] = '\0';
+            *len = n;
+            return buf;
+        }
+        n += (size_t)r;
+    }
+    free(buf);
+    return NULL;
+}
+
+/* <method> <path> to the admin server; 0 with <out> filled, or an exit
+ * status after a message. */
+static int admin_request(const struct admin_opts *o, const char *method,
+                         const char *path, struct http_reply *out)
+{
+    char req[1024];
+    size_t len = 0;
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+                     "Content-Length: 0\r\n%s%s%s\r\n",
+                     method, path, o->addr, *o->token ? "Authorization: Bearer " : "",
+                     o->token, *o->token ? "\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof req)
+        return usage_error("request too long");
+    int fd = admin_connect(o->addr);
+    if (fd < 0)
+        return EXIT_OPERR;
+    char *text = send_all(fd, req, (size_t)n) == 0 ? recv_all(fd, &len) : NULL;
+    close(fd);
+    char *body = text ? strstr(text, "\r\n\r\n") : NULL;
+    if (!body || sscanf(text, "HTTP/1.%*d %d", &out->status) != 1) {
+        free(text);
+        fprintf(stderr, "smppctl: no valid answer from %s\n", o->addr);
+        return EXIT_OPERR;
+    }
+    body += 4;
+    memmove(text, body, strlen(body) + 1);
+    out->body = text;
+    if (out->status == 401) {
+        free(text);
+        fprintf(stderr, "smppctl: the admin server wants a token: --token or "
+                "SMPPBRIDGE_ADMIN_TOKEN\n");
+        return EXIT_OPERR;
+    }
+    return 0;
+}
+
+/* The next {...} of a JSON array of flat objects at *<p>, as [start, end). */
+static int next_object(const char **p, const char **start, const char **end)
+{
+    const char *s = strchr(*p, '{');
+    int quoted = 0;
+    if (!s)
+        return 0;
+    for (const char *c = s + 1; *c; c++) {
+        if (quoted && *c == '\\' && c[1])
+            c++;
+        else if (*c == '"')
+            quoted = !quoted;
+        else if (!quoted && *c == '}') {
+            *start = s;
+            *end = c + 1;
+            *p = c + 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *member(const struct admin_json_member *m, int n,
+                          const char *key)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(m[i].key, key))
+            return m[i].value;
+    return "-";
+}
+
+/* GET /sessions as a table, one bind a line. */
+static int print_sessions(const char *body)
+{
+    static struct admin_json_member m[ADMIN_JSON_MAX_KEYS];
+    const char *p = body, *s, *e;
+    char err[128];
+    printf("%-8s %-15s %-4s %-40s %-20s %9s %9s %9s %9s\n", "ID", "ACCOUNT",
+           "TYPE", "PEER", "SINCE", "SUBMITS", "OK", "THROTTLED", "DELIVERED");
+    while (next_object(&p, &s, &e)) {
+        int n = admin_json_object(s, (size_t)(e - s), m, ARRAY_LEN(m), err,
+                                  sizeof err);
+        if (n < 0) {
+            fprintf(stderr, "smppctl: unexpected answer: %s\n", err);
+            return EXIT_OPERR;
+        }
+        printf("%-8s %-15s %-4s %-40s %-20s %9s %9s %9s %9s\n",
+               member(m, n, "id"), member(m, n, "account"),
+               member(m, n, "bind_type"), member(m, n, "peer"),
+               member(m, n, "since"), member(m, n, "submits"), member(m, n, "ok"),
+               member(m, n, "throttled"), member(m, n, "delivered"));
+    }
+    return 0;
+}
+
+/* sessions|kick [ID] [--admin HOST:PORT] [--token T] [--account ID] */
+static int parse_admin_opts(int argc, char **argv, struct admin_opts *o,
+                            const char **id)
+{
+    const char *env = getenv("SMPPBRIDGE_ADMIN_TOKEN");
+    o->addr = ADMIN_DEFAULT;
+    o->token = env ? env : "";
+    o->account = NULL;
+    *id = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char **dst = !strcmp(argv[i], "--admin")   ? &o->addr
+                           : !strcmp(argv[i], "--token") ? &o->token
+                           : !strcmp(argv[i], "--account") ? &o->account
+                                                           : NULL;
+        char tmp[48];
+        if (dst) {
+            if (i + 1 >= argc)
+                return usage_error("%s needs a value", argv[i]);
+            *dst = argv[++i];
+        } else if (argv[i][0] != '-' && !*id) {
+            *id = argv[i];
+        } else {
+            return usage_error("unexpected argument '%s'",
+                               printable(argv[i], tmp, sizeof tmp));
+        }
+    }
+    if (o->account && !account_id_valid(o->account))
+        return usage_error("invalid account id");
+    if (strpbrk(o->token, "\r\n"))
+        return usage_error("--token: no line breaks");
+    return 0;
+}
+
+static int run_sessions(int argc, char **argv)
+{
+    struct admin_opts o;
+    struct http_reply r = {0};
+    const char *id;
+    char path[64];
+    int rc = parse_admin_opts(argc, argv, &o, &id);
+    if (rc)
+        return rc;
+    if (id)
+        return usage_error("sessions: unexpected argument (--account ID?)");
+    snprintf(path, sizeof path, "/sessions%s%s", o.account ? "?account=" : "",
+             o.account ? o.account : "");
+    if ((rc = admin_request(&o, "GET", path, &r)) != 0)
+        return rc;
+    rc = r.status == 200 ? print_sessions(r.body) : EXIT_OPERR;
+    if (r.status != 200)
+        fprintf(stderr, "smppctl: the bridge answered %d: %s", r.status, r.body);
+    free(r.body);
+    return rc;
+}
+
+static int run_kick(int argc, char **argv)
+{
+    struct admin_opts o;
+    struct http_reply r = {0};
+    const char *id;
+    char path[64];
+    int rc = parse_admin_opts(argc, argv, &o, &id);
+    if (rc)
+        return rc;
+    if (!id == !o.account)
+        return usage_error("kick: a session ID or --account ID");
+    if (id && (strlen(id) > 19 || strspn(id, "0123456789") != strlen(id)))
+        return usage_error("kick: the session ID is a number (smppctl sessions)");
+    snprintf(path, sizeof path, id ? "/sessions/%s" : "/sessions?account=%s",
+             id ? id : o.account);
+    if ((rc = admin_request(&o, "DELETE", path, &r)) != 0)
+        return rc;
+    if (r.status == 204 || r.status == 200) {
+        printf("unbind sent to %s %s\n", id ? "session" : "every session of",
+               id ? id : o.account);
+    } else {
+        fprintf(stderr, "smppctl: %s: %s", r.status == 404 ? "not found" : "failed",
+                r.body);
+        rc = r.status == 404 ? EXIT_NOTFOUND : EXIT_OPERR;
+    }
+    free(r.body);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *conf_path = DEFAULT_CONF;
@@ -896,6 +1216,10 @@ int main(int argc, char **argv)
     int rc;
     if (!strcmp(argv[i], "account")) {
         rc = run_account(argc - i - 1, argv + i + 1, conf_path);
+    } else if (!strcmp(argv[i], "sessions")) {
+        rc = run_sessions(argc - i - 1, argv + i + 1);
+    } else if (!strcmp(argv[i], "kick")) {
+        rc = run_kick(argc - i - 1, argv + i + 1);
     } else if (!strcmp(argv[i], "number")) {
         rc = run_number(argc - i - 1, argv + i + 1, conf_path);
     } else {

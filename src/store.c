@@ -26,6 +26,9 @@
 #include "clock.h"
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
+#include "net.h"
+#include "pdu.h"
 #include "store.h"
 
 #define TAG "redis"
@@ -37,12 +40,6 @@
 #define MAX_TOUCH 128
 #define MAX_DEL 128
 
-/*
- * Finishing a queue entry after upstream answered: map the upstream id to
- * ours (when given), acknowledge and delete the entry - one command, one
- * round trip, applied whole. KEYS[1] queue, KEYS[2] id map key or "";
- * ARGV[1] entry id, ARGV[2] map value, ARGV[3] TTL seconds.
- */
 /*
  * A token bucket on Redis's clock (TIME), so that instances need not
  * agree on time. KEYS[1] bucket; ARGV rate per second, burst, wanted.
@@ -70,11 +67,98 @@ static const char *const lease_script[2] = {
     "return redis.call('DEL', KEYS[1]) end return 0",
 };
 
+/*
+ * Message state. Each accepted message has a hash P:msg:{ACCT}:ID (see
+ * store.h) whose field "state" moves QUEUED -> ENROUTE -> a final state
+ * (or QUEUED -> DELETED by cancel_sm, QUEUED -> REJECTED by upstream).
+ * A CDR is the hash, less its queue entry, appended to P:cdr when the
+ * message's life here ends. The function below is prefixed to every
+ * script that may end one: KEYS of the caller, the maxlen as an argument.
+ */
+#define CDR_LUA                                                              \
+    "local function cdr(mkey, ckey, maxlen) "                                \
+    "if ckey == '' or tonumber(maxlen) == 0 then return end "                \
+    "local h = redis.call('HGETALL', mkey) "                                 \
+    "if #h == 0 then return end "                                            \
+    "local f = {} "                                                          \
+    "for i = 1, #h, 2 do if h[i] ~= 'entry' then "                           \
+    "f[#f + 1] = h[i] f[#f + 1] = h[i + 1] end end "                         \
+    "redis.call('XADD', ckey, 'MAXLEN', '~', maxlen, '*', unpack(f)) end "   \
+    "local function is_final(s) return s ~= 'QUEUED' and s ~= 'ENROUTE' end "
+
+/* KEYS[1] queue, KEYS[2] message; ARGV account, id, ts, pdu, ttl, src ton,
+ * src npi, src, dst, parts. */
+static const char queue_add_script[] =
+    "local e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[1], 'i', ARGV[2], "
+    "'t', ARGV[3], 'p', ARGV[4]) "
+    "redis.call('HSET', KEYS[2], 'state', 'QUEUED', 'entry', e, "
+    "'account', ARGV[1], 'id', ARGV[2], 'submitted', ARGV[3], "
+    "'src_ton', ARGV[6], 'src_npi', ARGV[7], 'src', ARGV[8], 'dst', ARGV[9], "
+    "'parts', ARGV[10]) "
+    "redis.call('EXPIRE', KEYS[2], ARGV[5]) "
+    "return e";
+
+/* Finishing a queue entry after upstream answered. KEYS[1] queue, KEYS[2]
+ * id map key or "", KEYS[3] message, KEYS[4] CDR stream; ARGV[1] entry
+ * id, ARGV[2] map value, ARGV[3] TTL s, ARGV[4] new state (ENROUTE or
+ * REJECTED), ARGV[5] connector, ARGV[6] upstream id or upstream status,
+ * ARGV[7] now ms, ARGV[8] "1" when the life ends here (no receipt will
+ * come, or refused), ARGV[9] CDR maxlen. */
 static const char finish_script[] =
+    CDR_LUA
     "if KEYS[2] ~= '' then "
     "redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end "
     "redis.call('XACK', KEYS[1], 'bridge', ARGV[1]) "
-    "return redis.call('XDEL', KEYS[1], ARGV[1])";
+    "local n = redis.call('XDEL', KEYS[1], ARGV[1]) "
+    "if redis.call('HGET', KEYS[3], 'state') == 'QUEUED' then "
+    "if ARGV[4] == 'ENROUTE' then "
+    "redis.call('HSET', KEYS[3], 'state', 'ENROUTE', 'connector', ARGV[5], "
+    "'upstream_id', ARGV[6], 'sent', ARGV[7]) "
+    "else redis.call('HSET', KEYS[3], 'state', ARGV[4], 'upstream_status', "
+    "ARGV[6], 'final', ARGV[7]) end "
+    "redis.call('HDEL', KEYS[3], 'entry') "
+    "if ARGV[8] == '1' then cdr(KEYS[3], KEYS[4], ARGV[9]) end end "
+    "return n";
+
+/* KEYS[1] message, KEYS[2] CDR stream; ARGV state, final ms, error,
+ * maxlen. A final state is recorded once. */
+static const char msg_final_script[] =
+    CDR_LUA
+    "local s = redis.call('HGET', KEYS[1], 'state') "
+    "if not s or is_final(s) then return 0 end "
+    "redis.call('HSET', KEYS[1], 'state', ARGV[1], 'final', ARGV[2], "
+    "'error', ARGV[3]) "
+    "redis.call('HDEL', KEYS[1], 'entry') "
+    "cdr(KEYS[1], KEYS[2], ARGV[4]) return 1";
+
+/* cancel_sm. KEYS[1] queue, KEYS[2] message, KEYS[3] CDR stream; ARGV now
+ * ms, maxlen. An entry an instance has read (it is in the group's pending
+ * list) may be on the wire already: BUSY, never a false "cancelled". */
+static const char msg_cancel_script[] =
+    CDR_LUA
+    "local v = redis.call('HMGET', KEYS[2], 'state', 'entry', 'connector', "
+    "'upstream_id', 'src_ton', 'src_npi', 'src') "
+    "if not v[1] then return {0} end "
+    "if v[1] == 'ENROUTE' then return {2, v[3], v[4], v[5], v[6], v[7]} end "
+    "if v[1] ~= 'QUEUED' then return {3} end "
+    "if #redis.call('XPENDING', KEYS[1], 'bridge', v[2], v[2], 1) > 0 then "
+    "return {4} end "
+    "if redis.call('XDEL', KEYS[1], v[2]) == 0 then return {4} end "
+    "redis.call('HSET', KEYS[2], 'state', 'DELETED', 'final', ARGV[1]) "
+    "redis.call('HDEL', KEYS[2], 'entry') "
+    "cdr(KEYS[2], KEYS[3], ARGV[2]) return {1}";
+
+/* replace_sm in the queue. KEYS[1] queue, KEYS[2] message; ARGV old
+ * entry, pdu, account, id, ts. 1 replaced, 0 too late. */
+static const char msg_replace_script[] =
+    "local v = redis.call('HMGET', KEYS[2], 'state', 'entry') "
+    "if v[1] ~= 'QUEUED' or v[2] ~= ARGV[1] then return 0 end "
+    "if #redis.call('XPENDING', KEYS[1], 'bridge', ARGV[1], ARGV[1], 1) > 0 "
+    "then return 0 end "
+    "if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end "
+    "local e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[3], 'i', ARGV[4], "
+    "'t', ARGV[5], 'p', ARGV[2]) "
+    "redis.call('HSET', KEYS[2], 'entry', e) return 1";
 
 enum conn_kind {
     CONN_CMD = 0,
@@ -82,6 +166,9 @@ enum conn_kind {
     CONN_PUBSUB,
     CONN_COUNT,
 };
+/* The connection's name in log fields. */
+#define CONN_KIND_NAME(k) \
+    ((k) == CONN_CMD ? "commands" : (k) == CONN_CONSUMER ? "consumer" : "pubsub")
 
 struct pending;
 typedef void (*complete_fn)(struct store *st, redisReply *r, struct pending *p);
@@ -97,10 +184,16 @@ struct pending {
         store_lease_cb lease;
         store_account_cb account;
         store_entries_cb entries;
+        store_msg_cb msg;
+        store_cancel_cb cancel;
         store_idmap_cb idmap;
+        store_ids_cb ids;
+        store_count_cb count;
+        store_queue_stats_cb qstats;
     } cb;
     void *arg;
     int finished;          /* user callback already called */
+    uint64_t sent_us;      /* for smppbridge_redis_latency_seconds */
     char id[16];           /* the account asked for (HGETALL has no id) */
     struct pending *prev, *next;
 };
@@ -112,7 +205,14 @@ struct store_conn {
     int up;
     unsigned backoff_ms;
     struct event *retry_ev;
+    struct event *connect_ev;  /* [redis] timeout for connect (and ROLE) */
     struct pending *oldest, *newest;
+    char host[CONF_STR];       /* where ac goes: [redis] host or the master */
+    unsigned port;
+    /* With [redis] sentinels: the one being asked for the master. */
+    redisAsyncContext *sentinel_ac;
+    struct event *sentinel_ev; /* its answer's deadline */
+    int sentinel_next;         /* index of the next one to ask */
 };
 
 struct store {
@@ -129,10 +229,12 @@ struct store {
     store_event_cb event_cb;
     void *event_arg;
     struct store_stats stats;
+    struct metrics_family *m_latency, *m_dead; /* see store_metrics() */
 };
 
 static void conn_connect(struct store_conn *c);
 static void ensure_group(struct store *st);
+static void store_metrics(struct store *st);
 
 /* ---- pending commands ----------------------------------------------- */
 
@@ -160,7 +262,8 @@ static void pending_finish(struct store *st, struct pending *p, redisReply *r)
         st->stats.errors++;
     /* an existing consumer group is the expected answer at every start */
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
-        log_warn(TAG, "command failed: %.*s", (int)r->len, r->str);
+        log_event(LOG_WARN, TAG, LOG_FIELDS("error", r->str), "command failed: %.*s",
+                  (int)r->len, r->str);
     /* the queue (and its group) was deleted or evicted: make it again */
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOGROUP", 7) == 0)
         ensure_group(st);
@@ -178,6 +281,9 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     struct store *st = p->conn->st;
     if (!p->finished)
         pending_unlink(p);
+    if (!p->finished && p->conn->kind == CONN_CMD)
+        metrics_observe(st->m_latency, (double)(clock_mono_us() - p->sent_us) / 1e6,
+                        NULL);
     pending_finish(st, p, reply);
     free(p);
 }
@@ -196,6 +302,7 @@ static struct pending *send_cmd(struct store *st, enum conn_kind kind,
         return NULL;
     p->conn = c;
     p->deadline_ms = clock_mono_ms() + timeout_ms;
+    p->sent_us = clock_mono_us();
     p->complete = complete;
     p->arg = arg;
     if (redisAsyncCommandArgv(c->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
@@ -228,7 +335,11 @@ static void conn_check_timeouts(struct store_conn *c, uint64_t now)
     c->oldest = c->newest = NULL;
     if (c->kind == CONN_CONSUMER)
         st->reading = 0;
-    log_warn(TAG, "no reply within %u ms: reconnecting", st->cfg.timeout_ms);
+    log_event(LOG_WARN, TAG,
+              LOG_FIELDS("host", c->host, "port", LOG_NUM(c->port),
+                         "connection", CONN_KIND_NAME(c->kind), "state", "down",
+                         "reason", "timeout", "timeout_ms", LOG_NUM(st->cfg.timeout_ms)),
+              "no reply within %u ms: reconnecting", st->cfg.timeout_ms);
     while (list) {
         struct pending *p = list;
         list = p->next;
@@ -277,14 +388,20 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     (void)status;
     if (!c || c->ac != ac)
         return; /* we dropped it ourselves and already reconnect */
+    /* with sentinels, a connection is up only once ROLE said master */
+    int was_up = c->up;
+    evtimer_del(c->connect_ev);
     c->ac = NULL;
     c->up = 0;
     c->oldest = c->newest = NULL; /* hiredis fails them all with NULL */
     if (c->kind == CONN_CONSUMER)
         c->st->reading = 0;
-    log_warn(TAG, "connection %d to %s:%u lost", (int)c->kind, c->st->cfg.host,
-             c->st->cfg.port);
-    if (c->kind == CONN_CMD && c->st->state_cb)
+    log_event(LOG_WARN, TAG,
+              LOG_FIELDS("host", c->host, "port", LOG_NUM(c->port),
+                         "connection", CONN_KIND_NAME(c->kind), "state", "down",
+                         "reason", "connection lost"),
+              "connection %d to %s:%u lost", (int)c->kind, c->host, c->port);
+    if (c->kind == CONN_CMD && was_up && c->st->state_cb)
         c->st->state_cb(0, c->st->state_arg);
     schedule_reconnect(c);
 }
@@ -356,32 +473,118 @@ static void conn_setup(struct store_conn *c)
     }
 }
 
-static void on_connect(const redisAsyncContext *ac, int status)
+/* The connection is usable: commands may go, the owner hears "up". */
+static void conn_ready(struct store_conn *c)
 {
-    struct store_conn *c = ac->data;
-    if (!c || c->ac != ac)
-        return;
-    if (status != REDIS_OK) {
-        c->ac = NULL; /* hiredis frees it after this callback */
-        schedule_reconnect(c);
-        return;
-    }
+    evtimer_del(c->connect_ev);
     c->up = 1;
     c->backoff_ms = 0;
     /* a half-open connection (a pub/sub one waits for ever) is noticed */
     redisEnableKeepAlive((redisContext *)&c->ac->c);
     conn_setup(c);
     if (c->kind == CONN_CMD) {
-        log_info(TAG, "connected to %s:%u", c->st->cfg.host, c->st->cfg.port);
+        log_event(LOG_INFO, TAG,
+                  LOG_FIELDS("host", c->host, "port", LOG_NUM(c->port),
+                             "connection", CONN_KIND_NAME(c->kind), "state", "up"),
+                  "connected to %s:%u", c->host, c->port);
         if (c->st->state_cb)
             c->st->state_cb(1, c->st->state_arg);
     }
 }
 
-static void conn_connect(struct store_conn *c)
+/* Give up a connection that is not up yet (no pending of ours on it) and
+ * try again after the backoff. */
+static void conn_abandon(struct store_conn *c, const char *reason,
+                         const char *detail)
+{
+    redisAsyncContext *ac = c->ac;
+    evtimer_del(c->connect_ev);
+    c->ac = NULL; /* on_disconnect and on_role then ignore it */
+    log_event(LOG_WARN, TAG,
+              LOG_FIELDS("host", c->host, "port", LOG_NUM(c->port),
+                         "connection", CONN_KIND_NAME(c->kind), "state", "down",
+                         "reason", reason),
+              "%s:%u: %s: retrying", c->host, c->port, detail);
+    if (ac)
+        redisAsyncFree(ac); /* inside a hiredis callback: freed after it */
+    schedule_reconnect(c);
+}
+
+/* ROLE's answer. A sentinel may name a replica while a failover is
+ * under way (a stale answer): writes there would fail, so the connection
+ * is dropped and the sentinels are asked again after the backoff. */
+static void on_role(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct store_conn *c = privdata;
+    redisReply *r = reply;
+    if (c->ac != ac || !r)
+        return; /* dropped by us, or lost: on_disconnect reconnects */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+        r->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(r->element[0]->str, "master") == 0) {
+        conn_ready(c);
+        return;
+    }
+    /* ROLE's first element ("slave", "sentinel"), or the error */
+    const redisReply *what = r->type == REDIS_REPLY_ARRAY && r->elements > 0
+                                 ? r->element[0]
+                                 : r;
+    char detail[160];
+    snprintf(detail, sizeof detail, "not the master (ROLE: %.*s)",
+             what->str ? (int)what->len : 1, what->str ? what->str : "?");
+    conn_abandon(c, "not master", detail);
+}
+
+/* With sentinels, ask the new connection its ROLE before using it; the
+ * connect deadline keeps running until the answer. */
+static void conn_check_role(struct store_conn *c)
 {
     struct store *st = c->st;
-    redisAsyncContext *ac = redisAsyncConnect(st->cfg.host, (int)st->cfg.port);
+    if (st->cfg.password[0]) {
+        const char *auth[] = {"AUTH", st->cfg.password};
+        redisAsyncCommandArgv(c->ac, NULL, NULL, 2, auth, NULL);
+    }
+    const char *role[] = {"ROLE"};
+    redisAsyncCommandArgv(c->ac, on_role, c, 1, role, NULL);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct store_conn *c = ac->data;
+    if (!c || c->ac != ac)
+        return;
+    if (status != REDIS_OK) {
+        evtimer_del(c->connect_ev);
+        c->ac = NULL; /* hiredis frees it after this callback */
+        schedule_reconnect(c);
+        return;
+    }
+    if (c->st->cfg.n_sentinels > 0)
+        conn_check_role(c);
+    else
+        conn_ready(c);
+}
+
+/* hiredis 0.14 has no connect timeout: a SYN nobody answers would leave
+ * the connection "connecting" for minutes, and nothing retried. */
+static void on_connect_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_conn *c = arg;
+    char detail[96];
+    (void)fd;
+    (void)what;
+    if (!c->ac || c->up)
+        return;
+    snprintf(detail, sizeof detail, "not connected within %u ms",
+             c->st->cfg.timeout_ms);
+    conn_abandon(c, "connect timeout", detail);
+}
+
+/* Connect <c> to c->host:c->port. */
+static void conn_open(struct store_conn *c)
+{
+    struct store *st = c->st;
+    redisAsyncContext *ac = redisAsyncConnect(c->host, (int)c->port);
     if (!ac || ac->err) {
         if (ac)
             redisAsyncFree(ac);
@@ -394,6 +597,132 @@ static void conn_connect(struct store_conn *c)
     redisLibeventAttach(ac, st->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    struct timeval tv = {st->cfg.timeout_ms / 1000, (st->cfg.timeout_ms % 1000) * 1000};
+    evtimer_add(c->connect_ev, &tv);
+}
+
+/* ---- Sentinel ------------------------------------------------------- */
+
+static void sentinel_ask_next(struct store_conn *c);
+
+static const char *sentinel_asked(const struct store_conn *c)
+{
+    return c->st->cfg.sentinels[c->sentinel_next - 1];
+}
+
+static void sentinel_no_answer(struct store_conn *c, const char *why)
+{
+    log_event(LOG_WARN, TAG,
+              LOG_FIELDS("sentinel", sentinel_asked(c), "master_name",
+                         c->st->cfg.master_name, "connection",
+                         CONN_KIND_NAME(c->kind), "reason", why),
+              "sentinel %s: no address for %s: %s", sentinel_asked(c),
+              c->st->cfg.master_name, why);
+    sentinel_ask_next(c);
+}
+
+/* SENTINEL get-master-addr-by-name's answer: [ip, port], or nil when the
+ * sentinel does not monitor that name. NULL: the connection failed. */
+static void on_sentinel_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct store_conn *c = privdata;
+    redisReply *r = reply;
+    if (c->sentinel_ac != ac)
+        return; /* given up on (timeout, store_free) */
+    evtimer_del(c->sentinel_ev);
+    c->sentinel_ac = NULL;
+    if (!r) { /* hiredis is freeing it */
+        sentinel_no_answer(c, ac->errstr && *ac->errstr ? ac->errstr
+                                                        : "connection failed");
+        return;
+    }
+    redisAsyncFree(ac); /* after this callback returns */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_STRING) {
+        sentinel_no_answer(c, r->type == REDIS_REPLY_ERROR ? r->str
+                                                           : "unknown master name");
+        return;
+    }
+    long port = strtol(r->element[1]->str, NULL, 10);
+    if (port < 1 || port > 65535 || r->element[0]->len >= sizeof c->host) {
+        sentinel_no_answer(c, "unusable address");
+        return;
+    }
+    snprintf(c->host, sizeof c->host, "%s", r->element[0]->str);
+    c->port = (unsigned)port;
+    log_event(LOG_DEBUG, TAG,
+              LOG_FIELDS("sentinel", sentinel_asked(c), "master_name",
+                         c->st->cfg.master_name, "host", c->host, "port",
+                         LOG_NUM(c->port), "connection", CONN_KIND_NAME(c->kind)),
+              "sentinel %s: master %s is %s:%u", sentinel_asked(c),
+              c->st->cfg.master_name, c->host, c->port);
+    conn_open(c);
+}
+
+static void on_sentinel_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_conn *c = arg;
+    redisAsyncContext *ac = c->sentinel_ac;
+    char why[64];
+    (void)fd;
+    (void)what;
+    c->sentinel_ac = NULL; /* on_sentinel_reply ignores its NULL reply */
+    if (ac)
+        redisAsyncFree(ac);
+    snprintf(why, sizeof why, "no answer within %u ms", c->st->cfg.timeout_ms);
+    sentinel_no_answer(c, why);
+}
+
+/* Ask the next sentinel of the list; after the last, the backoff. */
+static void sentinel_ask_next(struct store_conn *c)
+{
+    struct store *st = c->st;
+    while (c->sentinel_next < st->cfg.n_sentinels) {
+        char host[CONF_STR], err[NET_ERR_LEN];
+        int port;
+        const char *addr = st->cfg.sentinels[c->sentinel_next++];
+        if (net_split_hostport(addr, host, sizeof host, &port, err) != 0)
+            continue; /* the configuration checked it */
+        redisAsyncContext *ac = redisAsyncConnect(host, port);
+        if (!ac || ac->err) {
+            if (ac)
+                redisAsyncFree(ac);
+            continue;
+        }
+        ac->data = c;
+        redisLibeventAttach(ac, st->base);
+        if (st->cfg.sentinel_password[0]) {
+            const char *auth[] = {"AUTH", st->cfg.sentinel_password};
+            redisAsyncCommandArgv(ac, NULL, NULL, 2, auth, NULL);
+        }
+        const char *ask[] = {"SENTINEL", "get-master-addr-by-name",
+                             st->cfg.master_name};
+        c->sentinel_ac = ac;
+        redisAsyncCommandArgv(ac, on_sentinel_reply, c, 3, ask, NULL);
+        struct timeval tv = {st->cfg.timeout_ms / 1000,
+                             (st->cfg.timeout_ms % 1000) * 1000};
+        evtimer_add(c->sentinel_ev, &tv);
+        return;
+    }
+    log_event(LOG_WARN, TAG,
+              LOG_FIELDS("master_name", st->cfg.master_name, "connection",
+                         CONN_KIND_NAME(c->kind), "state", "down", "reason",
+                         "no sentinel answered"),
+              "no sentinel gave the address of %s: retrying", st->cfg.master_name);
+    schedule_reconnect(c);
+}
+
+/* Every (re)connection: straight to [redis] host:port, or with sentinels
+ * to the master they name now (a failover moves it). */
+static void conn_connect(struct store_conn *c)
+{
+    if (c->st->cfg.n_sentinels > 0) {
+        c->sentinel_next = 0;
+        sentinel_ask_next(c);
+        return;
+    }
+    conn_open(c);
 }
 
 struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
@@ -406,13 +735,25 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
     st->cfg = *cfg;
     st->instance = -1;
     snprintf(st->consumer, sizeof st->consumer, "%s", consumer_name);
+    store_metrics(st);
     for (int k = 0; k < CONN_COUNT; k++) {
         struct store_conn *c = &st->conns[k];
         c->st = st;
         c->kind = (enum conn_kind)k;
         c->retry_ev = evtimer_new(base, on_retry, c);
+        c->connect_ev = evtimer_new(base, on_connect_timeout, c);
+        c->sentinel_ev = evtimer_new(base, on_sentinel_timeout, c);
+        snprintf(c->host, sizeof c->host, "%s", cfg->host);
+        c->port = cfg->port;
         conn_connect(c);
     }
+    if (cfg->n_sentinels > 0)
+        log_event(LOG_INFO, TAG,
+                  LOG_FIELDS("master_name", cfg->master_name, "sentinels",
+                             LOG_NUM(cfg->n_sentinels)),
+                  "Redis master %s found through %d sentinel(s); [redis] host "
+                  "and port are not used",
+                  cfg->master_name, cfg->n_sentinels);
     struct timeval tv = {0, CHECK_INTERVAL_MS * 1000};
     st->check_ev = event_new(base, -1, EV_PERSIST, on_check, st);
     event_add(st->check_ev, &tv);
@@ -432,7 +773,13 @@ void store_free(struct store *st)
         c->up = 0;
         if (ac)
             redisAsyncFree(ac); /* fails what is pending */
+        ac = c->sentinel_ac;
+        c->sentinel_ac = NULL;
+        if (ac)
+            redisAsyncFree(ac);
         event_free(c->retry_ev);
+        event_free(c->connect_ev);
+        event_free(c->sentinel_ev);
     }
     free(st);
 }
@@ -495,7 +842,8 @@ static void complete_account(struct store *st, redisReply *r, struct pending *p)
     struct account a;
     char err[128];
     if (account_from_fields(names, values, lens, n, &a, err, sizeof err) != 0) {
-        log_warn(TAG, "account %s unreadable: %s", p->id, err);
+        log_event(LOG_WARN, TAG, LOG_FIELDS("account", p->id, "error", err),
+                  "account %s unreadable: %s", p->id, err);
         p->cb.account(-1, NULL, p->arg);
         return;
     }
@@ -658,23 +1006,30 @@ int store_account_get(struct store *st, const char *id, store_account_cb cb,
     return 0;
 }
 
-int store_queue_add(struct store *st, const char *account, const char *msg_id,
-                    uint64_t ts_ms, const uint8_t *pdu, size_t len,
-                    store_done_cb cb, void *arg)
+static void msg_key(const struct store *st, const char *account,
+                    const char *msg_id, char *out, size_t cap)
 {
-    char key[KEY_LEN], ts[24];
-    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
-    snprintf(ts, sizeof ts, "%" PRIu64, ts_ms);
-    const char *argv[] = {"XADD", key, "*", "a", account, "i", msg_id,
-                          "t", ts, "p", (const char *)pdu};
-    size_t lens[] = {4, strlen(key), 1, 1, strlen(account), 1, strlen(msg_id),
-                     1, strlen(ts), 1, len};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_done, arg, 11, argv, lens);
-    if (!p)
-        return -1;
-    p->cb.done = cb;
-    return 0;
+    snprintf(out, cap, "%s:msg:{%s}:%s", st->cfg.prefix, account, msg_id);
+}
+
+int store_queue_add(struct store *st, const struct store_msg_info *mi,
+                    const uint8_t *pdu, size_t len, store_done_cb cb,
+                    void *arg)
+{
+    char qkey[KEY_LEN], mkey[KEY_LEN], ts[24], ttl[16], ton[4], npi[4];
+    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
+    msg_key(st, mi->account, mi->msg_id, mkey, sizeof mkey);
+    snprintf(ts, sizeof ts, "%" PRIu64, mi->ts_ms);
+    snprintf(ttl, sizeof ttl, "%u", st->cfg.id_ttl_s);
+    snprintf(ton, sizeof ton, "%u", mi->src_ton);
+    snprintf(npi, sizeof npi, "%u", mi->src_npi);
+    const char *argv[] = {"EVAL", queue_add_script, "2", qkey, mkey,
+                          mi->account, mi->msg_id, ts, (const char *)pdu, ttl,
+                          ton, npi, mi->src, mi->dst, mi->parts};
+    size_t lens[15];
+    for (size_t i = 0; i < 15; i++)
+        lens[i] = i == 8 ? len : strlen(argv[i]);
+    return run(st, complete_done, cb, arg, 15, argv, lens);
 }
 
 int store_queue_read(struct store *st, unsigned count, unsigned block_ms,
@@ -750,25 +1105,36 @@ int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
     return 0;
 }
 
-/* The finish script; <ukey> "" when there is no id map to write. */
+/* The finish script (see finish_script); <ukey> "" when there is no id
+ * map to write. */
 static int run_finish(struct store *st, const char *entry_id, const char *ukey,
-                      const char *val, const char *ttl, store_done_cb cb,
+                      const char *val, const char *ttl, const char *mkey,
+                      const char *state, const char *connector,
+                      const char *upstream, int ends, store_done_cb cb,
                       void *arg)
 {
-    char qkey[KEY_LEN];
+    char qkey[KEY_LEN], ckey[KEY_LEN], now[24], maxlen[16];
     snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
+    snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
+    snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
+    snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
     /* EVAL, not EVALSHA: after a Redis restart (or while it loads its
      * data) a script loaded earlier is gone, and Redis caches EVAL'd
      * scripts by their hash anyway */
-    const char *argv[] = {"EVAL", finish_script, "2", qkey, ukey,
-                          entry_id, val, ttl};
-    return run(st, complete_done, cb, arg, 8, argv, NULL);
+    const char *argv[] = {"EVAL", finish_script, "4", qkey, ukey, mkey, ckey,
+                          entry_id, val, ttl, state, connector, upstream, now,
+                          ends ? "1" : "0", maxlen};
+    return run(st, complete_done, cb, arg, 16, argv, NULL);
 }
 
-int store_queue_done(struct store *st, const char *entry_id, store_done_cb cb,
-                     void *arg)
+int store_queue_failed(struct store *st, const char *entry_id,
+                       const char *account, const char *msg_id,
+                       uint32_t status, store_done_cb cb, void *arg)
 {
-    return run_finish(st, entry_id, "", "", "0", cb, arg);
+    char mkey[KEY_LEN];
+    msg_key(st, account, msg_id, mkey, sizeof mkey);
+    return run_finish(st, entry_id, "", "", "0", mkey, "REJECTED", "",
+                      pdu_status_name(status), 1, cb, arg);
 }
 
 int store_queue_sent(struct store *st, const char *entry_id,
@@ -776,13 +1142,17 @@ int store_queue_sent(struct store *st, const char *entry_id,
                      const struct store_idmap *m, unsigned ttl_s,
                      store_done_cb cb, void *arg)
 {
-    char ukey[KEY_LEN], val[128], ttl[16];
+    char ukey[KEY_LEN], mkey[KEY_LEN], val[128], ttl[16];
     snprintf(ukey, sizeof ukey, "%s:up:{%s}:%s", st->cfg.prefix, connector,
              upstream_id);
+    msg_key(st, m->account, m->msg_id, mkey, sizeof mkey);
     snprintf(val, sizeof val, "%s\t%s\t%" PRIu64 "\t%u", m->account, m->msg_id,
              m->ts_ms, m->registered_delivery);
     snprintf(ttl, sizeof ttl, "%u", ttl_s);
-    return run_finish(st, entry_id, ukey, val, ttl, cb, arg);
+    /* no final receipt asked for: what happens next is not ours to see */
+    int ends = (m->registered_delivery & 0x03) == 0;
+    return run_finish(st, entry_id, ukey, val, ttl, mkey, "ENROUTE", connector,
+                      upstream_id, ends, cb, arg);
 }
 
 int store_idmap_find(struct store *st, const char *connector,
@@ -965,13 +1335,405 @@ int store_throttle_lease(struct store *st, const char *key, unsigned rate,
     return 0;
 }
 
+/*
+ * A day's quota counter. KEYS[1] P:quota:{ID}:DAY; ARGV quota, wanted,
+ * expiry (Unix time). Grants up to the wanted tokens without the count
+ * passing the quota (a lowered quota grants nothing); returns the grant.
+ */
+static const char quota_script[] =
+    "local used = tonumber(redis.call('GET', KEYS[1]) or '0') "
+    "local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - used) "
+    "if grant <= 0 then return 0 end "
+    "redis.call('INCRBY', KEYS[1], grant) "
+    "redis.call('EXPIREAT', KEYS[1], ARGV[3]) "
+    "return grant";
+
+int store_quota_lease(struct store *st, const char *account, const char *day,
+                      unsigned quota, unsigned want, int64_t expire_at,
+                      store_grant_cb cb, void *arg)
+{
+    char key[KEY_LEN], q[16], w[16], e[24];
+    snprintf(key, sizeof key, "%s:quota:{%s}:%s", st->cfg.prefix, account,
+             day);
+    snprintf(q, sizeof q, "%u", quota);
+    snprintf(w, sizeof w, "%u", want);
+    snprintf(e, sizeof e, "%" PRId64, expire_at);
+    const char *argv[] = {"EVAL", quota_script, "1", key, q, w, e};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_grant, arg, 7, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.grant = cb;
+    return 0;
+}
+
 int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
                    size_t len, store_done_cb cb, void *arg)
 {
     char key[KEY_LEN];
     snprintf(key, sizeof key, "%s:dead", st->cfg.prefix);
+    metrics_add(st->m_dead, 1, METRICS_LABELS(reason));
     const char *argv[] = {"XADD", key, "MAXLEN", "~", "1000000", "*",
                           "reason", reason, "p", (const char *)pdu};
     size_t lens[] = {4, strlen(key), 6, 1, 7, 1, 6, strlen(reason), 1, len};
     return run(st, complete_done, cb, arg, 10, argv, lens);
+}
+
+static void complete_ids(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        p->cb.ids(-1, NULL, 0, p->arg);
+        return;
+    }
+    const char **ids = r->elements ? calloc(r->elements, sizeof *ids) : NULL;
+    size_t n = 0;
+    if (r->elements && !ids) {
+        p->cb.ids(-1, NULL, 0, p->arg);
+        return;
+    }
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            ids[n++] = r->element[i]->str;
+    p->cb.ids(0, ids, n, p->arg);
+    free(ids);
+}
+
+int store_account_ids(struct store *st, store_ids_cb cb, void *arg)
+{
+    char key[KEY_LEN];
+    snprintf(key, sizeof key, "%s:accounts", st->cfg.prefix);
+    const char *argv[] = {"SMEMBERS", key};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_ids, arg, 2, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.ids = cb;
+    return 0;
+}
+
+/*
+ * Expired entries of a delivery stream into the dead letters, on Redis's
+ * clock (TIME): the clock that wrote the entry ids, so instances need not
+ * agree on time. KEYS[1] P:dlr:{ACCOUNT}, KEYS[2] P:dead; ARGV ttl ms,
+ * max entries, account. Returns how many were moved. The two keys are in
+ * different hash slots: a Redis Cluster would refuse this script.
+ */
+static const char expire_script[] =
+    "local t = redis.call('TIME') "
+    "local cutoff = t[1] * 1000 + math.floor(t[2] / 1000) - tonumber(ARGV[1]) "
+    "if cutoff < 0 then return 0 end "
+    "local es = redis.call('XRANGE', KEYS[1], '-', "
+    "string.format('%.0f', cutoff), 'COUNT', ARGV[2]) "
+    "local ids = {} "
+    "for _, e in ipairs(es) do "
+    "local p, f = '', e[2] "
+    "for j = 1, #f - 1, 2 do if f[j] == 'p' then p = f[j + 1] end end "
+    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', '1000000', '*', "
+    "'reason', 'expired', 'account', ARGV[3], 'p', p) "
+    "ids[#ids + 1] = e[1] end "
+    "if #ids > 0 then redis.call('XDEL', KEYS[1], unpack(ids)) end "
+    "return #ids";
+
+static void complete_count(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
+        p->cb.count(-1, 0, p->arg);
+        return;
+    }
+    p->cb.count(0, (unsigned)r->integer, p->arg);
+}
+
+int store_dlr_expire(struct store *st, const char *account, unsigned ttl_ms,
+                     unsigned max, store_count_cb cb, void *arg)
+{
+    char key[KEY_LEN], dead[KEY_LEN], ttl[16], cnt[16];
+    if (max == 0 || max > MAX_DEL)
+        return -1;
+    snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
+    snprintf(dead, sizeof dead, "%s:dead", st->cfg.prefix);
+    snprintf(ttl, sizeof ttl, "%u", ttl_ms);
+    snprintf(cnt, sizeof cnt, "%u", max);
+    const char *argv[] = {"EVAL", expire_script, "2", key, dead, ttl, cnt,
+                          account};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_count, arg, 8, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.count = cb;
+    return 0;
+}
+
+/* ---- message state -------------------------------------------------- */
+
+/* Field <name> of an HGETALL reply (NULL when absent). */
+static const char *hash_field(const redisReply *r, const char *name)
+{
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING &&
+            r->element[i + 1]->type == REDIS_REPLY_STRING &&
+            strcmp(r->element[i]->str, name) == 0)
+            return r->element[i + 1]->str;
+    return NULL;
+}
+
+static unsigned long long field_num(const char *v)
+{
+    return v ? strtoull(v, NULL, 10) : 0;
+}
+
+static void complete_msg(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        p->cb.msg(-1, NULL, p->arg);
+        return;
+    }
+    struct store_msg m;
+    memset(&m, 0, sizeof m);
+    m.state = hash_field(r, "state");
+    if (!m.state) {
+        p->cb.msg(0, NULL, p->arg);
+        return;
+    }
+    m.entry = hash_field(r, "entry");
+    m.connector = hash_field(r, "connector");
+    m.upstream_id = hash_field(r, "upstream_id");
+    m.src = hash_field(r, "src");
+    m.src_ton = (uint8_t)field_num(hash_field(r, "src_ton"));
+    m.src_npi = (uint8_t)field_num(hash_field(r, "src_npi"));
+    m.final_ms = field_num(hash_field(r, "final"));
+    m.error = (unsigned)field_num(hash_field(r, "error"));
+    p->cb.msg(0, &m, p->arg);
+}
+
+int store_msg_get(struct store *st, const char *account, const char *msg_id,
+                  store_msg_cb cb, void *arg)
+{
+    char mkey[KEY_LEN];
+    msg_key(st, account, msg_id, mkey, sizeof mkey);
+    const char *argv[] = {"HGETALL", mkey};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_msg, arg, 2, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.msg = cb;
+    return 0;
+}
+
+int store_msg_final(struct store *st, const char *account, const char *msg_id,
+                    const char *state, uint64_t final_ms, unsigned error)
+{
+    char mkey[KEY_LEN], ckey[KEY_LEN], fin[24], err[16], maxlen[16];
+    msg_key(st, account, msg_id, mkey, sizeof mkey);
+    snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
+    snprintf(fin, sizeof fin, "%" PRIu64, final_ms);
+    snprintf(err, sizeof err, "%u", error);
+    snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
+    const char *argv[] = {"EVAL", msg_final_script, "2", mkey, ckey,
+                          state, fin, err, maxlen};
+    return send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 9, argv,
+                    NULL) ? 0 : -1;
+}
+
+static const char *reply_str(const redisReply *r, size_t i)
+{
+    return i < r->elements && r->element[i]->type == REDIS_REPLY_STRING
+               ? r->element[i]->str : NULL;
+}
+
+static void complete_cancel(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
+        p->cb.cancel(-1, STORE_CANCEL_UNKNOWN, NULL, p->arg);
+        return;
+    }
+    enum store_cancel_outcome o = (enum store_cancel_outcome)r->element[0]->integer;
+    struct store_msg m;
+    memset(&m, 0, sizeof m);
+    m.state = "ENROUTE";
+    m.connector = reply_str(r, 1);
+    m.upstream_id = reply_str(r, 2);
+    m.src_ton = (uint8_t)field_num(reply_str(r, 3));
+    m.src_npi = (uint8_t)field_num(reply_str(r, 4));
+    m.src = reply_str(r, 5);
+    if (o == STORE_CANCEL_UPSTREAM && (!m.connector || !m.upstream_id))
+        o = STORE_CANCEL_FINAL; /* sent, but we never learnt its id */
+    p->cb.cancel(0, o, o == STORE_CANCEL_UPSTREAM ? &m : NULL, p->arg);
+}
+
+int store_msg_cancel(struct store *st, const char *account, const char *msg_id,
+                     store_cancel_cb cb, void *arg)
+{
+    char qkey[KEY_LEN], mkey[KEY_LEN], ckey[KEY_LEN], now[24], maxlen[16];
+    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
+    msg_key(st, account, msg_id, mkey, sizeof mkey);
+    snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
+    snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
+    snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
+    const char *argv[] = {"EVAL", msg_cancel_script, "3", qkey, mkey, ckey,
+                          now, maxlen};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_cancel, arg, 8, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.cancel = cb;
+    return 0;
+}
+
+int store_queue_entry(struct store *st, const char *entry_id,
+                      store_entries_cb cb, void *arg)
+{
+    char qkey[KEY_LEN];
+    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
+    const char *argv[] = {"XRANGE", qkey, entry_id, entry_id};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_range, arg, 4, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.entries = cb;
+    return 0;
+}
+
+static void complete_replace(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_INTEGER)
+        p->cb.done(-1, p->arg);
+    else
+        p->cb.done(r->integer == 1 ? 0 : 1, p->arg);
+}
+
+int store_msg_replace(struct store *st, const struct store_msg_info *mi,
+                      const char *old_entry, const uint8_t *pdu, size_t len,
+                      store_done_cb cb, void *arg)
+{
+    char qkey[KEY_LEN], mkey[KEY_LEN], ts[24];
+    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
+    msg_key(st, mi->account, mi->msg_id, mkey, sizeof mkey);
+    snprintf(ts, sizeof ts, "%" PRIu64, mi->ts_ms);
+    const char *argv[] = {"EVAL", msg_replace_script, "2", qkey, mkey,
+                          old_entry, (const char *)pdu, mi->account,
+                          mi->msg_id, ts};
+    size_t lens[10];
+    for (size_t i = 0; i < 10; i++)
+        lens[i] = i == 6 ? len : strlen(argv[i]);
+    return run(st, complete_replace, cb, arg, 10, argv, lens);
+}
+
+/* ---- admin and metrics ---------------------------------------------- */
+
+static void store_metrics(struct store *st)
+{
+    struct metrics *m = metrics_default();
+    st->m_latency = metrics_family(
+        m, METRICS_HISTOGRAM, "smppbridge_redis_latency_seconds",
+        "Redis commands on the command connection: sent to reply.", NULL);
+    st->m_dead = metrics_family(m, METRICS_COUNTER, "smppbridge_dead_letters_total",
+                                "Entries written to P:dead, by reason.", "reason");
+}
+
+/* KEYS[1] queue. {length, first entry id or "", Redis time in ms}. */
+static const char queue_stats_script[] =
+    "local n = redis.call('XLEN', KEYS[1]) "
+    "local e = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1) "
+    "local t = redis.call('TIME') "
+    "local first = '' if #e > 0 then first = e[1][1] end "
+    "return {n, first, t[1] * 1000 + math.floor(t[2] / 1000)}";
+
+static void complete_queue_stats(struct store *st, redisReply *r,
+                                 struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->type != REDIS_REPLY_STRING ||
+        r->element[2]->type != REDIS_REPLY_INTEGER) {
+        p->cb.qstats(-1, 0, 0, p->arg);
+        return;
+    }
+    uint64_t depth = (uint64_t)r->element[0]->integer, age = 0;
+    uint64_t now = (uint64_t)r->element[2]->integer;
+    /* an entry id is "MS-SEQ": MS is when Redis added it */
+    unsigned long long first = strtoull(r->element[1]->str, NULL, 10);
+    if (r->element[1]->len && first && now > first)
+        age = now - first;
+    p->cb.qstats(0, depth, age, p->arg);
+}
+
+int store_queue_stats(struct store *st, store_queue_stats_cb cb, void *arg)
+{
+    char key[KEY_LEN];
+    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
+    const char *argv[] = {"EVAL", queue_stats_script, "1", key};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_queue_stats, arg, 4, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.qstats = cb;
+    return 0;
+}
+
+static void complete_len(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_INTEGER)
+        p->cb.count(-1, 0, p->arg);
+    else
+        p->cb.count(0, (unsigned)r->integer, p->arg);
+}
+
+int store_dlr_len(struct store *st, const char *account, store_count_cb cb,
+                  void *arg)
+{
+    char key[KEY_LEN];
+    snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
+    const char *argv[] = {"XLEN", key};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_len,
+                                 arg, 2, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.count = cb;
+    return 0;
+}
+
+/* KEYS[1] account; ARGV channel, message, then field/value pairs. Only
+ * an existing account is changed: a set never creates one. */
+static const char account_update_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 3)) "
+    "redis.call('PUBLISH', ARGV[1], ARGV[2]) "
+    "return 1";
+
+int store_account_update(struct store *st, const char *id,
+                         const char *const *names, const char *const *values,
+                         size_t n, store_count_cb cb, void *arg)
+{
+    char key[KEY_LEN], chan[KEY_LEN], msg[64];
+    const char *argv[6 + 2 * MAX_ARGS];
+    if (n == 0 || n > MAX_ARGS)
+        return -1;
+    snprintf(key, sizeof key, "%s:acct:{%s}", st->cfg.prefix, id);
+    snprintf(chan, sizeof chan, "%s:events", st->cfg.prefix);
+    snprintf(msg, sizeof msg, "account %s", id);
+    int argc = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = account_update_script;
+    argv[argc++] = "1";
+    argv[argc++] = key;
+    argv[argc++] = chan;
+    argv[argc++] = msg;
+    for (size_t i = 0; i < n; i++) {
+        argv[argc++] = names[i];
+        argv[argc++] = values[i];
+    }
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_len,
+                                 arg, argc, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.count = cb;
+    return 0;
 }

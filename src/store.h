@@ -24,11 +24,20 @@
  *                                 upstream id (canonical) -> ours
  *   P:dlr:{ID}             stream receipts and MO for account ID, ready
  *                                 to send (field p = encoded deliver_sm)
- *   P:dead                 stream what could not be routed (counted)
+ *   P:dead                 stream what could not be routed, and receipts
+ *                                 and MO past [relay] ttl (counted)
  *   P:instances            counter giving each instance its number
  *   P:tb:{KEY}             hash   token bucket (tokens, ts) of a rate
+ *   P:quota:{ID}:YYYYMMDD  string submits account ID took that UTC day
+ *                                 (daily quota); expires after the day
  *   P:numbers              hash   inbound routing: number prefix -> account
  *   P:lease:{ID}           string which instance delivers account ID now
+ *                                 ({relay:sweep}: which one expires entries)
+ *   P:msg:{ID}:MSGID       hash   the state of our message MSGID of account
+ *                                 ID (query_sm, cancel_sm, replace_sm), TTL
+ *                                 id_ttl; fields in docs/architecture.md
+ *   P:cdr                  stream one record per message that reached
+ *                                 the end of its life here (capped)
  */
 #ifndef SMPPBRIDGE_STORE_H
 #define SMPPBRIDGE_STORE_H
@@ -88,10 +97,22 @@ int store_instance_number(const struct store *st);
 int store_account_get(struct store *st, const char *id, store_account_cb cb,
                       void *arg);
 
-/* The message queue. */
-int store_queue_add(struct store *st, const char *account, const char *msg_id,
-                    uint64_t ts_ms, const uint8_t *pdu, size_t len,
-                    store_done_cb cb, void *arg);
+/* What the state record of a message starts with (P:msg:{ID}:MSGID). */
+struct store_msg_info {
+    const char *account;
+    const char *msg_id;
+    uint64_t ts_ms;
+    uint8_t src_ton, src_npi;
+    const char *src;
+    const char *dst;
+    const char *parts;      /* "SEQ/TOTAL" of a concatenated message */
+};
+
+/* The message queue. Adds the entry and the message's state record
+ * (QUEUED) in one script call. */
+int store_queue_add(struct store *st, const struct store_msg_info *mi,
+                    const uint8_t *pdu, size_t len, store_done_cb cb,
+                    void *arg);
 /* Blocking read of up to <count> new entries for this consumer (on the
  * consumer connection; at most one outstanding). */
 int store_queue_read(struct store *st, unsigned count, unsigned block_ms,
@@ -106,11 +127,14 @@ int store_queue_touch(struct store *st, const char *const *ids, size_t n);
 /* Entries pending longer than <idle_ms> for any consumer, now ours. */
 int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
                       store_entries_cb cb, void *arg);
-/* Done with an entry: XACK and XDEL (one script call). */
-int store_queue_done(struct store *st, const char *entry_id, store_done_cb cb,
-                     void *arg);
+/* Refused upstream for good (<status>): XACK and XDEL the entry, record
+ * the message as REJECTED and write its CDR (one script call). */
+int store_queue_failed(struct store *st, const char *entry_id,
+                       const char *account, const char *msg_id,
+                       uint32_t status, store_done_cb cb, void *arg);
 /* After a submit_sm_resp: map the upstream id to ours and finish the
- * entry, in one script call (one round trip, applied whole). */
+ * entry, in one script call (one round trip, applied whole); the message
+ * is ENROUTE on <connector> from now. */
 int store_queue_sent(struct store *st, const char *entry_id,
                      const char *connector, const char *upstream_id,
                      const struct store_idmap *m, unsigned ttl_s,
@@ -145,6 +169,13 @@ typedef void (*store_grant_cb)(int status, unsigned granted, void *arg);
 int store_throttle_lease(struct store *st, const char *key, unsigned rate,
                          unsigned burst, unsigned want, store_grant_cb cb,
                          void *arg);
+/* Daily quotas (throttle.h): take up to <want> of <account>'s <quota>
+ * for <day> ("YYYYMMDD", UTC) from P:quota:{ID}:DAY, never past the
+ * quota; the key expires at Unix time <expire_at>. The callback gets how
+ * many were granted (0 when the quota is used up). */
+int store_quota_lease(struct store *st, const char *account, const char *day,
+                      unsigned quota, unsigned want, int64_t expire_at,
+                      store_grant_cb cb, void *arg);
 
 /* Tell every instance "<kind> <id>" on P:events (fire and forget). */
 int store_publish(struct store *st, const char *kind, const char *id);
@@ -165,10 +196,93 @@ const char *store_consumer(const struct store *st);
 int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
                    size_t len, store_done_cb cb, void *arg);
 
+/* Every account id (SMEMBERS P:accounts); views valid in the callback. */
+typedef void (*store_ids_cb)(int status, const char *const *ids, size_t n,
+                             void *arg);
+int store_account_ids(struct store *st, store_ids_cb cb, void *arg);
+
+/* Expiry of an account's delivery stream, in one script call applied
+ * whole: up to <max> entries of P:dlr:{ACCOUNT} older than <ttl_ms> (by
+ * their id's millisecond part, on Redis's clock) are added to P:dead
+ * (fields reason "expired", account, p) and deleted. The callback gets
+ * how many were moved; <max> of them means more may be left. */
+typedef void (*store_count_cb)(int status, unsigned n, void *arg);
+int store_dlr_expire(struct store *st, const char *account, unsigned ttl_ms,
+                     unsigned max, store_count_cb cb, void *arg);
+
+/* ---- message state (query_sm, cancel_sm, replace_sm, CDRs) ---------- */
+
+/* A message's state record; views into the reply, valid in the callback.
+ * state is a message_state name: QUEUED (ours, not yet sent), ENROUTE,
+ * DELIVERED, EXPIRED, DELETED, UNDELIVERABLE, ACCEPTED, UNKNOWN, REJECTED. */
+struct store_msg {
+    const char *state;
+    const char *entry;          /* queue entry while QUEUED */
+    const char *connector;      /* once sent */
+    const char *upstream_id;
+    const char *src;
+    uint8_t src_ton, src_npi;
+    uint64_t final_ms;          /* 0 until final */
+    unsigned error;             /* network error code from the receipt */
+};
+/* <m> NULL with status 0: no such message (or no longer kept). */
+typedef void (*store_msg_cb)(int status, const struct store_msg *m,
+                             void *arg);
+int store_msg_get(struct store *st, const char *account, const char *msg_id,
+                  store_msg_cb cb, void *arg);
+
+/* A final state reached (a receipt, a cancel upstream): recorded once,
+ * with its CDR; later ones are ignored. Fire and forget. */
+int store_msg_final(struct store *st, const char *account, const char *msg_id,
+                    const char *state, uint64_t final_ms, unsigned error);
+
+/* cancel_sm: what became of it. */
+enum store_cancel_outcome {
+    STORE_CANCEL_UNKNOWN = 0,   /* no such message */
+    STORE_CANCEL_DONE,          /* taken out of the queue: DELETED */
+    STORE_CANCEL_UPSTREAM,      /* sent: cancel it upstream (msg filled) */
+    STORE_CANCEL_FINAL,         /* already in a final state */
+    STORE_CANCEL_BUSY,          /* being sent right now: try again */
+};
+typedef void (*store_cancel_cb)(int status, enum store_cancel_outcome o,
+                                const struct store_msg *m, void *arg);
+int store_msg_cancel(struct store *st, const char *account, const char *msg_id,
+                     store_cancel_cb cb, void *arg);
+
+/* The queue entry <entry_id> (XRANGE), given as one store_entry (n 0:
+ * gone). */
+int store_queue_entry(struct store *st, const char *entry_id,
+                      store_entries_cb cb, void *arg);
+/* replace_sm in the queue: swap entry <old_entry> of the message for a new
+ * one carrying <pdu>, if the message is still QUEUED in that entry and no
+ * instance has taken it. Callback status: 0 replaced, 1 too late (taken,
+ * sent or changed meanwhile), -1 Redis failed. */
+int store_msg_replace(struct store *st, const struct store_msg_info *mi,
+                      const char *old_entry, const uint8_t *pdu, size_t len,
+                      store_done_cb cb, void *arg);
+
 /* Counters for logs and metrics. */
 struct store_stats {
     uint64_t commands, errors, timeouts, reconnects;
 };
 const struct store_stats *store_stats(const struct store *st);
+
+/* ---- admin and metrics ---------------------------------------------- */
+
+/* The queue's length (XLEN P:queue) and the age of its first entry on
+ * Redis's clock (0 when empty), in one script call. */
+typedef void (*store_queue_stats_cb)(int status, uint64_t depth,
+                                     uint64_t oldest_age_ms, void *arg);
+int store_queue_stats(struct store *st, store_queue_stats_cb cb, void *arg);
+/* XLEN P:dlr:{ACCOUNT}: receipts and MO waiting for <account>. */
+int store_dlr_len(struct store *st, const char *account, store_count_cb cb,
+                  void *arg);
+/* Change some fields of an existing account (HSET of <n> pairs <names> =
+ * <values>, already valid; "updated" among them) and publish "account ID"
+ * on P:events, in one script call applied whole. The callback gets 1
+ * when changed, 0 when there is no such account. */
+int store_account_update(struct store *st, const char *id,
+                         const char *const *names, const char *const *values,
+                         size_t n, store_count_cb cb, void *arg);
 
 #endif /* SMPPBRIDGE_STORE_H */

@@ -13,6 +13,8 @@
 #ifndef SMPPBRIDGE_THROTTLE_H
 #define SMPPBRIDGE_THROTTLE_H
 
+#include <stdint.h>
+
 struct event_base;
 struct store;
 struct throttle;
@@ -29,5 +31,44 @@ void throttle_free(struct throttle *t);
  */
 int throttle_take(struct throttle *t, const char *key, unsigned rate,
                   unsigned n);
+
+/*
+ * Daily quotas: an account may take at most its daily_quota tokens per
+ * UTC day across every instance. The count lives in Redis
+ * (P:quota:{ID}:YYYYMMDD, expiring an hour after that day ends), taken
+ * by a script that never grants past the quota. An instance leases a
+ * small batch at a time (1/100 of the quota, at most 50, at least 1)
+ * and asks for the next while half of one is left, so a busy account
+ * costs one round trip per batch, not per message. Tokens are kept until
+ * used or until the day ends; what an instance holds and never uses is
+ * lost for that day (at most a batch and a half per instance: the
+ * customer moved its binds to another instance, or the instance
+ * stopped). The cluster never grants more than the quota.
+ */
+enum thr_quota {
+    THR_QUOTA_OK = 0,   /* taken */
+    THR_QUOTA_NOT_NOW,  /* none held here yet: a lease is on its way (or
+                         * Redis is not answering); like a rate refusal */
+    THR_QUOTA_REACHED,  /* today's quota is used up across the cluster */
+};
+
+/*
+ * Take <n> tokens of <account>'s <quota> for today (UTC, this host's
+ * clock; <quota> 0: none, always OK). As with throttle_take, the quota
+ * given with each call is the one used from then on, so a raised quota
+ * applies at the next message. <first> is set to 1 when this is the first
+ * THR_QUOTA_REACHED for the account today on this instance (to log it
+ * once), else 0.
+ */
+enum thr_quota throttle_quota_take(struct throttle *t, const char *account,
+                                   unsigned quota, unsigned n, int *first);
+
+/* The UTC day of <unix_s> as "YYYYMMDD" into <day> (9 bytes with the
+ * NUL), and the Unix time that day ends (the next 00:00 UTC). */
+#define THROTTLE_DAY_LEN 9
+int64_t throttle_quota_day(int64_t unix_s, char day[THROTTLE_DAY_LEN]);
+
+/* The batch an instance leases for <quota> (above). */
+unsigned throttle_quota_batch(unsigned quota);
 
 #endif /* SMPPBRIDGE_THROTTLE_H */

@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "dlr.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
 #include "pdu.h"
 #include "session.h"
@@ -34,8 +35,36 @@
 #define PUMP_SCAN_MAX 64        /* ready messages looked at per pump */
 #define READ_BLOCK_MS 1000
 #define RECORD_RETRY_MS 1000
+/* Connector slots: twice the configurable number, so that connectors
+ * removed by a reload can finish closing while new ones start. */
+#define UP_SLOTS (2 * CONF_MAX_UPSTREAMS)
+#define RETIRE_TICK_MS 100
+#define RETIRE_WAIT_MAX_MS 10000 /* in-flight window left to empty */
+/* Then the sessions stay bound this long for the receipts of what was
+ * just sent: the SMSC has them on its way, and an id map is found only
+ * under the connector the message went out on. */
+#define RETIRE_LINGER_MS 2000
 
 struct up_conn;
+
+/* A connector slot: FREE, ACTIVE (sending), or RETIRING (a reload removed
+ * or changed it: nothing new is sent, its window empties, its sessions
+ * unbind, then it is released and, when changed, opened again). */
+enum up_conn_state {
+    UP_CONN_FREE = 0,
+    UP_CONN_ACTIVE,
+    UP_CONN_RETIRING,
+};
+
+/* What a connector needs before it can open: its settings, the address
+ * resolved and the TLS context built. Prepared before anything changes,
+ * so that a reload that cannot open a connector changes nothing. */
+struct up_conn_plan {
+    struct conf_upstream cfg;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    SSL_CTX *tls;
+};
 
 struct up_session {
     struct up_conn *conn;
@@ -59,6 +88,13 @@ struct up_conn {
     unsigned rr;
     char throttle_key[80];   /* "up:NAME": the rate is held cluster-wide */
     int throttled;           /* the last take found no token */
+    /* cfg points here: a reload replaces the bridge's conf, not this */
+    struct conf_upstream own;
+    enum up_conn_state state;
+    struct up_conn_plan *next;  /* RETIRING: opened with this once closed */
+    uint64_t retire_deadline_ms;
+    uint64_t empty_since_ms;    /* RETIRING: window empty since (0: not) */
+    int unbinding;              /* RETIRING: unbind sent to its sessions */
 };
 
 struct up_msg {
@@ -75,6 +111,8 @@ struct up_msg {
     uint8_t registered_delivery;
     char upstream_id[DLR_ID_MAX + 1];   /* once answered */
     int done_only;                      /* failed for good: only XACK/XDEL left */
+    uint32_t fail_status;               /* why, then */
+    uint64_t sent_us;                   /* submit_sm written (metrics) */
     struct up_conn *sent_on;
     struct up_msg *next;                /* in the list it is on */
     struct up_msg *hnext;               /* in the held set */
@@ -87,8 +125,8 @@ struct up {
     struct throttle *thr;
     struct up_hooks hooks;
     void *hooks_ctx;
-    struct up_conn conns[CONF_MAX_UPSTREAMS];
-    int n_conns;
+    struct up_conn conns[UP_SLOTS];
+    int n_conns;                        /* slots used so far (some FREE) */
     struct up_msg *ready, *ready_tail;
     struct up_msg *retry;               /* sorted by due_ms */
     struct up_msg *record;              /* Redis write to redo */
@@ -99,7 +137,9 @@ struct up {
     char history_after[32];
     struct event *pump_ev, *retry_ev, *claim_ev, *record_ev, *tps_ev;
     struct event *tick_ev;  /* a pump now and then: nothing waits for ever */
+    struct event *retire_ev;            /* while a connector is retiring */
     struct up_stats stats;
+    struct metrics_family *m_submits, *m_rtt;
 };
 
 static void up_pump(struct up *u);
@@ -253,7 +293,8 @@ static void on_record_timer(evutil_socket_t fd, short what, void *arg)
         struct up_msg *m = list;
         list = m->next;
         if (m->done_only) {
-            if (store_queue_done(u->st, m->entry_id, on_done_entry, m) != 0)
+            if (store_queue_failed(u->st, m->entry_id, m->account, m->msg_id,
+                                   m->fail_status, on_done_entry, m) != 0)
                 on_recorded(-1, m);
         } else {
             record_sent(u, m);
@@ -279,15 +320,20 @@ static void failed_receipt_stored(void *arg)
 {
     struct up_msg *m = arg;
     struct up *u = m->sent_on->up;
-    if (store_queue_done(u->st, m->entry_id, on_done_entry, m) != 0)
-        msg_free(u, m);
+    if (store_queue_failed(u->st, m->entry_id, m->account, m->msg_id,
+                           m->fail_status, on_done_entry, m) != 0)
+        on_done_entry(-1, m); /* kept, and finished once Redis is back */
 }
 
 static void fail_permanently(struct up *u, struct up_msg *m, uint32_t status)
 {
     u->stats.permanent++;
-    log_info(TAG, "message %s of %s refused upstream: %s", m->msg_id,
-             m->account, pdu_status_name(status));
+    m->fail_status = status;
+    log_event(LOG_INFO, TAG,
+              LOG_FIELDS("account", m->account, "msg_id", m->msg_id, "status",
+                         pdu_status_name(status)),
+              "message %s of %s refused upstream: %s", m->msg_id, m->account,
+              pdu_status_name(status));
     if (u->hooks.on_failed)
         u->hooks.on_failed(u->hooks_ctx, m->account, m->msg_id, m->pdu, m->len,
                            status, failed_receipt_stored, m);
@@ -354,6 +400,9 @@ static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- sending -------------------------------------------------------- */
 
+static void count_resp(const struct up_conn *c, uint32_t status,
+                       uint64_t sent_us);
+
 static void on_submit_resp(struct sess *s, const struct pdu *resp,
                            uint32_t status, void *arg)
 {
@@ -361,6 +410,7 @@ static void on_submit_resp(struct sess *s, const struct pdu *resp,
     struct up *u = m->sent_on->up;
     (void)s;
     u->n_inflight--;
+    count_resp(m->sent_on, status, m->sent_us);
     if (status == ESME_ROK && resp && resp->message_id.len &&
         dlr_id_canonical((const char *)resp->message_id.ptr,
                          resp->message_id.len, m->upstream_id,
@@ -371,8 +421,11 @@ static void on_submit_resp(struct sess *s, const struct pdu *resp,
         /* accepted, but with no usable id: its receipt cannot be matched;
          * not a rejection either */
         u->stats.ok++;
-        log_warn(TAG, "message %s of %s accepted upstream without a usable id",
-                 m->msg_id, m->account);
+        log_event(LOG_WARN, TAG,
+                  LOG_FIELDS("account", m->account, "msg_id", m->msg_id, "status",
+                             pdu_status_name(status)),
+                  "message %s of %s accepted upstream without a usable id",
+                  m->msg_id, m->account);
         failed_receipt_stored(m);
     } else if (!is_temporary(status) ||
                ++m->attempts >= u->cfg->queue.max_attempts) {
@@ -424,6 +477,8 @@ static struct up_conn *pick_conn(struct up *u)
     for (int i = 0; i < u->n_conns; i++) {
         struct up_conn *c = &u->conns[i];
         int bound = 0;
+        if (c->state != UP_CONN_ACTIVE)
+            continue;
         for (unsigned k = 0; k < c->n_sessions && !bound; k++)
             bound = c->sessions[k].bound && c->sessions[k].transmitter;
         if (bound && (!best || c->cfg->priority < best->cfg->priority))
@@ -447,6 +502,7 @@ static int try_send(struct up *u, struct up_conn *c, struct up_msg *m)
     if (!take_token(c))
         return 0;
     m->sent_on = c;
+    m->sent_us = clock_mono_us();
     if (sess_send(s->sess, &p, on_submit_resp, m, NULL) != 0)
         return 0;
     u->n_inflight++;
@@ -466,7 +522,8 @@ static void pump_ready(struct up *u)
     struct up_conn *c = pick_conn(u);
     struct up_msg **pp = &u->ready, *prev = NULL;
     unsigned scanned = 0;
-    if (!c)
+    /* draining: what is not sent yet stays pending in the stream */
+    if (!c || u->stopping)
         return;
     while (*pp && scanned++ < PUMP_SCAN_MAX) {
         struct up_msg *m = *pp;
@@ -491,7 +548,8 @@ static unsigned capacity(const struct up *u)
 {
     unsigned cap = 0;
     for (int i = 0; i < u->n_conns; i++)
-        for (unsigned k = 0; k < u->conns[i].n_sessions; k++)
+        for (unsigned k = 0; u->conns[i].state == UP_CONN_ACTIVE &&
+                             k < u->conns[i].n_sessions; k++)
             if (u->conns[i].sessions[k].bound &&
                 u->conns[i].sessions[k].transmitter)
                 cap += u->conns[i].cfg->window;
@@ -640,9 +698,14 @@ static void on_bound(struct sess *s, const struct pdu *resp, void *ctx)
     (void)resp;
     us->bound = 1;
     us->backoff_ms = 0;
-    log_info(TAG, "[%s#%d] bound as %s, peer version 0x%02x",
-             us->conn->cfg->name, us->index, sess_state_name(sess_state(s)),
-             sess_peer_version(s));
+    log_event(LOG_INFO, TAG,
+              LOG_FIELDS("connector", us->conn->cfg->name, "session", LOG_NUM(us->index),
+                         "state", "bound", "type",
+                         us->type == SESS_BIND_TX   ? "tx"
+                         : us->type == SESS_BIND_RX ? "rx"
+                                                    : "trx"),
+              "[%s#%d] bound as %s, peer version 0x%02x", us->conn->cfg->name,
+              us->index, sess_state_name(sess_state(s)), sess_peer_version(s));
     schedule_pump(us->conn->up);
 }
 
@@ -684,12 +747,15 @@ static void on_up_close(struct sess *s, enum sess_close_reason why, void *ctx)
 {
     struct up_session *us = ctx;
     struct up *u = us->conn->up;
-    log_warn(TAG, "[%s#%d] session closed: %s", us->conn->cfg->name, us->index,
-             sess_close_reason_name(why));
+    log_event(LOG_WARN, TAG,
+              LOG_FIELDS("connector", us->conn->cfg->name, "session", LOG_NUM(us->index),
+                         "state", "down", "reason", sess_close_reason_name(why)),
+              "[%s#%d] session closed: %s", us->conn->cfg->name, us->index,
+              sess_close_reason_name(why));
     us->bound = 0;
     us->sess = NULL;
     sess_unref(s);
-    if (!u->stopping)
+    if (!u->stopping && us->conn->state == UP_CONN_ACTIVE)
         schedule_reconnect(us);
 }
 
@@ -733,44 +799,216 @@ static void session_connect(struct up_session *us)
     us->sess = sess_new(u->base, bev, SESS_CLIENT, &cfg, &up_callbacks, us);
     if (!us->sess)
         schedule_reconnect(us);
+    else
+        log_event(LOG_DEBUG, TAG,
+                  LOG_FIELDS("connector", c->cfg->name, "session", LOG_NUM(us->index),
+                             "state", "connecting"),
+                  "[%s#%d] connecting", c->cfg->name, us->index);
 }
 
 /* ---- life cycle ----------------------------------------------------- */
 
-static int conn_init(struct up *u, struct up_conn *c,
-                     const struct conf_upstream *cfg, char *err, size_t cap)
+/* Resolve and build what connector <cfg> needs into <plan>; -1 with
+ * <err>. Name resolution blocks: it runs at start-up, and at a reload only
+ * for the connectors the reload adds or changes. */
+static int conn_prepare(const struct conf_upstream *cfg,
+                        struct up_conn_plan *plan, char *err, size_t cap)
 {
     char nerr[NET_ERR_LEN];
-    c->up = u;
-    c->cfg = cfg;
-    snprintf(c->throttle_key, sizeof c->throttle_key, "up:%s", cfg->name);
-    if (net_resolve(cfg->host, (int)cfg->port, &c->addr, &c->addr_len, nerr) != 0) {
+    memset(plan, 0, sizeof *plan);
+    memcpy(&plan->cfg, cfg, sizeof plan->cfg);
+    if (net_resolve(cfg->host, (int)cfg->port, &plan->addr, &plan->addr_len,
+                    nerr) != 0) {
         snprintf(err, cap, "[upstream %s]: %s", cfg->name, nerr);
         return -1;
     }
     if (cfg->tls) {
-        c->tls = net_tls_client_ctx(cfg->tls_ca[0] ? cfg->tls_ca : NULL,
-                                    cfg->tls_verify, nerr);
-        if (!c->tls) {
+        plan->tls = net_tls_client_ctx(cfg->tls_ca[0] ? cfg->tls_ca : NULL,
+                                       cfg->tls_verify, nerr);
+        if (!plan->tls) {
             snprintf(err, cap, "[upstream %s]: %s", cfg->name, nerr);
             return -1;
         }
     }
+    return 0;
+}
+
+static void plan_free(struct up_conn_plan *plan)
+{
+    if (!plan)
+        return;
+    if (plan->tls)
+        SSL_CTX_free(plan->tls);
+    free(plan);
+}
+
+/* Slot <c> becomes connector <plan> (its TLS context passes to the slot).
+ * Sessions connect when <connect> is set. -1 (slot left FREE) when out of
+ * memory. */
+static int conn_open(struct up *u, struct up_conn *c, struct up_conn_plan *plan,
+                     int connect)
+{
+    const struct conf_upstream *cfg = &plan->cfg;
     int pairs = cfg->bind == CONF_BIND_TX_RX;
-    c->n_sessions = cfg->sessions * (pairs ? 2 : 1);
-    c->sessions = calloc(c->n_sessions, sizeof *c->sessions);
-    if (!c->sessions)
+    unsigned n = cfg->sessions * (pairs ? 2 : 1);
+    struct up_session *sessions = calloc(n, sizeof *sessions);
+    if (!sessions)
         return -1;
-    for (unsigned i = 0; i < c->n_sessions; i++) {
-        struct up_session *us = &c->sessions[i];
+    c->up = u;
+    memcpy(&c->own, cfg, sizeof c->own);
+    c->cfg = &c->own;
+    c->addr = plan->addr;
+    c->addr_len = plan->addr_len;
+    c->tls = plan->tls;
+    plan->tls = NULL;
+    c->rr = 0;
+    c->throttled = 0;
+    c->unbinding = 0;
+    snprintf(c->throttle_key, sizeof c->throttle_key, "up:%s", cfg->name);
+    c->sessions = sessions;
+    c->n_sessions = n;
+    for (unsigned i = 0; i < n; i++) {
+        struct up_session *us = &sessions[i];
         us->conn = c;
         us->index = (int)i;
         us->type = !pairs ? SESS_BIND_TRX : (i % 2 ? SESS_BIND_RX : SESS_BIND_TX);
         us->transmitter = us->type != SESS_BIND_RX;
         us->reconnect_ev = evtimer_new(u->base, on_reconnect, us);
     }
+    c->state = UP_CONN_ACTIVE;
+    for (unsigned i = 0; connect && i < n; i++)
+        session_connect(&sessions[i]);
     return 0;
 }
+
+/* The one teardown of a connector, whether a reload retired it or the
+ * bridge exits: its sessions are closed by now (or are being dropped with
+ * the process), so timers and memory are what is left. The slot keeps its
+ * name and owner for messages still finishing what was sent on it. */
+static void conn_release(struct up_conn *c)
+{
+    for (unsigned k = 0; k < c->n_sessions; k++)
+        event_free(c->sessions[k].reconnect_ev);
+    free(c->sessions);
+    c->sessions = NULL;
+    c->n_sessions = 0;
+    if (c->tls)
+        SSL_CTX_free(c->tls);
+    c->tls = NULL;
+    plan_free(c->next);
+    c->next = NULL;
+    c->state = UP_CONN_FREE;
+}
+
+static unsigned conn_inflight(const struct up_conn *c)
+{
+    unsigned n = 0;
+    for (unsigned k = 0; k < c->n_sessions; k++)
+        if (c->sessions[k].sess)
+            n += sess_inflight(c->sessions[k].sess);
+    return n;
+}
+
+static int conn_closed(const struct up_conn *c)
+{
+    for (unsigned k = 0; k < c->n_sessions; k++)
+        if (c->sessions[k].sess)
+            return 0;
+    return 1;
+}
+
+static void arm_retire_tick(struct up *u)
+{
+    struct timeval tv = {0, RETIRE_TICK_MS * 1000};
+    if (!evtimer_pending(u->retire_ev, NULL))
+        evtimer_add(u->retire_ev, &tv);
+}
+
+/*
+ * Stop sending on <c> and close it gracefully, then open it again as
+ * <next> (a changed connector; owned from here) or leave the slot free
+ * (<next> NULL: removed). Sessions not bound yet go at once; bound ones
+ * unbind once their window has been empty for RETIRE_LINGER_MS, or after
+ * the connector's resp_timeout (at most RETIRE_WAIT_MAX_MS) and the
+ * linger: what is still in flight then
+ * completes as "session closed", a temporary error, and is sent again on
+ * another connector. Messages waiting to be sent are not tied to a
+ * connector: the others take them meanwhile.
+ */
+static void conn_retire(struct up_conn *c, struct up_conn_plan *next)
+{
+    plan_free(c->next);
+    c->next = next;
+    if (c->state == UP_CONN_RETIRING)
+        return;
+    c->state = UP_CONN_RETIRING;
+    c->unbinding = 0;
+    unsigned wait = c->cfg->resp_timeout_ms < RETIRE_WAIT_MAX_MS
+                        ? c->cfg->resp_timeout_ms : RETIRE_WAIT_MAX_MS;
+    c->retire_deadline_ms = clock_mono_ms() + wait + RETIRE_LINGER_MS;
+    c->empty_since_ms = 0;
+    for (unsigned k = 0; k < c->n_sessions; k++) {
+        struct up_session *us = &c->sessions[k];
+        evtimer_del(us->reconnect_ev);
+        if (us->sess && !us->bound)
+            sess_close(us->sess, SESS_CLOSE_LOCAL);
+    }
+    arm_retire_tick(c->up);
+}
+
+/* One step of a retirement: unbind when the window has been empty for the
+ * linger (or waited long enough); once every session is closed, release
+ * the slot and open the new settings if there are any. */
+static void conn_retire_step(struct up_conn *c)
+{
+    struct up *u = c->up;
+    uint64_t now = clock_mono_ms();
+    if (conn_inflight(c))
+        c->empty_since_ms = 0;
+    else if (!c->empty_since_ms)
+        c->empty_since_ms = now;
+    if (!c->unbinding &&
+        ((c->empty_since_ms && now - c->empty_since_ms >= RETIRE_LINGER_MS) ||
+         now >= c->retire_deadline_ms)) {
+        c->unbinding = 1;
+        for (unsigned k = 0; k < c->n_sessions; k++)
+            if (c->sessions[k].sess)
+                sess_unbind(c->sessions[k].sess);
+    }
+    if (!c->unbinding || !conn_closed(c))
+        return;
+    struct up_conn_plan *next = c->next;
+    c->next = NULL;
+    conn_release(c);
+    if (!next || u->stopping)
+        log_info(TAG, "[%s] connector stopped", c->cfg->name);
+    else if (conn_open(u, c, next, 1) == 0)
+        log_info(TAG, "[%s] connector started with its new settings",
+                 c->cfg->name);
+    else
+        log_error(TAG, "[%s] out of memory: connector not restarted",
+                  next->cfg.name);
+    plan_free(next);
+    schedule_pump(u);
+}
+
+static void on_retire_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct up *u = arg;
+    int retiring = 0;
+    (void)fd;
+    (void)what;
+    for (int i = 0; i < u->n_conns; i++) {
+        if (u->conns[i].state != UP_CONN_RETIRING)
+            continue;
+        conn_retire_step(&u->conns[i]);
+        retiring |= u->conns[i].state == UP_CONN_RETIRING;
+    }
+    if (retiring)
+        arm_retire_tick(u);
+}
+
+static void up_metrics(struct up *u);
 
 struct up *up_new(struct event_base *base, const struct conf *cfg,
                   struct store *st, struct throttle *thr,
@@ -783,6 +1021,7 @@ struct up *up_new(struct event_base *base, const struct conf *cfg,
     u->cfg = cfg;
     u->st = st;
     u->thr = thr;
+    up_metrics(u);
     if (hooks)
         u->hooks = *hooks;
     u->hooks_ctx = ctx;
@@ -795,24 +1034,232 @@ struct up *up_new(struct event_base *base, const struct conf *cfg,
     /* A read refused while Redis was away is not retried by any event of
      * its own: the tick starts it again once Redis is back. */
     u->tick_ev = event_new(base, -1, EV_PERSIST, on_pump, u);
+    u->retire_ev = evtimer_new(base, on_retire_tick, u);
     return u;
+}
+
+/* ---- requests about sent messages ------------------------------------ */
+
+struct up_forward {
+    up_forward_cb cb;
+    void *arg;
+};
+
+static void on_forward_resp(struct sess *s, const struct pdu *resp,
+                            uint32_t status, void *arg)
+{
+    struct up_forward *f = arg;
+    (void)s;
+    (void)resp;
+    f->cb(status, f->arg);
+    free(f);
+}
+
+int up_forward(void *up, const char *connector, struct pdu *req,
+               up_forward_cb cb, void *arg)
+{
+    struct up *u = up;
+    for (int i = 0; i < u->n_conns; i++) {
+        struct up_conn *c = &u->conns[i];
+        if (strcmp(c->cfg->name, connector) != 0)
+            continue;
+        for (unsigned k = 0; k < c->n_sessions; k++) {
+            struct up_session *us = &c->sessions[k];
+            if (!us->bound || !us->transmitter || !sess_can_send(us->sess))
+                continue;
+            struct up_forward *f = malloc(sizeof *f);
+            if (!f)
+                return -1;
+            f->cb = cb;
+            f->arg = arg;
+            if (sess_send(us->sess, req, on_forward_resp, f, NULL) == 0)
+                return 0;
+            free(f);
+        }
+    }
+    return -1;
+}
+
+static void arm_claim(struct up *u, unsigned claim_idle_ms)
+{
+    unsigned every = claim_idle_ms / 3 ? claim_idle_ms / 3 : 1;
+    struct timeval tv = {every / 1000, (every % 1000) * 1000};
+    event_add(u->claim_ev, &tv);
 }
 
 int up_start(struct up *u, char *err, size_t cap)
 {
+    struct up_conn_plan plan;
     for (int i = 0; i < u->cfg->n_upstreams; i++) {
-        if (conn_init(u, &u->conns[i], &u->cfg->upstreams[i], err, cap) != 0)
+        if (conn_prepare(&u->cfg->upstreams[i], &plan, err, cap) != 0 ||
+            conn_open(u, &u->conns[i], &plan, 0) != 0) {
+            if (plan.tls)
+                SSL_CTX_free(plan.tls);
             return -1;
+        }
         u->n_conns++;
     }
     for (int i = 0; i < u->n_conns; i++)
         for (unsigned k = 0; k < u->conns[i].n_sessions; k++)
             session_connect(&u->conns[i].sessions[k]);
-    unsigned every = u->cfg->queue.claim_idle_ms / 3 ? u->cfg->queue.claim_idle_ms / 3 : 1;
-    struct timeval tv = {every / 1000, (every % 1000) * 1000};
-    event_add(u->claim_ev, &tv);
+    arm_claim(u, u->cfg->queue.claim_idle_ms);
     struct timeval tick = {0, 250000};
     event_add(u->tick_ev, &tick);
+    return 0;
+}
+
+/* ---- reload --------------------------------------------------------- */
+
+#define CLEAR_TAIL(field)                                                    \
+    do {                                                                     \
+        size_t n_ = strnlen((field), sizeof(field));                         \
+        if (n_ < sizeof(field))                                              \
+            memset((field) + n_, 0, sizeof(field) - n_);                     \
+    } while (0)
+
+/* 1 when <a> and <b> configure the same connector. Compared whole, so a
+ * key added to struct conf_upstream is compared too; what a string left
+ * past its terminator (a key set twice) is cleared first. */
+static int conf_upstream_same(const struct conf_upstream *a,
+                              const struct conf_upstream *b)
+{
+    struct conf_upstream x, y;
+    memcpy(&x, a, sizeof x);
+    memcpy(&y, b, sizeof y);
+    struct conf_upstream *both[2] = {&x, &y};
+    for (int i = 0; i < 2; i++) {
+        CLEAR_TAIL(both[i]->name);
+        CLEAR_TAIL(both[i]->host);
+        CLEAR_TAIL(both[i]->tls_ca);
+        CLEAR_TAIL(both[i]->system_id);
+        CLEAR_TAIL(both[i]->password);
+        CLEAR_TAIL(both[i]->system_type);
+    }
+    return memcmp(&x, &y, sizeof x) == 0;
+}
+
+/* The settings slot <c> will run with once any retirement is over; NULL
+ * when it is free or on its way out. */
+static const struct conf_upstream *conn_target(const struct up_conn *c)
+{
+    if (c->state == UP_CONN_ACTIVE)
+        return c->cfg;
+    if (c->state == UP_CONN_RETIRING && c->next)
+        return &c->next->cfg;
+    return NULL;
+}
+
+static struct up_conn *conn_named(struct up *u, const char *name)
+{
+    for (int i = 0; i < u->n_conns; i++)
+        if (u->conns[i].state != UP_CONN_FREE &&
+            strcmp(u->conns[i].cfg->name, name) == 0)
+            return &u->conns[i];
+    return NULL;
+}
+
+/* A free slot no held message still points to (its answer may be on its
+ * way to Redis under the old connector's name); slots never used first. */
+static struct up_conn *free_slot(struct up *u)
+{
+    if (u->n_conns < UP_SLOTS)
+        return &u->conns[u->n_conns];
+    for (int i = 0; i < u->n_conns; i++) {
+        struct up_conn *c = &u->conns[i];
+        int used = 0;
+        if (c->state != UP_CONN_FREE)
+            continue;
+        for (unsigned b = 0; b < HELD_BUCKETS && !used; b++)
+            for (struct up_msg *m = u->held[b]; m && !used; m = m->hnext)
+                used = m->sent_on == c;
+        if (!used)
+            return c;
+    }
+    return NULL;
+}
+
+static void note(char *out, size_t cap, const char *what, const char *name)
+{
+    size_t len = strlen(out);
+    if (len < cap)
+        snprintf(out + len, cap - len, "%supstream %s %s", len ? ", " : "",
+                 name, what);
+}
+
+/* Pass 1: a plan for every connector of <next> that is new or changed;
+ * nothing changes yet. -1 with <err> when one cannot be prepared. */
+static int reload_prepare(struct up *u, const struct conf *next,
+                          struct up_conn_plan **plans, char *err, size_t cap)
+{
+    int adds = 0, slots = UP_SLOTS - u->n_conns;
+    for (int i = 0; i < u->n_conns; i++)
+        slots += u->conns[i].state == UP_CONN_FREE;
+    for (int i = 0; i < next->n_upstreams; i++) {
+        const struct conf_upstream *want = &next->upstreams[i];
+        struct up_conn *c = conn_named(u, want->name);
+        const struct conf_upstream *now = c ? conn_target(c) : NULL;
+        if (now && conf_upstream_same(now, want))
+            continue;
+        adds += !c;
+        plans[i] = calloc(1, sizeof *plans[i]);
+        if (!plans[i]) {
+            snprintf(err, cap, "out of memory");
+            return -1;
+        }
+        if (conn_prepare(want, plans[i], err, cap) != 0)
+            return -1;
+    }
+    if (adds > slots) {
+        snprintf(err, cap, "%d connector(s) to add, room for %d while removed "
+                 "ones finish: reload again in a moment", adds, slots);
+        return -1;
+    }
+    return 0;
+}
+
+int up_reload(struct up *u, const struct conf *next, char *summary,
+              size_t scap, char *err, size_t ecap)
+{
+    struct up_conn_plan *plans[CONF_MAX_UPSTREAMS] = {NULL};
+    if (scap)
+        summary[0] = 0;
+    if (reload_prepare(u, next, plans, err, ecap) != 0) {
+        for (int i = 0; i < next->n_upstreams; i++)
+            plan_free(plans[i]);
+        return -1;
+    }
+    for (int i = 0; i < next->n_upstreams; i++) {
+        const char *name = next->upstreams[i].name;
+        struct up_conn *c = conn_named(u, name);
+        if (!plans[i])
+            continue;
+        if (c) {
+            conn_retire(c, plans[i]);
+            note(summary, scap, "restarted", name);
+        } else {
+            c = free_slot(u); /* reload_prepare counted them */
+            if (c == &u->conns[u->n_conns])
+                u->n_conns++;
+            if (conn_open(u, c, plans[i], 1) == 0)
+                note(summary, scap, "added", name);
+            else
+                log_error(TAG, "[%s] out of memory: connector not added", name);
+            plan_free(plans[i]);
+        }
+    }
+    for (int i = 0; i < u->n_conns; i++) {
+        struct up_conn *c = &u->conns[i];
+        int kept = 0;
+        for (int k = 0; k < next->n_upstreams && !kept; k++)
+            kept = strcmp(next->upstreams[k].name, c->cfg ? c->cfg->name : "") == 0;
+        if (!kept && conn_target(c)) {
+            conn_retire(c, NULL);
+            note(summary, scap, "removed", c->cfg->name);
+        }
+    }
+    event_del(u->claim_ev);
+    arm_claim(u, next->queue.claim_idle_ms);
+    schedule_pump(u);
     return 0;
 }
 
@@ -826,11 +1273,22 @@ unsigned up_in_memory(const struct up *u)
     return u->n_held;
 }
 
+unsigned up_unanswered(const struct up *u)
+{
+    unsigned waiting = 0;
+    for (const struct up_msg *m = u->ready; m; m = m->next)
+        waiting++;
+    for (const struct up_msg *m = u->retry; m; m = m->next)
+        waiting++;
+    return u->n_held - waiting;
+}
+
 unsigned up_bound_sessions(const struct up *u)
 {
     unsigned n = 0;
     for (int i = 0; i < u->n_conns; i++)
-        for (unsigned k = 0; k < u->conns[i].n_sessions; k++)
+        for (unsigned k = 0; u->conns[i].state == UP_CONN_ACTIVE &&
+                             k < u->conns[i].n_sessions; k++)
             n += u->conns[i].sessions[k].bound &&
                  u->conns[i].sessions[k].transmitter;
     return n;
@@ -860,18 +1318,63 @@ void up_free(struct up *u)
     for (unsigned b = 0; b < HELD_BUCKETS; b++)
         while (u->held[b])
             msg_free(u, u->held[b]);
-    for (int i = 0; i < u->n_conns; i++) {
-        for (unsigned k = 0; k < u->conns[i].n_sessions; k++)
-            event_free(u->conns[i].sessions[k].reconnect_ev);
-        free(u->conns[i].sessions);
-        if (u->conns[i].tls)
-            SSL_CTX_free(u->conns[i].tls);
-    }
+    for (int i = 0; i < u->n_conns; i++)
+        conn_release(&u->conns[i]);
     event_free(u->pump_ev);
     event_free(u->retry_ev);
     event_free(u->record_ev);
     event_free(u->tps_ev);
     event_free(u->claim_ev);
     event_free(u->tick_ev);
+    event_free(u->retire_ev);
     free(u);
+}
+
+/* ---- admin and metrics ---------------------------------------------- */
+
+static void up_metrics(struct up *u)
+{
+    struct metrics *m = metrics_default();
+    u->m_submits = metrics_family(m, METRICS_COUNTER,
+                                  "smppbridge_upstream_submits_total",
+                                  "Answers to our submit_sm upstream, by status.",
+                                  "connector,status");
+    u->m_rtt = metrics_family(m, METRICS_HISTOGRAM, "smppbridge_upstream_rtt_seconds",
+                              "Upstream submit_sm to submit_sm_resp.", "connector");
+}
+
+/* An answer (or its absence) to a submit_sm sent on <c> at <sent_us>. */
+static void count_resp(const struct up_conn *c, uint32_t status,
+                       uint64_t sent_us)
+{
+    const char *name = status == SESS_STATUS_TIMEOUT ? "timeout"
+                       : status == SESS_STATUS_CLOSED ? "session_closed"
+                                                      : pdu_status_name(status);
+    metrics_add(c->up->m_submits, 1, METRICS_LABELS(c->cfg->name, name));
+    if (status != SESS_STATUS_TIMEOUT && status != SESS_STATUS_CLOSED)
+        metrics_observe(c->up->m_rtt, (double)(clock_mono_us() - sent_us) / 1e6,
+                        METRICS_LABELS(c->cfg->name));
+}
+
+void up_connectors(const struct up *u, up_connector_cb cb, void *arg)
+{
+    for (int i = 0; i < u->n_conns; i++) {
+        const struct up_conn *c = &u->conns[i];
+        struct up_connector_info info = {.name = c->cfg ? c->cfg->name : ""};
+        if (c->state != UP_CONN_ACTIVE)
+            continue; /* a retiring one is shown by its replacement */
+        for (unsigned k = 0; k < c->n_sessions; k++) {
+            const struct up_session *us = &c->sessions[k];
+            if (us->bound) {
+                info.bound++;
+                info.window_used += sess_inflight(us->sess);
+                info.window_size += us->transmitter ? c->cfg->window : 0;
+            } else if (us->sess) {
+                info.connecting++;
+            } else {
+                info.down++;
+            }
+        }
+        cb(&info, arg);
+    }
 }

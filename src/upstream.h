@@ -53,6 +53,31 @@ void up_stop(struct up *u);
 unsigned up_in_memory(const struct up *u);
 void up_unbind_all(struct up *u);
 void up_free(struct up *u);
+/* Of those, the ones sent upstream whose answer is not recorded in Redis
+ * yet (a drain waits for them; the others are pending in the stream). */
+unsigned up_unanswered(const struct up *u);
+
+/*
+ * A reload: make the connectors those of <next>. Added ones start;
+ * removed ones stop and changed ones restart, both gracefully (no new
+ * messages, the in-flight window empties - bounded -, unbind, close; a
+ * restart then opens with the new settings); unchanged ones are not
+ * touched. Their unfinished messages stay in the queue for the others.
+ * <next>'s [queue] claim_idle sets the claim timer. <summary> gets
+ * "upstream A added, upstream B restarted, ..." ("" when nothing changed).
+ * -1 with <err> when a new or changed connector cannot be prepared (name
+ * resolution, TLS context): then nothing has changed.
+ */
+int up_reload(struct up *u, const struct conf *next, char *summary,
+              size_t scap, char *err, size_t ecap);
+
+/* A request about a message that already left (cancel_sm, replace_sm),
+ * sent on a bound session of <connector>. <cb> gets upstream's
+ * command_status, or SESS_STATUS_TIMEOUT / SESS_STATUS_CLOSED. Returns -1
+ * (and <cb> is not called) when no session of that connector can send. */
+typedef void (*up_forward_cb)(uint32_t status, void *arg);
+int up_forward(void *up, const char *connector, struct pdu *req,
+               up_forward_cb cb, void *arg);
 
 /* Bound sessions able to submit, over all connectors. */
 unsigned up_bound_sessions(const struct up *u);
@@ -62,5 +87,15 @@ struct up_stats {
         record_errors;
 };
 const struct up_stats *up_stats(const struct up *u);
+
+/* One connector's sessions and windows, for the metrics. */
+struct up_connector_info {
+    const char *name;
+    unsigned bound, connecting, down;  /* sessions in each state */
+    unsigned window_used;              /* submit_sm waiting for their resp */
+    unsigned window_size;              /* window of the bound transmitters */
+};
+typedef void (*up_connector_cb)(const struct up_connector_info *c, void *arg);
+void up_connectors(const struct up *u, up_connector_cb cb, void *arg);
 
 #endif /* SMPPBRIDGE_UPSTREAM_H */

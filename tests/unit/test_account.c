@@ -38,6 +38,7 @@ static struct account sample(void)
     snprintf(a.allow, sizeof a.allow, "10.0.0.0/8,2001:db8::/32");
     a.id_format = ACCOUNT_ID_DEC;
     a.tps = 250;
+    a.daily_quota = 20000;
     a.created = 1764180000;
     a.updated = 1764183600;
     return a;
@@ -52,6 +53,7 @@ static void account_eq(const struct account *x, const struct account *y)
     cr_assert_str_eq(x->allow, y->allow);
     cr_assert_eq(x->id_format, y->id_format);
     cr_assert_eq(x->tps, y->tps);
+    cr_assert_eq(x->daily_quota, y->daily_quota);
     cr_assert_eq(x->created, y->created);
     cr_assert_eq(x->updated, y->updated);
 }
@@ -142,7 +144,7 @@ Test(account_fields, shape)
     static const char *const want[][2] = {
         {"password", HASH}, {"enabled", "0"},
         {"max_binds", "4"}, {"allow", "10.0.0.0/8,2001:db8::/32"},
-        {"id_format", "dec"}, {"tps", "250"},
+        {"id_format", "dec"}, {"tps", "250"}, {"daily_quota", "20000"},
         {"created", "1764180000"}, {"updated", "1764183600"},
     };
     for (size_t i = 0; i < f.n; i++) {
@@ -187,6 +189,7 @@ Test(account_fields, optional_fields_default_and_unknown_ignored)
     cr_assert_str_eq(a.id, "acme");
     cr_assert_eq(a.enabled, 1);
     cr_assert_eq(a.tps, 0);
+    cr_assert_eq(a.daily_quota, 0);
     cr_assert_eq(a.max_binds, 0);
     cr_assert_str_eq(a.allow, "");
     cr_assert_eq(a.id_format, ACCOUNT_ID_HEX);
@@ -235,6 +238,8 @@ Test(account_fields, bad_values)
         {"allow", "10.0.0.0/8,"}, {"created", "-5"},
         {"created", "99999999999999999999"}, {"updated", "253402300800"},
         {"password", "plaintext"}, {"password", ""},
+        {"daily_quota", "100000001"}, {"daily_quota", "-1"},
+        {"daily_quota", "007"},  {"daily_quota", ""},
     };
     char err[ACCOUNT_ERR_LEN];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -305,11 +310,13 @@ Test(account_fields, bounds_accepted)
     account_init(&a, "acme");
     const char *const kv[] = {"password",  HASH,     "enabled", "0",
                               "tps",       "100000", "max_binds", "10000",
+                              "daily_quota", "100000000",
                               "allow",     " 10.0.0.0/8 , ::1 ",
                               "created",   "0",      "updated", "253402300799",
                               NULL};
     cr_assert_eq(parse(&a, err, kv), 0, "%s", err);
     cr_assert_eq(a.tps, 100000);
+    cr_assert_eq(a.daily_quota, 100000000);
     cr_assert_eq(a.max_binds, 10000);
     cr_assert_eq(a.enabled, 0);
     cr_assert_eq(a.updated, 253402300799LL);
@@ -329,7 +336,7 @@ Test(account_json, exact_and_without_hash)
     cr_assert_str_eq(out,
                      "{\"id\":\"acme\",\"enabled\":false,\"max_binds\":4,"
                      "\"allow\":\"10.0.0.0/8,2001:db8::/32\","
-                     "\"id_format\":\"dec\",\"tps\":250,"
+                     "\"id_format\":\"dec\",\"tps\":250,\"daily_quota\":20000,"
                      "\"created\":1764180000,\"updated\":1764183600}");
     cr_assert_null(strstr(out, "scrypt"));
     cr_assert_null(strstr(out, "password"));

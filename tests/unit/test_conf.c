@@ -85,7 +85,7 @@ Test(example, parses_with_no_error_and_documented_values)
     cr_assert_eq(c.tls.n_listen, 0);
     cr_assert_str_eq(c.redis.host, "127.0.0.1");
     cr_assert_eq(c.redis.port, 6379);
-    cr_assert_str_eq(c.admin.listen, "");
+    cr_assert_str_eq(c.admin.listen, "127.0.0.1:9775");
     cr_assert_eq(c.n_upstreams, 1);
     const struct conf_upstream *u = &c.upstreams[0];
     cr_assert_str_eq(u->name, "sim");
@@ -109,6 +109,7 @@ Test(example, shows_the_defaults)
     cr_assert(memcmp(&c.admin, &c2.admin, sizeof c.admin) == 0);
     cr_assert(memcmp(&c.log, &c2.log, sizeof c.log) == 0);
     cr_assert(memcmp(&c.queue, &c2.queue, sizeof c.queue) == 0);
+    cr_assert(memcmp(&c.relay, &c2.relay, sizeof c.relay) == 0);
     /* [upstream sim] differs from an upstream's defaults only where the
      * simulator needs it. */
     struct conf_upstream sim = c.upstreams[0];
@@ -276,8 +277,12 @@ static void check_defaults(const struct conf *d)
     cr_assert_str_eq(d->redis.password, "");
     cr_assert_eq(d->redis.timeout_ms, 2000);
     cr_assert_eq(d->redis.id_ttl_s, 72 * 3600);
+    cr_assert_eq(d->redis.cdr_maxlen, 1000000);
     cr_assert_str_eq(d->redis.prefix, "sb");
-    cr_assert_str_eq(d->admin.listen, "");
+    cr_assert_eq(d->redis.n_sentinels, 0);
+    cr_assert_str_eq(d->redis.master_name, "mymaster");
+    cr_assert_str_eq(d->redis.sentinel_password, "");
+    cr_assert_str_eq(d->admin.listen, "127.0.0.1:9775"); /* on, loopback */
     cr_assert_str_eq(d->admin.token, "");
     cr_assert_eq(d->log.level, LOG_INFO);
     cr_assert_eq(d->log.format, CONF_LOG_TEXT);
@@ -286,6 +291,10 @@ static void check_defaults(const struct conf *d)
     cr_assert_eq(d->queue.retry_min_ms, 1000);
     cr_assert_eq(d->queue.retry_max_ms, 60000);
     cr_assert_eq(d->queue.max_attempts, 10);
+    cr_assert_eq(d->relay.ttl_ms, 72 * 3600000u);
+    cr_assert_eq(d->relay.sweep_interval_ms, 60000);
+    cr_assert_eq(d->relay.retry_min_ms, 1000);
+    cr_assert_eq(d->relay.retry_max_ms, 60000);
 }
 
 Test(defaults, conf_defaults_has_every_default_and_no_upstream)
@@ -586,6 +595,154 @@ Test(types, duration_errors)
     expect_err("t.conf:9: timeout: '5ms' out of range (10ms..1m)");
 }
 
+/* [relay]: every key in the units a test rig and an operator use. */
+Test(relay, durations_are_read)
+{
+    cr_assert_eq(load("[relay]\nttl = 2s\nsweep_interval = 500ms\n"
+                      "retry_min = 250ms\nretry_max = 2m\n" UP),
+                 0, "%s", errs);
+    cr_assert_eq(c.relay.ttl_ms, 2000);
+    cr_assert_eq(c.relay.sweep_interval_ms, 500);
+    cr_assert_eq(c.relay.retry_min_ms, 250);
+    cr_assert_eq(c.relay.retry_max_ms, 120000);
+    cr_assert_eq(load("[relay]\nttl = 30d\nsweep_interval = 1h\n"
+                      "retry_min = 1h\nretry_max = 24h\n" UP),
+                 0, "%s", errs);
+    cr_assert_eq(c.relay.ttl_ms, 30 * 86400000u);
+    cr_assert_eq(c.relay.sweep_interval_ms, 3600000u);
+    cr_assert_eq(c.relay.retry_max_ms, 86400000u);
+    /* the other sections keep their defaults */
+    cr_assert_eq(c.queue.retry_min_ms, 1000);
+    cr_assert_eq(c.redis.id_ttl_s, 72 * 3600);
+}
+
+Test(relay, bounds_and_errors)
+{
+    int n = load("[relay]\n"
+                 "ttl = 999ms\n"            /* 2 */
+                 "sweep_interval = 99ms\n"  /* 3 */
+                 "retry_min = 5ms\n"        /* 4 */
+                 "retry_max = 25h\n"        /* 5 */
+                 "[relay]\n"
+                 "ttl = 31d\n"              /* 7: set twice */
+                 "expiry = 1h\n" UP);       /* 8 */
+    cr_assert_eq(n, 6, "%s", errs);
+    expect_err("t.conf:2: ttl: '999ms' out of range (1s..30d)");
+    expect_err("t.conf:3: sweep_interval: '99ms' out of range (100ms..1h)");
+    expect_err("t.conf:4: retry_min: '5ms' out of range (10ms..1h)");
+    expect_err("t.conf:5: retry_max: '25h' out of range (10ms..1d)");
+    expect_err("t.conf:7: ttl: set twice (first at line 2)");
+    expect_err("t.conf:8: unknown key 'expiry' in [relay]");
+    cr_assert_eq(load("[relay]\nttl = 1.5h\n" UP), 1);
+    cr_assert(strstr(errs, "t.conf:2: ttl: '1.5h' is not a duration"), "%s",
+              errs);
+    cr_assert_eq(load("[relay]\nttl = 0\n" UP), 1);
+    cr_assert_eq(load("[relay x]\n" UP), 1);
+    expect_err("t.conf:1: section [relay] takes no name");
+}
+
+Test(relay, dump_reads_back)
+{
+    cr_assert_eq(load("[relay]\nttl = 36h\nsweep_interval = 1500ms\n"
+                      "retry_min = 2s\nretry_max = 90s\n" UP),
+                 0, "%s", errs);
+    char *dump = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&dump, &len);
+    conf_dump(&c, f);
+    fclose(f);
+    cr_assert(strstr(dump, "\n[relay]\nttl = 36h\nsweep_interval = 1500ms\n"
+                           "retry_min = 2s\nretry_max = 90s\n"),
+              "%s", dump);
+    /* the upstream password back where the dump left a comment */
+    const char *hidden = "# password: set (not shown)\n";
+    const char *hit = strstr(dump, hidden);
+    cr_assert(hit != NULL);
+    static char back[16384];
+    snprintf(back, sizeof back, "%.*spassword = p\n%s", (int)(hit - dump),
+             dump, hit + strlen(hidden));
+    cr_assert_eq(conf_load_string("t.conf", back, &c2, errs, sizeof errs), 0,
+                 "%s\n%s", errs, back);
+    cr_assert(memcmp(&c.relay, &c2.relay, sizeof c.relay) == 0, "%s", back);
+    free(dump);
+}
+
+/* ------------------------------------------------------------------ */
+/* Redis Sentinel                                                      */
+/* ------------------------------------------------------------------ */
+
+Test(sentinel, list_name_and_password_are_read)
+{
+    cr_assert_eq(load("[redis]\nsentinels = 10.0.0.1:26379, 10.0.0.2:26379\n"
+                      "sentinels = [::1]:26380\nmaster_name = bridge-main\n"
+                      "sentinel_password = \"s3nt #1\"\n" UP),
+                 0, "%s", errs);
+    cr_assert_eq(c.redis.n_sentinels, 3);
+    cr_assert_str_eq(c.redis.sentinels[0], "10.0.0.1:26379");
+    cr_assert_str_eq(c.redis.sentinels[1], "10.0.0.2:26379");
+    cr_assert_str_eq(c.redis.sentinels[2], "[::1]:26380");
+    cr_assert_str_eq(c.redis.master_name, "bridge-main");
+    cr_assert_str_eq(c.redis.sentinel_password, "s3nt #1");
+    /* host and port keep their values: they are simply not used */
+    cr_assert_str_eq(c.redis.host, "127.0.0.1");
+    cr_assert_eq(load("[redis]\nsentinels = \"\"\n" UP), 0, "%s", errs);
+    cr_assert_eq(c.redis.n_sentinels, 0);
+}
+
+Test(sentinel, errors)
+{
+    int n = load("[redis]\n"
+                 "sentinels = s1\n"                  /* 2 */
+                 "sentinels = s2:26379, s2:26379\n"  /* 3 */
+                 "sentinels = s3:70000\n"            /* 4 */
+                 "master_name = \"\"\n"              /* 5 */
+                 "sentinels = a:1, a:2, a:3, a:4, a:5, a:6, a:7, a:8\n" /* 6 */
+                 "sentinel_password = x\nsentinel_password = y\n" /* 8 */
+                 UP);
+    cr_assert_eq(n, 6, "%s", errs);
+    expect_err("t.conf:2: sentinels: bad address 's1': want HOST:PORT");
+    expect_err("t.conf:3: sentinels: 's2:26379' given twice");
+    expect_err("t.conf:4: sentinels: bad port in 's3:70000'");
+    expect_err("t.conf:5: master_name: must not be empty");
+    expect_err("t.conf:6: sentinels: more than 8 addresses");
+    expect_err("t.conf:8: sentinel_password: set twice (first at line 7)");
+}
+
+Test(sentinel, dump_reads_back_without_the_password)
+{
+    cr_assert_eq(load("[redis]\nsentinels = 127.0.0.1:26379, 127.0.0.2:26379\n"
+                      "master_name = m2\nsentinel_password = sentpw\n" UP),
+                 0, "%s", errs);
+    char *dump = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&dump, &len);
+    conf_dump(&c, f);
+    fclose(f);
+    cr_assert(strstr(dump, "\nsentinels = 127.0.0.1:26379\n"
+                           "sentinels = 127.0.0.2:26379\nmaster_name = m2\n"
+                           "# sentinel_password: set (not shown)\n"),
+              "%s", dump);
+    cr_assert_null(strstr(dump, "sentpw"));
+    /* both passwords back where the dump left comments */
+    static char back[16384];
+    snprintf(back, sizeof back, "%s", dump);
+    const char *hidden[] = {"# sentinel_password: set (not shown)\n",
+                            "# password: set (not shown)\n"};
+    const char *given[] = {"sentinel_password = sentpw\n", "password = p\n"};
+    for (int i = 0; i < 2; i++) {
+        static char tmp[16384];
+        char *hit = strstr(back, hidden[i]);
+        cr_assert(hit != NULL, "%s", back);
+        snprintf(tmp, sizeof tmp, "%.*s%s%s", (int)(hit - back), back,
+                 given[i], hit + strlen(hidden[i]));
+        snprintf(back, sizeof back, "%s", tmp);
+    }
+    cr_assert_eq(conf_load_string("t.conf", back, &c2, errs, sizeof errs), 0,
+                 "%s\n%s", errs, back);
+    cr_assert(memcmp(&c.redis, &c2.redis, sizeof c.redis) == 0, "%s", back);
+    free(dump);
+}
+
 Test(types, unsigned_bounds)
 {
     cr_assert_eq(load("[server]\nwindow = 1\n" UP), 0);
@@ -824,6 +981,21 @@ Test(cross, backoff_bounds_in_order)
     cr_assert_eq(load("[queue]\nretry_min = 5s\nretry_max = 5s\n" UP), 0);
 }
 
+Test(cross, relay_backoff_bounds_in_order)
+{
+    int n = load("[relay]\n"
+                 "retry_min = 2m\n"      /* 2 */
+                 "retry_max = 90s\n" UP); /* 3: the later of the two */
+    cr_assert_eq(n, 1, "%s", errs);
+    expect_err("t.conf:3: [relay] retry_min (2m) is greater than retry_max "
+               "(90s)");
+    cr_assert_eq(load("[relay]\nretry_min = 5s\nretry_max = 5s\n" UP), 0);
+    /* the [queue] pair is checked apart: no mix-up between the two */
+    cr_assert_eq(load("[queue]\nretry_min = 10m\nretry_max = 20m\n"
+                      "[relay]\nretry_min = 1s\nretry_max = 5s\n" UP),
+                 0, "%s", errs);
+}
+
 Test(cross, no_listener)
 {
     cr_assert_eq(load("[server]\n\nlisten = \"\"\n" UP), 1);
@@ -878,6 +1050,9 @@ Test(cross, upstream_tls_ca_readable)
 
 Test(cross, admin_off_loopback_or_token)
 {
+    /* on by default on loopback; "" turns it off */
+    cr_assert_eq(load("[admin]\nlisten = \"\"\n" UP), 0, "%s", errs);
+    cr_assert_str_eq(c.admin.listen, "");
     cr_assert_eq(load("[admin]\nlisten = 127.0.0.1:8080\n" UP), 0, "%s", errs);
     cr_assert_eq(load("[admin]\nlisten = [::1]:8080\n" UP), 0, "%s", errs);
     cr_assert_eq(load("[admin]\nlisten = localhost:8080\n" UP), 0, "%s", errs);
