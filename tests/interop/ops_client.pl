@@ -11,6 +11,7 @@
 # Operations (fields separated by ':'):
 #   submit:SRC:DST:TEXT[:RD]          submit_sm
 #   submit_multi:SRC:D1,D2,...:TEXT[:RD]   submit_multi to SME addresses
+#                                     (@NAME: a distribution list)
 #   query:ID:SRC                      query_sm
 #   cancel:ID:SRC[:DST]               cancel_sm (ID empty: cancel by SRC/DST)
 #   replace:ID:SRC:TEXT[:RD]          replace_sm (new text, registered_delivery)
@@ -238,8 +239,11 @@ sub op_submit_multi {
     my ($src, $dsts, $rest) = @_;
     my ($text, $rd) = text_and_rd($rest // '');
     my @dst = split /,/, $dsts // '';
+    # "@NAME" names a distribution list (dest_flag 2)
+    my @flag = map { /^@/ ? 2 : 1 } @dst;
+    s/^@// for @dst;
     my $seq = $smpp->submit_multi(async => 1, addr_args('source_addr', $src),
-        source_addr => $src, destination_addr => [@dst],
+        source_addr => $src, destination_addr => [@dst], dest_flag => [@flag],
         dest_addr_ton => [map { ton_of($_) } @dst],
         dest_addr_npi => [map { npi_of($_) } @dst],
         registered_delivery => parse_rd($rd, 1), short_message => $text);
