@@ -13,11 +13,13 @@ for t in tests/integration/test_*.sh; do
     name=$(basename "$t" .sh)
     echo "== $label: $name"
     before=$(grep -c " $name " build/results 2>/dev/null || true)
+    start=$(date +%s)
     # every script bounds its own waits; this is the backstop
     if ! BIN="$bin" LABEL="$label" RESULTS=build/results timeout 900 bash "$t"; then
         status=1
     fi
     after=$(grep -c " $name " build/results 2>/dev/null || true)
+    echo "== $label: $name took $(($(date +%s) - start)) s"
     if [ "$before" = "$after" ]; then
         echo "$label $name 0 1" >>build/results
         status=1

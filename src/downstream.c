@@ -953,7 +953,9 @@ static void accept_client(struct down *d, int fd, struct sockaddr *peer,
 struct proxy_wait {
     struct down *d;
     int fd;
-    SSL_CTX *tls;
+    int tls;                       /* d->tls once the header is read: a
+                                    * reload may replace it meanwhile */
+    uint64_t deadline_ms;          /* the whole header, however it trickles */
     struct sockaddr_storage addr;
     int addr_len;
     struct event *ev;
@@ -986,6 +988,16 @@ static void proxy_refuse(struct proxy_wait *w, const char *why)
     proxy_wait_free(w, 1);
 }
 
+/* Wait for more of the header, until its deadline (one shot: a timeout
+ * that restarted with every byte would let a trickle hold the socket). */
+static void proxy_wait_arm(struct proxy_wait *w)
+{
+    uint64_t now = clock_mono_ms();
+    uint64_t left = w->deadline_ms > now ? w->deadline_ms - now : 0;
+    struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
+    event_add(w->ev, &tv);
+}
+
 /* Peek at what arrived, take the header's bytes out of the socket, and
  * hand the connection on with the address the balancer gave. */
 static void on_proxy_readable(evutil_socket_t fd, short what, void *arg)
@@ -993,14 +1005,16 @@ static void on_proxy_readable(evutil_socket_t fd, short what, void *arg)
     struct proxy_wait *w = arg;
     uint8_t buf[PROXY_MAX_LEN];
     struct proxy_header h;
-    if (what & EV_TIMEOUT) {
+    if ((what & EV_TIMEOUT) || clock_mono_ms() >= w->deadline_ms) {
         proxy_refuse(w, "no PROXY header in time");
         return;
     }
     memcpy(buf, w->head, w->head_len);
     ssize_t n = recv(fd, buf + w->head_len, sizeof buf - w->head_len, MSG_PEEK);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        proxy_wait_arm(w);
         return;
+    }
     if (n <= 0) {
         proxy_refuse(w, n == 0 ? "closed by the peer" : "read error");
         return;
@@ -1017,10 +1031,12 @@ static void on_proxy_readable(evutil_socket_t fd, short what, void *arg)
         return;
     }
     w->head_len += take;
-    if (r == PROXY_NEED_MORE)
+    if (r == PROXY_NEED_MORE) {
+        proxy_wait_arm(w);
         return;
+    }
     struct down *d = w->d;
-    SSL_CTX *tls = w->tls;
+    SSL_CTX *tls = w->tls ? d->tls : NULL;
     struct sockaddr_storage peer = h.has_source ? h.source : w->addr;
     int peer_len = h.has_source ? (int)h.source_len : w->addr_len;
     proxy_wait_free(w, 0);
@@ -1036,7 +1052,7 @@ static void accept_connection(struct down *d, int fd, struct sockaddr *peer,
     }
     struct proxy_wait *w = calloc(1, sizeof *w);
     if (w)
-        w->ev = event_new(d->base, fd, EV_READ | EV_PERSIST, on_proxy_readable, w);
+        w->ev = event_new(d->base, fd, EV_READ, on_proxy_readable, w);
     if (!w || !w->ev || (size_t)peer_len > sizeof w->addr) {
         free(w);
         evutil_closesocket(fd);
@@ -1044,16 +1060,15 @@ static void accept_connection(struct down *d, int fd, struct sockaddr *peer,
     }
     w->d = d;
     w->fd = fd;
-    w->tls = tls;
+    w->tls = tls != NULL;
     memcpy(&w->addr, peer, (size_t)peer_len);
     w->addr_len = peer_len;
     w->next = d->proxy_waits;
     if (d->proxy_waits)
         d->proxy_waits->prev = w;
     d->proxy_waits = w;
-    unsigned ms = d->cfg->server.bind_timeout_ms;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    event_add(w->ev, &tv);
+    w->deadline_ms = clock_mono_ms() + d->cfg->server.bind_timeout_ms;
+    proxy_wait_arm(w);
 }
 
 static void on_accept_plain(struct evconnlistener *l, int fd,
@@ -1238,6 +1253,8 @@ void down_free(struct down *d)
     auth_cache_free(d->auth_cache);
     auth_limiter_free(d->by_peer);
     auth_limiter_free(d->by_system_id);
+    while (d->proxy_waits)
+        proxy_wait_free(d->proxy_waits, 1);
     msgops_free(d->ops);
     if (d->drain_ev)
         event_free(d->drain_ev);

@@ -268,7 +268,9 @@ static void on_replace_entry(int status, const struct store_entry *e,
         on_replaced(status != 0 ? -1 : 1, op); /* gone: taken meanwhile */
         return;
     }
-    if (pdu_decode(e->pdu, e->pdu_len, &sub) != ESME_ROK) {
+    /* data_sm has no short_message to replace (its text is a TLV) */
+    if (pdu_decode(e->pdu, e->pdu_len, &sub) != ESME_ROK ||
+        sub.command_id != PDU_SUBMIT_SM) {
         op_finish(op, ESME_RREPLACEFAIL, NULL);
         return;
     }

@@ -100,10 +100,11 @@ static const char queue_add_script[] =
 
 /* Finishing a queue entry after upstream answered. KEYS[1] queue, KEYS[2]
  * id map key or "", KEYS[3] message, KEYS[4] CDR stream; ARGV[1] entry
- * id, ARGV[2] map value, ARGV[3] TTL s, ARGV[4] new state (ENROUTE or
- * REJECTED), ARGV[5] connector, ARGV[6] upstream id or upstream status,
- * ARGV[7] now ms, ARGV[8] "1" when the life ends here (no receipt will
- * come, or refused), ARGV[9] CDR maxlen. */
+ * id, ARGV[2] map value, ARGV[3] TTL s, ARGV[4] new state (ENROUTE,
+ * REJECTED or UNKNOWN), ARGV[5] connector, ARGV[6] upstream id or
+ * upstream status, ARGV[7] now ms, ARGV[8] "1" when the life ends here
+ * (refused, or accepted without a usable id), ARGV[9] CDR maxlen. An
+ * ENROUTE record lives id_ttl from now: its receipt may come that late. */
 static const char finish_script[] =
     CDR_LUA
     "if KEYS[2] ~= '' then "
@@ -114,6 +115,7 @@ static const char finish_script[] =
     "if ARGV[4] == 'ENROUTE' then "
     "redis.call('HSET', KEYS[3], 'state', 'ENROUTE', 'connector', ARGV[5], "
     "'upstream_id', ARGV[6], 'sent', ARGV[7]) "
+    "redis.call('EXPIRE', KEYS[3], ARGV[3]) "
     "else redis.call('HSET', KEYS[3], 'state', ARGV[4], 'upstream_status', "
     "ARGV[6], 'final', ARGV[7]) end "
     "redis.call('HDEL', KEYS[3], 'entry') "
@@ -223,6 +225,7 @@ struct store {
     struct event *check_ev;
     int instance;
     int reading;            /* a queue read is outstanding */
+    char claim_cursor[48];  /* where the next XAUTOCLAIM starts */
     int closing;            /* store_free: callbacks are not called */
     store_state_cb state_cb;
     void *state_arg;
@@ -927,11 +930,15 @@ static void complete_read_own(struct store *st, redisReply *r, struct pending *p
 /* XAUTOCLAIM: [next-start, [entries], (deleted ids)]. */
 static void complete_claim(struct store *st, redisReply *r, struct pending *p)
 {
-    (void)st;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
         p->cb.entries(r ? 0 : -1, NULL, 0, p->arg);
         return;
     }
+    /* Redis looks at a bounded part of the pending list per call: the
+     * next call goes on from where this one stopped ("0-0": all seen) */
+    if (r->element[0]->type == REDIS_REPLY_STRING)
+        snprintf(st->claim_cursor, sizeof st->claim_cursor, "%.*s",
+                 (int)r->element[0]->len, r->element[0]->str);
     deliver_entries(r->element[1], p);
 }
 
@@ -1095,8 +1102,10 @@ int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
     snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
     snprintf(idle, sizeof idle, "%u", idle_ms);
     snprintf(cnt, sizeof cnt, "%u", count);
+    if (!st->claim_cursor[0])
+        snprintf(st->claim_cursor, sizeof st->claim_cursor, "0-0");
     const char *argv[] = {"XAUTOCLAIM", key, "bridge", st->consumer, idle,
-                          "0-0", "COUNT", cnt};
+                          st->claim_cursor, "COUNT", cnt};
     struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
                                  complete_claim, arg, 8, argv, NULL);
     if (!p)
@@ -1133,14 +1142,15 @@ int store_queue_failed(struct store *st, const char *entry_id,
 {
     char mkey[KEY_LEN];
     msg_key(st, account, msg_id, mkey, sizeof mkey);
-    return run_finish(st, entry_id, "", "", "0", mkey, "REJECTED", "",
+    return run_finish(st, entry_id, "", "", "0", mkey,
+                      status == ESME_ROK ? "UNKNOWN" : "REJECTED", "",
                       pdu_status_name(status), 1, cb, arg);
 }
 
 int store_queue_sent(struct store *st, const char *entry_id,
                      const char *connector, const char *upstream_id,
-                     const struct store_idmap *m, unsigned ttl_s,
-                     store_done_cb cb, void *arg)
+                     const char *upstream_raw, const struct store_idmap *m,
+                     unsigned ttl_s, store_done_cb cb, void *arg)
 {
     char ukey[KEY_LEN], mkey[KEY_LEN], val[128], ttl[16];
     snprintf(ukey, sizeof ukey, "%s:up:{%s}:%s", st->cfg.prefix, connector,
@@ -1149,10 +1159,10 @@ int store_queue_sent(struct store *st, const char *entry_id,
     snprintf(val, sizeof val, "%s\t%s\t%" PRIu64 "\t%u", m->account, m->msg_id,
              m->ts_ms, m->registered_delivery);
     snprintf(ttl, sizeof ttl, "%u", ttl_s);
-    /* no final receipt asked for: what happens next is not ours to see */
-    int ends = (m->registered_delivery & 0x03) == 0;
+    /* the final receipt is always asked for upstream: the life of the
+     * message (and its CDR) ends with it */
     return run_finish(st, entry_id, ukey, val, ttl, mkey, "ENROUTE", connector,
-                      upstream_id, ends, cb, arg);
+                      upstream_raw, 0, cb, arg);
 }
 
 int store_idmap_find(struct store *st, const char *connector,

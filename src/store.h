@@ -128,17 +128,20 @@ int store_queue_touch(struct store *st, const char *const *ids, size_t n);
 int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
                       store_entries_cb cb, void *arg);
 /* Refused upstream for good (<status>): XACK and XDEL the entry, record
- * the message as REJECTED and write its CDR (one script call). */
+ * the message as REJECTED and write its CDR (one script call). <status>
+ * ESME_ROK: accepted without an id we can use: UNKNOWN. */
 int store_queue_failed(struct store *st, const char *entry_id,
                        const char *account, const char *msg_id,
                        uint32_t status, store_done_cb cb, void *arg);
-/* After a submit_sm_resp: map the upstream id to ours and finish the
- * entry, in one script call (one round trip, applied whole); the message
- * is ENROUTE on <connector> from now. */
+/* After a submit_sm_resp: map the upstream id (<upstream_id>, canonical
+ * form) to ours and finish the entry, in one script call (one round trip,
+ * applied whole); the message is ENROUTE on <connector> from now, under
+ * the id as upstream wrote it (<upstream_raw>: cancel_sm and replace_sm
+ * name it so). */
 int store_queue_sent(struct store *st, const char *entry_id,
                      const char *connector, const char *upstream_id,
-                     const struct store_idmap *m, unsigned ttl_s,
-                     store_done_cb cb, void *arg);
+                     const char *upstream_raw, const struct store_idmap *m,
+                     unsigned ttl_s, store_done_cb cb, void *arg);
 
 /* Receipts: find which of <ids> (candidate forms of one upstream id) maps
  * to one of ours. */

@@ -109,7 +109,8 @@ struct up_msg {
     int has_concat;
     uint32_t concat_key;
     uint8_t registered_delivery;
-    char upstream_id[DLR_ID_MAX + 1];   /* once answered */
+    char upstream_id[DLR_ID_MAX + 1];   /* once answered: canonical form */
+    char upstream_raw[DLR_ID_MAX + 1];  /* and as upstream wrote it */
     int done_only;                      /* failed for good: only XACK/XDEL left */
     uint32_t fail_status;               /* why, then */
     uint64_t sent_us;                   /* submit_sm written (metrics) */
@@ -257,8 +258,8 @@ static void record_sent(struct up *u, struct up_msg *m)
     map.ts_ms = m->ts_ms;
     map.registered_delivery = m->registered_delivery;
     if (store_queue_sent(u->st, m->entry_id, m->sent_on->cfg->name,
-                         m->upstream_id, &map, u->cfg->redis.id_ttl_s,
-                         on_recorded, m) != 0)
+                         m->upstream_id, m->upstream_raw, &map,
+                         u->cfg->redis.id_ttl_s, on_recorded, m) != 0)
         on_recorded(-1, m);
 }
 
@@ -416,6 +417,8 @@ static void on_submit_resp(struct sess *s, const struct pdu *resp,
                          resp->message_id.len, m->upstream_id,
                          sizeof m->upstream_id) > 0) {
         u->stats.ok++;
+        snprintf(m->upstream_raw, sizeof m->upstream_raw, "%.*s",
+                 (int)resp->message_id.len, (const char *)resp->message_id.ptr);
         record_sent(u, m);
     } else if (status == ESME_ROK) {
         /* accepted, but with no usable id: its receipt cannot be matched;
@@ -426,6 +429,7 @@ static void on_submit_resp(struct sess *s, const struct pdu *resp,
                              pdu_status_name(status)),
                   "message %s of %s accepted upstream without a usable id",
                   m->msg_id, m->account);
+        m->fail_status = ESME_ROK; /* its state: UNKNOWN, not REJECTED */
         failed_receipt_stored(m);
     } else if (!is_temporary(status) ||
                ++m->attempts >= u->cfg->queue.max_attempts) {
@@ -501,6 +505,10 @@ static int try_send(struct up *u, struct up_conn *c, struct up_msg *m)
     }
     if (!take_token(c))
         return 0;
+    /* always ask upstream for the final receipt: the message's state
+     * (query_sm, the CDR) needs it; the customer gets only the receipts
+     * its own registered_delivery asks for (relay.c, receipt_wanted) */
+    p.registered_delivery = (uint8_t)((p.registered_delivery & ~0x03u) | 0x01u);
     m->sent_on = c;
     m->sent_us = clock_mono_us();
     if (sess_send(s->sess, &p, on_submit_resp, m, NULL) != 0)

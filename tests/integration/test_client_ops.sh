@@ -140,6 +140,15 @@ check "cancel_sm of a delivered message: ESME_RCANCELFAIL" \
     eq "$(jq -rs '[.[] | select(.op == "cancel")][1].status_hex' "$WORK/q2.jsonl")" 0x00000011
 check "replace_sm of a delivered message: ESME_RREPLACEFAIL" \
     eq "$(jq -rs '[.[] | select(.op == "replace")][1].status_hex' "$WORK/q2.jsonl")" 0x00000013
+# no receipt asked for: upstream is asked anyway, the state and the CDR
+# follow it, and the customer gets nothing
+ops q5 submit:3460001:34600000031:quiet:0 receipts:1:5
+ID31=$(line q5 0 .message_id)
+for _ in $(seq 200); do [ "$(state_of "$ID31")" = DELIVERED ] && break; sleep 0.05; done
+check "registered_delivery 0: the customer gets no receipt" \
+    eq "$(jq -s '[.[] | select(.op == "receipts")][0].count' "$WORK/q5.jsonl")" 0
+check "... but its state follows upstream's receipt: DELIVERED" \
+    eq "$(state_of "$ID31")" DELIVERED
 stop "$SIM_PID"
 check "the simulator saw one cancel_sm and one replace_sm, both done" \
     eq "$(jq -r '"\(.cancel_ok) \(.replace_ok)"' "$WORK/sim.json")" "1 1"
@@ -149,8 +158,8 @@ check "a CDR for the delivered message: account, ids, connector, times" \
     bash -c "c=\$(redis-cli -p $REDIS_PORT XRANGE sb:cdr - + | tr '\n' ' ');
              for w in 'state DELIVERED' 'account ops' 'id $ID1' 'connector sim' 'dst 34600000001' submitted sent final upstream_id; do
                  echo \"\$c\" | grep -q \"\$w\" || { echo \"missing \$w\" >&2; exit 1; }; done"
-check "one CDR per message of the account that ended: 7 delivered, 2 deleted" \
-    eq "$(R XRANGE sb:cdr - + | grep -A1 -x account | grep -cx ops)" 9
+check "one CDR per message of the account that ended: 8 delivered, 2 deleted" \
+    eq "$(R XRANGE sb:cdr - + | grep -A1 -x account | grep -cx ops)" 10
 
 # ---- refused upstream: REJECTED -------------------------------------------
 "$BIN/smsc-sim" --quiet --listen "127.0.0.1:$SIM_PORT" --system-id smppbridge \
