@@ -164,7 +164,8 @@ check "one CDR per message of the account that ended: 8 delivered, 2 deleted" \
 # ---- refused upstream: REJECTED -------------------------------------------
 "$BIN/smsc-sim" --quiet --listen "127.0.0.1:$SIM_PORT" --system-id smppbridge \
     --password simpass --reject-rate 1 2>"$WORK/sim2.log" &
-PIDS+=("$!")
+SIM2_PID=$!
+PIDS+=("$SIM2_PID")
 ops q3 submit:3460001:34600000009:refused receipts:1:10
 ID9=$(line q3 0 .message_id)
 for _ in $(seq 100); do [ "$(state_of "$ID9")" = REJECTED ] && break; sleep 0.05; done
@@ -178,6 +179,28 @@ check "cancel_sm of a refused message: ESME_RCANCELFAIL" \
     eq "$(line q4 1 .status_hex)" 0x00000011
 check "its CDR names the upstream status" \
     bash -c "redis-cli -p $REDIS_PORT XRANGE sb:cdr - + | grep -q ESME_RINVDSTADR"
+
+# ---- taken by an instance, on the wire, not yet answered ------------------
+stop "$SIM2_PID"
+"$BIN/smsc-sim" --quiet --listen "127.0.0.1:$SIM_PORT" --system-id smppbridge \
+    --password simpass --resp-delay-ms 4000 2>"$WORK/sim3.log" &
+PIDS+=("$!")
+ops q6 submit:3460001:34600000041:slow
+ID41=$(line q6 0 .message_id)
+for _ in $(seq 200); do
+    [ "$(R XPENDING sb:queue bridge | head -1)" = 1 ] && break
+    sleep 0.05
+done
+ops q7 "cancel:$ID41:3460001" "replace:$ID41:3460001:other" "query:$ID41:3460001"
+check "in flight (read by an instance, upstream not answered yet): still QUEUED" \
+    eq "$(state_of "$ID41")" QUEUED
+check "... cancel_sm: ESME_RCANCELFAIL, never a false success" \
+    eq "$(line q7 0 .status_hex)" 0x00000011
+check "... replace_sm: ESME_RREPLACEFAIL" eq "$(line q7 1 .status_hex)" 0x00000013
+check "... query_sm: ENROUTE" eq "$(line q7 2 .message_state)" 1
+for _ in $(seq 200); do [ "$(state_of "$ID41")" = ENROUTE ] && break; sleep 0.05; done
+check "... once upstream answers: ENROUTE, and it went out unchanged" \
+    bash -c "[ \"\$(redis-cli -p $REDIS_PORT HGET 'sb:msg:{ops}:$ID41' state)\" = ENROUTE ]"
 check "the bridge is still up and answers" kill -0 "$BRIDGE_PID"
 check "bridge exits 0 on SIGTERM" stop "$BRIDGE_PID"
 finish
