@@ -690,15 +690,13 @@ static unsigned receipt_error(const struct pdu *p)
     return err;
 }
 
-/* query_sm answers from the message's state: a final receipt ends it
- * (and writes its CDR), whether or not the customer asked to see it. */
-static void record_final_state(struct relay *r, const struct store_idmap *m,
-                               const struct pdu *p)
+/* A receipt the customer did not ask for: only its state was kept. */
+static void on_state_stored(int status, void *arg)
 {
-    int state = receipt_state(p);
-    if (dlr_state_is_final(state))
-        store_msg_final(r->st, m->account, m->msg_id, dlr_state_name(state),
-                        clock_wall_ms(), receipt_error(p));
+    struct incoming *in = arg;
+    if (status != 0)
+        in->r->stats.store_errors++;
+    incoming_finish(in, status == 0 ? ESME_ROK : ESME_RX_T_APPN);
 }
 
 static void on_receipt_stored(int status, void *arg)
@@ -816,12 +814,21 @@ static void on_idmap(int status, const struct store_idmap *found, size_t nfound,
         dead_letter(in, "receipt-unknown-id"); /* never stall the pipe */
         return;
     }
+    /* a final receipt ends the message's life here (query_sm, the CDR),
+     * whether or not the customer asked to see it */
     int decoded = pdu_decode(in->raw, in->len, &p) == ESME_ROK;
-    if (decoded)
-        record_final_state(r, m, &p);
+    int state = decoded ? receipt_state(&p) : -1;
+    const char *final = dlr_state_is_final(state) ? dlr_state_name(state) : NULL;
+    unsigned err = final ? receipt_error(&p) : 0;
+    in->map = *m;
     if (!decoded || !receipt_wanted(m->registered_delivery, &p)) {
         r->stats.receipts_unwanted++;
-        incoming_finish(in, ESME_ROK);
+        if (!final)
+            incoming_finish(in, ESME_ROK);
+        else if (store_receipt_add(r->st, m->account, m->msg_id, final,
+                                   clock_wall_ms(), err, NULL, 0,
+                                   on_state_stored, in) != 0)
+            on_state_stored(-1, in);
         return;
     }
     size_t n;
@@ -830,8 +837,8 @@ static void on_idmap(int status, const struct store_idmap *found, size_t nfound,
         dead_letter(in, "receipt-unencodable");
         return;
     }
-    in->map = *m;
-    if (store_dlr_add(r->st, m->account, out, n, on_receipt_stored, in) != 0)
+    if (store_receipt_add(r->st, m->account, m->msg_id, final, clock_wall_ms(),
+                          err, out, n, on_receipt_stored, in) != 0)
         on_receipt_stored(-1, in);
 }
 

@@ -17,6 +17,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +72,8 @@ static const char *const lease_script[2] = {
  * Message state. Each accepted message has a hash P:msg:{ACCT}:ID (see
  * store.h) whose field "state" moves QUEUED -> ENROUTE -> a final state
  * (or QUEUED -> DELETED by cancel_sm, QUEUED -> REJECTED by upstream).
- * A CDR is the hash, less its queue entry, appended to P:cdr when the
- * message's life here ends. The function below is prefixed to every
+ * A CDR is the hash (its queue entry field deleted first) appended to
+ * P:cdr when the message's life here ends. The function below is prefixed to every
  * script that may end one: KEYS of the caller, the maxlen as an argument.
  */
 #define CDR_LUA                                                              \
@@ -80,23 +81,9 @@ static const char *const lease_script[2] = {
     "if ckey == '' or tonumber(maxlen) == 0 then return end "                \
     "local h = redis.call('HGETALL', mkey) "                                 \
     "if #h == 0 then return end "                                            \
-    "local f = {} "                                                          \
-    "for i = 1, #h, 2 do if h[i] ~= 'entry' then "                           \
-    "f[#f + 1] = h[i] f[#f + 1] = h[i + 1] end end "                         \
-    "redis.call('XADD', ckey, 'MAXLEN', '~', maxlen, '*', unpack(f)) end "   \
-    "local function is_final(s) return s ~= 'QUEUED' and s ~= 'ENROUTE' end "
+    "redis.call('XADD', ckey, 'MAXLEN', '~', maxlen, '*', unpack(h)) end "   \
+"local function is_final(s) return s ~= 'QUEUED' and s ~= 'ENROUTE' end "
 
-/* KEYS[1] queue, KEYS[2] message; ARGV account, id, ts, pdu, ttl, src ton,
- * src npi, src, dst, parts. */
-static const char queue_add_script[] =
-    "local e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[1], 'i', ARGV[2], "
-    "'t', ARGV[3], 'p', ARGV[4]) "
-    "redis.call('HSET', KEYS[2], 'state', 'QUEUED', 'entry', e, "
-    "'account', ARGV[1], 'id', ARGV[2], 'submitted', ARGV[3], "
-    "'src_ton', ARGV[6], 'src_npi', ARGV[7], 'src', ARGV[8], 'dst', ARGV[9], "
-    "'parts', ARGV[10]) "
-    "redis.call('EXPIRE', KEYS[2], ARGV[5]) "
-    "return e";
 
 /* Finishing a queue entry after upstream answered. KEYS[1] queue, KEYS[2]
  * id map key or "", KEYS[3] message, KEYS[4] CDR stream; ARGV[1] entry
@@ -132,6 +119,17 @@ static const char msg_final_script[] =
     "'error', ARGV[3]) "
     "redis.call('HDEL', KEYS[1], 'entry') "
     "cdr(KEYS[1], KEYS[2], ARGV[4]) return 1";
+
+
+/* The scripts run for every message go by their SHA1 (EVALSHA): sending
+ * and hashing a few hundred bytes of Lua per call was half of Redis's
+ * time per message. They are loaded on every new command connection; a
+ * NOSCRIPT answer (a Redis that was flushed, or still loading its data
+ * when we connected) loads them again, and that one command fails. */
+enum script_id {
+    SCRIPT_FINISH = 0,
+    SCRIPT_COUNT,
+};
 
 /* cancel_sm. KEYS[1] queue, KEYS[2] message, KEYS[3] CDR stream; ARGV now
  * ms, maxlen. An entry an instance has read (it is in the group's pending
@@ -197,6 +195,7 @@ struct pending {
     int finished;          /* user callback already called */
     uint64_t sent_us;      /* for smppbridge_redis_latency_seconds */
     char id[16];           /* the account asked for (HGETALL has no id) */
+    char msg_id[32];       /* store_queue_add: whose record gets the entry */
     struct pending *prev, *next;
 };
 
@@ -226,6 +225,8 @@ struct store {
     int instance;
     int reading;            /* a queue read is outstanding */
     char claim_cursor[48];  /* where the next XAUTOCLAIM starts */
+    char script_sha[SCRIPT_COUNT][41];
+    struct receipt_job *receipt_jobs; /* waiting for a record (freed at exit) */
     int closing;            /* store_free: callbacks are not called */
     store_state_cb state_cb;
     void *state_arg;
@@ -235,8 +236,12 @@ struct store {
     struct metrics_family *m_latency, *m_dead; /* see store_metrics() */
 };
 
+struct receipt_job;
 static void conn_connect(struct store_conn *c);
 static void ensure_group(struct store *st);
+static void receipt_job_free(struct receipt_job *j);
+static const char *hash_field(const redisReply *r, const char *name);
+static void load_scripts(struct store *st);
 static void store_metrics(struct store *st);
 
 /* ---- pending commands ----------------------------------------------- */
@@ -267,6 +272,8 @@ static void pending_finish(struct store *st, struct pending *p, redisReply *r)
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
         log_event(LOG_WARN, TAG, LOG_FIELDS("error", r->str), "command failed: %.*s",
                   (int)r->len, r->str);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+        load_scripts(st);
     /* the queue (and its group) was deleted or evicted: make it again */
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOGROUP", 7) == 0)
         ensure_group(st);
@@ -444,6 +451,32 @@ static void on_pubsub_message(redisAsyncContext *ac, void *reply, void *privdata
     st->event_cb(msg, space + 1, st->event_arg);
 }
 
+static const char *const script_body[SCRIPT_COUNT] = {
+    [SCRIPT_FINISH] = finish_script,
+};
+
+static void script_shas(struct store *st)
+{
+    for (int i = 0; i < SCRIPT_COUNT; i++) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+        EVP_Digest(script_body[i], strlen(script_body[i]), md, &len,
+                   EVP_sha1(), NULL);
+        for (unsigned k = 0; k < len && k < 20; k++)
+            snprintf(st->script_sha[i] + 2 * k, 3, "%02x", md[k]);
+    }
+}
+
+/* Fire and forget: commands sent after these on the same connection find
+ * them loaded. */
+static void load_scripts(struct store *st)
+{
+    for (int i = 0; i < SCRIPT_COUNT; i++) {
+        const char *argv[] = {"SCRIPT", "LOAD", script_body[i]};
+        send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 3, argv, NULL);
+    }
+}
+
 /* First commands on a fresh connection: AUTH, SELECT, and per kind the
  * consumer group, the instance number or the subscription. */
 static void conn_setup(struct store_conn *c)
@@ -461,6 +494,7 @@ static void conn_setup(struct store_conn *c)
     argv[1] = db;
     send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, 2, argv, NULL);
     if (c->kind == CONN_CMD) {
+        load_scripts(st);
         ensure_group(st);
         if (st->instance < 0) {
             snprintf(key, sizeof key, "%s:instances", st->cfg.prefix);
@@ -738,6 +772,7 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
     st->cfg = *cfg;
     st->instance = -1;
     snprintf(st->consumer, sizeof st->consumer, "%s", consumer_name);
+    script_shas(st);
     store_metrics(st);
     for (int k = 0; k < CONN_COUNT; k++) {
         struct store_conn *c = &st->conns[k];
@@ -784,6 +819,8 @@ void store_free(struct store *st)
         event_free(c->connect_ev);
         event_free(c->sentinel_ev);
     }
+    while (st->receipt_jobs)
+        receipt_job_free(st->receipt_jobs);
     free(st);
 }
 
@@ -998,6 +1035,64 @@ static int run(struct store *st, complete_fn complete, store_done_cb cb,
     return 0;
 }
 
+/* One command of a transaction. */
+struct store_cmd {
+    int argc;
+    const char **argv;
+    const size_t *lens;
+};
+
+/* Several commands as one transaction (MULTI ... EXEC): one round trip,
+ * applied whole, and cheaper for Redis than a Lua script. <complete> gets
+ * EXEC's reply (the commands' replies), or NULL when it failed. */
+static struct pending *run_multi(struct store *st, complete_fn complete,
+                                 void *arg, const struct store_cmd *cmds,
+                                 int n)
+{
+    struct store_conn *c = &st->conns[CONN_CMD];
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+    unsigned t = st->cfg.timeout_ms;
+    if (!c->up || !c->ac || !send_cmd(st, CONN_CMD, t, NULL, NULL, 1, multi, NULL))
+        return NULL;
+    for (int i = 0; i < n; i++)
+        if (!send_cmd(st, CONN_CMD, t, NULL, NULL, cmds[i].argc, cmds[i].argv,
+                      cmds[i].lens))
+            goto broken;
+    struct pending *p = send_cmd(st, CONN_CMD, t, complete, arg, 1, exec, NULL);
+    if (p)
+        return p;
+broken:
+    /* a MULTI left open would swallow every later command */
+    redisAsyncDisconnect(c->ac);
+    return NULL;
+}
+
+/* EXEC's reply, or NULL when the transaction or one of its commands
+ * failed (a failed command inside is not an error reply of EXEC). */
+static redisReply *exec_reply(struct store *st, redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ERROR)
+            continue;
+        st->stats.errors++;
+        log_warn(TAG, "command failed: %.*s", (int)e->len, e->str);
+        if (strncmp(e->str, "NOGROUP", 7) == 0)
+            ensure_group(st);
+        return NULL;
+    }
+    return r;
+}
+
+static void complete_exec_done(struct store *st, redisReply *r,
+                               struct pending *p)
+{
+    if (p->cb.done)
+        p->cb.done(exec_reply(st, r) ? 0 : -1, p->arg);
+}
+
 int store_account_get(struct store *st, const char *id, store_account_cb cb,
                       void *arg)
 {
@@ -1019,6 +1114,23 @@ static void msg_key(const struct store *st, const char *account,
     snprintf(out, cap, "%s:msg:{%s}:%s", st->cfg.prefix, account, msg_id);
 }
 
+/* The queue entry is in Redis with the message's record: the customer may
+ * be told. The record learns its entry's id next (cancel_sm and
+ * replace_sm in the queue need it; until then they answer "try again"). */
+static void complete_queue_add(struct store *st, redisReply *r,
+                               struct pending *p)
+{
+    redisReply *x = exec_reply(st, r);
+    if (x && x->elements >= 1 && x->element[0]->type == REDIS_REPLY_STRING) {
+        char mkey[KEY_LEN];
+        msg_key(st, p->id, p->msg_id, mkey, sizeof mkey);
+        const char *argv[] = {"HSET", mkey, "entry", x->element[0]->str};
+        send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 4, argv, NULL);
+    }
+    if (p->cb.done)
+        p->cb.done(x ? 0 : -1, p->arg);
+}
+
 int store_queue_add(struct store *st, const struct store_msg_info *mi,
                     const uint8_t *pdu, size_t len, store_done_cb cb,
                     void *arg)
@@ -1030,13 +1142,26 @@ int store_queue_add(struct store *st, const struct store_msg_info *mi,
     snprintf(ttl, sizeof ttl, "%u", st->cfg.id_ttl_s);
     snprintf(ton, sizeof ton, "%u", mi->src_ton);
     snprintf(npi, sizeof npi, "%u", mi->src_npi);
-    const char *argv[] = {"EVAL", queue_add_script, "2", qkey, mkey,
-                          mi->account, mi->msg_id, ts, (const char *)pdu, ttl,
-                          ton, npi, mi->src, mi->dst, mi->parts};
-    size_t lens[15];
-    for (size_t i = 0; i < 15; i++)
-        lens[i] = i == 8 ? len : strlen(argv[i]);
-    return run(st, complete_done, cb, arg, 15, argv, lens);
+    const char *xadd[] = {"XADD", qkey, "*", "a", mi->account, "i", mi->msg_id,
+                          "t", ts, "p", (const char *)pdu};
+    size_t xlens[11];
+    for (size_t i = 0; i < 11; i++)
+        xlens[i] = i == 10 ? len : strlen(xadd[i]);
+    const char *hset[] = {"HSET", mkey, "state", "QUEUED", "account",
+                          mi->account, "id", mi->msg_id, "submitted", ts,
+                          "src_ton", ton, "src_npi", npi, "src", mi->src,
+                          "dst", mi->dst, "parts", mi->parts};
+    const char *expire[] = {"EXPIRE", mkey, ttl};
+    const struct store_cmd cmds[] = {
+        {11, xadd, xlens}, {20, hset, NULL}, {3, expire, NULL},
+    };
+    struct pending *p = run_multi(st, complete_queue_add, arg, cmds, 3);
+    if (!p)
+        return -1;
+    p->cb.done = cb;
+    snprintf(p->id, sizeof p->id, "%s", mi->account);
+    snprintf(p->msg_id, sizeof p->msg_id, "%s", mi->msg_id);
+    return 0;
 }
 
 int store_queue_read(struct store *st, unsigned count, unsigned block_ms,
@@ -1127,10 +1252,8 @@ static int run_finish(struct store *st, const char *entry_id, const char *ukey,
     snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
     snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
     snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
-    /* EVAL, not EVALSHA: after a Redis restart (or while it loads its
-     * data) a script loaded earlier is gone, and Redis caches EVAL'd
-     * scripts by their hash anyway */
-    const char *argv[] = {"EVAL", finish_script, "4", qkey, ukey, mkey, ckey,
+    const char *argv[] = {"EVALSHA", st->script_sha[SCRIPT_FINISH], "4", qkey,
+                          ukey, mkey, ckey,
                           entry_id, val, ttl, state, connector, upstream, now,
                           ends ? "1" : "0", maxlen};
     return run(st, complete_done, cb, arg, 16, argv, NULL);
@@ -1159,10 +1282,32 @@ int store_queue_sent(struct store *st, const char *entry_id,
     snprintf(val, sizeof val, "%s\t%s\t%" PRIu64 "\t%u", m->account, m->msg_id,
              m->ts_ms, m->registered_delivery);
     snprintf(ttl, sizeof ttl, "%u", ttl_s);
-    /* the final receipt is always asked for upstream: the life of the
-     * message (and its CDR) ends with it */
-    return run_finish(st, entry_id, ukey, val, ttl, mkey, "ENROUTE", connector,
-                      upstream_raw, 0, cb, arg);
+    char qkey[KEY_LEN], now[24];
+    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
+    snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
+    /* A transaction, no script: nothing here depends on what Redis holds.
+     * The record cannot be final yet: its receipt is matched through the
+     * id map written here, and an entry an instance holds is never
+     * cancelled. It lives id_ttl from now: its receipt may come so late.
+     * The final receipt is always asked for upstream: the life of the
+     * message (and its CDR) ends with it. */
+    const char *set[] = {"SET", ukey, val, "EX", ttl};
+    const char *xack[] = {"XACK", qkey, "bridge", entry_id};
+    const char *xdel[] = {"XDEL", qkey, entry_id};
+    const char *hset[] = {"HSET", mkey, "state", "ENROUTE", "connector",
+                          connector, "upstream_id", upstream_raw, "sent", now};
+    const char *expire[] = {"EXPIRE", mkey, ttl};
+    const struct store_cmd cmds[] = {
+        {5, set, NULL},  {4, xack, NULL},   {3, xdel, NULL},
+        {10, hset, NULL}, {3, expire, NULL},
+    };
+    /* its "entry" field stays: only a QUEUED record's entry is used, and
+     * the CDR leaves it out */
+    struct pending *p = run_multi(st, complete_exec_done, arg, cmds, 5);
+    if (!p)
+        return -1;
+    p->cb.done = cb;
+    return 0;
 }
 
 int store_idmap_find(struct store *st, const char *connector,
@@ -1184,6 +1329,152 @@ int store_idmap_find(struct store *st, const char *connector,
     if (!p)
         return -1;
     p->cb.idmap = cb;
+    return 0;
+}
+
+/* A final receipt in two steps, without Lua (scripts cost Redis several
+ * times what the same commands cost bare): read the message's record,
+ * then one transaction writes its final state, its CDR (the record with
+ * the final fields) and the customer's copy of the receipt. A record
+ * already final is left alone: a receipt upstream sent twice makes no
+ * second CDR. */
+struct receipt_job {
+    struct store *st;
+    char account[16], msg_id[32], state[16], final_ms[24], error[16];
+    uint8_t *pdu;
+    size_t len;
+    store_done_cb cb;
+    void *arg;
+    struct receipt_job *prev, *next;
+};
+
+static void receipt_job_free(struct receipt_job *j)
+{
+    struct store *st = j->st;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        st->receipt_jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    free(j->pdu);
+    free(j);
+}
+
+static void receipt_job_done(struct receipt_job *j, int status)
+{
+    if (j->cb)
+        j->cb(status, j->arg);
+    receipt_job_free(j);
+}
+
+static void complete_receipt_exec(struct store *st, redisReply *r,
+                                  struct pending *p)
+{
+    receipt_job_done(p->arg, exec_reply(st, r) ? 0 : -1);
+}
+
+static int is_final_state(const char *s)
+{
+    return s && strcmp(s, "QUEUED") != 0 && strcmp(s, "ENROUTE") != 0;
+}
+
+#define CDR_MAX_ARGS 64
+
+static void complete_receipt_record(struct store *st, redisReply *r,
+                                    struct pending *p)
+{
+    struct receipt_job *j = p->arg;
+    char mkey[KEY_LEN], dkey[KEY_LEN], ckey[KEY_LEN], maxlen[16];
+    const char *cdr[CDR_MAX_ARGS], *hset[8], *hdel[3], *xadd[5];
+    size_t xlens[5];
+    struct store_cmd cmds[4];
+    int n = 0, nc = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        receipt_job_done(j, -1);
+        return;
+    }
+    msg_key(st, j->account, j->msg_id, mkey, sizeof mkey);
+    snprintf(dkey, sizeof dkey, "%s:dlr:{%s}", st->cfg.prefix, j->account);
+    snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
+    snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
+    const char *state = hash_field(r, "state");
+    if (r->elements > 0 && !is_final_state(state)) {
+        const char *h[] = {"HSET", mkey, "state", j->state, "final",
+                           j->final_ms, "error", j->error};
+        memcpy(hset, h, sizeof h);
+        hdel[0] = "HDEL", hdel[1] = mkey, hdel[2] = "entry";
+        cmds[n++] = (struct store_cmd){8, hset, NULL};
+        cmds[n++] = (struct store_cmd){3, hdel, NULL};
+        if (st->cfg.cdr_maxlen) {
+            const char *head[] = {"XADD", ckey, "MAXLEN", "~", maxlen, "*",
+                                  "state", j->state, "final", j->final_ms,
+                                  "error", j->error};
+            for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
+                cdr[nc++] = head[i];
+            for (size_t i = 0; i + 1 < r->elements && nc + 2 <= CDR_MAX_ARGS;
+                 i += 2) {
+                const char *k = r->element[i]->str;
+                if (strcmp(k, "state") && strcmp(k, "final") &&
+                    strcmp(k, "error") && strcmp(k, "entry")) {
+                    cdr[nc++] = k;
+                    cdr[nc++] = r->element[i + 1]->str;
+                }
+            }
+            cmds[n++] = (struct store_cmd){nc, cdr, NULL};
+        }
+    }
+    if (j->pdu) {
+        const char *x[] = {"XADD", dkey, "*", "p", (const char *)j->pdu};
+        size_t l[] = {4, strlen(dkey), 1, 1, j->len};
+        memcpy(xadd, x, sizeof x);
+        memcpy(xlens, l, sizeof l);
+        cmds[n++] = (struct store_cmd){5, xadd, xlens};
+    }
+    if (n == 0) {
+        receipt_job_done(j, 0); /* no record (older than id_ttl), none wanted */
+        return;
+    }
+    if (!run_multi(st, complete_receipt_exec, j, cmds, n))
+        receipt_job_done(j, -1);
+}
+
+int store_receipt_add(struct store *st, const char *account,
+                      const char *msg_id, const char *final_state,
+                      uint64_t final_ms, unsigned error, const uint8_t *pdu,
+                      size_t len, store_done_cb cb, void *arg)
+{
+    if (!final_state) /* not final: only the customer's copy */
+        return pdu ? store_dlr_add(st, account, pdu, len, cb, arg) : -1;
+    struct receipt_job *j = calloc(1, sizeof *j);
+    if (!j || (pdu && !(j->pdu = malloc(len)))) {
+        free(j);
+        return -1;
+    }
+    j->st = st;
+    snprintf(j->account, sizeof j->account, "%s", account);
+    snprintf(j->msg_id, sizeof j->msg_id, "%s", msg_id);
+    snprintf(j->state, sizeof j->state, "%s", final_state);
+    snprintf(j->final_ms, sizeof j->final_ms, "%" PRIu64, final_ms);
+    snprintf(j->error, sizeof j->error, "%u", error);
+    if (pdu)
+        memcpy(j->pdu, pdu, len);
+    j->len = len;
+    j->cb = cb;
+    j->arg = arg;
+    char mkey[KEY_LEN];
+    msg_key(st, account, msg_id, mkey, sizeof mkey);
+    const char *argv[] = {"HGETALL", mkey};
+    if (!send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_receipt_record, j,
+                  2, argv, NULL)) {
+        free(j->pdu);
+        free(j);
+        return -1;
+    }
+    j->next = st->receipt_jobs;
+    if (st->receipt_jobs)
+        st->receipt_jobs->prev = j;
+    st->receipt_jobs = j;
     return 0;
 }
 

@@ -198,9 +198,10 @@ check "... cancel_sm: ESME_RCANCELFAIL, never a false success" \
     eq "$(line q7 0 .status_hex)" 0x00000011
 check "... replace_sm: ESME_RREPLACEFAIL" eq "$(line q7 1 .status_hex)" 0x00000013
 check "... query_sm: ENROUTE" eq "$(line q7 2 .message_state)" 1
-for _ in $(seq 200); do [ "$(state_of "$ID41")" = ENROUTE ] && break; sleep 0.05; done
-check "... once upstream answers: ENROUTE, and it went out unchanged" \
-    bash -c "[ \"\$(redis-cli -p $REDIS_PORT HGET 'sb:msg:{ops}:$ID41' state)\" = ENROUTE ]"
+for _ in $(seq 200); do [ "$(state_of "$ID41")" = DELIVERED ] && break; sleep 0.05; done
+check "... once upstream answers it goes its way: DELIVERED, with its upstream id" \
+    bash -c "[ \"\$(redis-cli -p $REDIS_PORT HGET 'sb:msg:{ops}:$ID41' state)\" = DELIVERED ] &&
+             [ -n \"\$(redis-cli -p $REDIS_PORT HGET 'sb:msg:{ops}:$ID41' upstream_id)\" ]"
 check "the bridge is still up and answers" kill -0 "$BRIDGE_PID"
 check "bridge exits 0 on SIGTERM" stop "$BRIDGE_PID"
 finish
