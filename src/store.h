@@ -109,7 +109,7 @@ struct store_msg_info {
 };
 
 /* The message queue. Adds the entry and the message's state record
- * (QUEUED) in one script call. */
+ * (QUEUED) in one transaction (MULTI/EXEC). */
 int store_queue_add(struct store *st, const struct store_msg_info *mi,
                     const uint8_t *pdu, size_t len, store_done_cb cb,
                     void *arg);
@@ -134,7 +134,7 @@ int store_queue_failed(struct store *st, const char *entry_id,
                        const char *account, const char *msg_id,
                        uint32_t status, store_done_cb cb, void *arg);
 /* After a submit_sm_resp: map the upstream id (<upstream_id>, canonical
- * form) to ours and finish the entry, in one script call (one round trip,
+ * form) to ours and finish the entry, in one transaction (one round trip,
  * applied whole); the message is ENROUTE on <connector> from now, under
  * the id as upstream wrote it (<upstream_raw>: cancel_sm and replace_sm
  * name it so). */
