@@ -71,6 +71,19 @@ static uint32_t check_source(const struct msgop *op, const struct store_msg *m)
     return ESME_ROK;
 }
 
+/* Whether the message's record lets the request go on: ESME_ROK, or
+ * <fail> when Redis failed, ESME_RINVMSGID when there is none, or the
+ * source address check's refusal. */
+static uint32_t record_verdict(const struct msgop *op, int status,
+                               const struct store_msg *m, uint32_t fail)
+{
+    if (status != 0)
+        return fail;
+    if (!m)
+        return ESME_RINVMSGID;
+    return check_source(op, m);
+}
+
 /* "YYMMDDhhmmss000+": SMPP absolute time, UTC (SMPP 3.4 §7.1.1). */
 static void format_final_date(uint64_t ms, char *out, size_t cap)
 {
@@ -182,13 +195,7 @@ static void on_cancelled(int status, enum store_cancel_outcome outcome,
 static void on_cancel_state(int status, const struct store_msg *m, void *arg)
 {
     struct msgop *op = arg;
-    uint32_t rc;
-    if (status != 0)
-        rc = ESME_RCANCELFAIL;
-    else if (!m)
-        rc = ESME_RINVMSGID;
-    else
-        rc = check_source(op, m);
+    uint32_t rc = record_verdict(op, status, m, ESME_RCANCELFAIL);
     if (rc != ESME_ROK) {
         op_finish(op, rc, NULL);
         return;
@@ -290,13 +297,7 @@ static void on_replace_entry(int status, const struct store_entry *e,
 static void on_replace_state(int status, const struct store_msg *m, void *arg)
 {
     struct msgop *op = arg;
-    uint32_t rc;
-    if (status != 0)
-        rc = ESME_RREPLACEFAIL;
-    else if (!m)
-        rc = ESME_RINVMSGID;
-    else
-        rc = check_source(op, m);
+    uint32_t rc = record_verdict(op, status, m, ESME_RREPLACEFAIL);
     if (rc != ESME_ROK) {
         op_finish(op, rc, NULL);
         return;
