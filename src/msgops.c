@@ -100,16 +100,8 @@ static void on_query_state(int status, const struct store_msg *m, void *arg)
 {
     struct msgop *op = arg;
     char date[40] = "";
-    uint32_t rc;
-    if (status != 0) {
-        op_finish(op, ESME_RQUERYFAIL, NULL);
-        return;
-    }
-    if (!m) {
-        op_finish(op, ESME_RINVMSGID, NULL);
-        return;
-    }
-    if ((rc = check_source(op, m)) != ESME_ROK) {
+    uint32_t rc = record_verdict(op, status, m, ESME_RQUERYFAIL);
+    if (rc != ESME_ROK) {
         op_finish(op, rc, NULL);
         return;
     }
