@@ -15,7 +15,7 @@ CC      ?= cc
 FUZZCC  ?= clang
 SANITIZE ?=
 FUZZ_SECONDS ?= 60
-FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_SMOKE_SECONDS ?= 10
 
 ifeq ($(SANITIZE),1)
 BUILD   := build/san
