@@ -298,6 +298,57 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     free(p);
 }
 
+/* Decimal digits of <v> at <out>; returns how many. */
+static size_t put_uint(char *out, size_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* The command in the Redis protocol, written here rather than by hiredis's
+ * printf-style formatter, which was a tenth of the bridge's CPU time. */
+static int send_formatted(redisAsyncContext *ac, struct pending *p, int argc,
+                          const char **argv, const size_t *lens)
+{
+    char stack[2048];
+    size_t total = 16;
+    if (argc <= 0)
+        return -1;
+    for (int i = 0; i < argc; i++)
+        total += (lens ? lens[i] : strlen(argv[i])) + 32;
+    char *buf = total <= sizeof stack ? stack : malloc(total);
+    if (!buf)
+        return -1;
+    size_t n = 0;
+    buf[n++] = '*';
+    n += put_uint(buf + n, (size_t)argc);
+    buf[n++] = '\r';
+    buf[n++] = '\n';
+    for (int i = 0; i < argc; i++) {
+        size_t len = lens ? lens[i] : strlen(argv[i]);
+        buf[n++] = '$';
+        n += put_uint(buf + n, len);
+        buf[n++] = '\r';
+        buf[n++] = '\n';
+        if (len)
+            memcpy(buf + n, argv[i], len);
+        n += len;
+        buf[n++] = '\r';
+        buf[n++] = '\n';
+    }
+    int rc = redisAsyncFormattedCommand(ac, on_reply, p, buf, n);
+    if (buf != stack)
+        free(buf);
+    return rc == REDIS_OK ? 0 : -1;
+}
+
 /* Send one command; <complete> (may be NULL) runs with the reply. */
 static struct pending *send_cmd(struct store *st, enum conn_kind kind,
                                 unsigned timeout_ms, complete_fn complete,
@@ -315,7 +366,7 @@ static struct pending *send_cmd(struct store *st, enum conn_kind kind,
     p->sent_us = clock_mono_us();
     p->complete = complete;
     p->arg = arg;
-    if (redisAsyncCommandArgv(c->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
+    if (send_formatted(c->ac, p, argc, argv, lens) != 0) {
         free(p);
         return NULL;
     }
