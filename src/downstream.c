@@ -494,24 +494,16 @@ static void on_bind_delay(evutil_socket_t fd, short what, void *arg)
         bind_lookup(c);
 }
 
-static void copy_view(char *dst, size_t cap, struct pdu_view v)
-{
-    size_t n = v.len < cap - 1 ? v.len : cap - 1;
-    if (n)
-        memcpy(dst, v.ptr, n);
-    dst[n] = 0;
-}
-
 static void on_bind(struct sess *s, const struct pdu *bind, void *ctx)
 {
     struct down_client *c = ctx;
     struct down *d = c->d;
     uint64_t now = clock_mono_ms();
-    copy_view(c->system_id, sizeof c->system_id, bind->system_id);
+    pdu_view_copy(c->system_id, sizeof c->system_id, bind->system_id);
     c->bind_type = bind->command_id == PDU_BIND_TRANSMITTER ? "tx"
                    : bind->command_id == PDU_BIND_RECEIVER  ? "rx"
                                                             : "trx";
-    copy_view(c->password, sizeof c->password, bind->password);
+    pdu_view_copy(c->password, sizeof c->password, bind->password);
     c->password_len = strlen(c->password);
     enum auth_verdict by_peer = auth_limiter_check(d->by_peer, c->peer_key, now);
     enum auth_verdict by_id = auth_limiter_check(d->by_system_id, c->system_id, now);
@@ -630,8 +622,8 @@ static int queue_message(struct down_client *c, const struct pdu *p,
     if (n == 0 || !store_up(d->st) ||
         next_msg_id(d, c->id_decimal, w->msg_id, sizeof w->msg_id) != 0)
         return -1;
-    copy_view(src, sizeof src, p->source_addr);
-    copy_view(dst, sizeof dst, p->destination_addr);
+    pdu_view_copy(src, sizeof src, p->source_addr);
+    pdu_view_copy(dst, sizeof dst, p->destination_addr);
     concat_parts(p, parts, sizeof parts);
     struct store_msg_info mi = {
         .account = c->acct->id, .msg_id = w->msg_id, .ts_ms = clock_wall_ms(),
@@ -742,7 +734,7 @@ static void multi_fail(struct multi_wait *m, const struct pdu_dest *dst,
                        uint32_t status)
 {
     struct pdu_unsuccess *u = &m->fail[m->n_fail];
-    copy_view(m->fail_addr[m->n_fail], sizeof m->fail_addr[0], dst->addr);
+    pdu_view_copy(m->fail_addr[m->n_fail], sizeof m->fail_addr[0], dst->addr);
     u->ton = dst->ton;
     u->npi = dst->npi;
     u->addr = pdu_view_str(m->fail_addr[m->n_fail]);
@@ -828,7 +820,7 @@ static void multi_queue_dest(struct down_client *c, struct multi_wait *m,
         w->multi = m;
         w->dest = index;
         w->dst = *dst;
-        copy_view(w->dst_addr, sizeof w->dst_addr, dst->addr);
+        pdu_view_copy(w->dst_addr, sizeof w->dst_addr, dst->addr);
         m->outstanding++;
         if (queue_message(c, &one, w, on_multi_queued) == 0)
             return;

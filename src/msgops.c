@@ -52,20 +52,12 @@ static void op_finish(struct msgop *op, uint32_t status, struct pdu *resp)
     free(op);
 }
 
-static void view_copy(char *dst, size_t cap, struct pdu_view v)
-{
-    size_t n = v.len < cap - 1 ? v.len : cap - 1;
-    if (n)
-        memcpy(dst, v.ptr, n);
-    dst[n] = 0;
-}
-
 /* The request names the message by our id and, for verification, its
  * source address (SMPP 3.4 §4.8-4.10): an empty one is not checked. */
 static uint32_t check_source(const struct msgop *op, const struct store_msg *m)
 {
     char src[24];
-    view_copy(src, sizeof src, op->req.source_addr);
+    pdu_view_copy(src, sizeof src, op->req.source_addr);
     if (src[0] && m->src && m->src[0] && strcmp(src, m->src) != 0)
         return ESME_RINVSRCADR;
     return ESME_ROK;
@@ -341,7 +333,7 @@ static struct msgop *op_new(struct msgops *o, struct sess *s,
     op->o = o;
     op->sess = s;
     snprintf(op->account, sizeof op->account, "%s", account);
-    view_copy(op->msg_id, sizeof op->msg_id, req->message_id);
+    pdu_view_copy(op->msg_id, sizeof op->msg_id, req->message_id);
     sess_ref(s);
     return op;
 }

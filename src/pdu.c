@@ -642,6 +642,14 @@ struct pdu_view pdu_view_str(const char *s)
     return v;
 }
 
+void pdu_view_copy(char *dst, size_t cap, struct pdu_view v)
+{
+    size_t n = v.len < cap - 1 ? v.len : cap - 1;
+    if (n)
+        memcpy(dst, v.ptr, n);
+    dst[n] = 0;
+}
+
 int pdu_view_eq(struct pdu_view v, const char *s)
 {
     size_t n = strlen(s);

@@ -263,8 +263,10 @@ int pdu_unsuccess_next(struct pdu_view *cursor, struct pdu_unsuccess *out);
 size_t pdu_unsuccess_build(uint8_t *buf, size_t cap,
                            const struct pdu_unsuccess *u, size_t n);
 
-/* Views of literals and comparisons. */
+/* Views of literals, copies and comparisons. pdu_view_copy writes <v> to
+ * <dst> as a C string, cut to <cap> - 1 bytes (<cap> at least 1). */
 struct pdu_view pdu_view_str(const char *s);
+void pdu_view_copy(char *dst, size_t cap, struct pdu_view v);
 int pdu_view_eq(struct pdu_view v, const char *s);
 
 /*

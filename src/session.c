@@ -407,11 +407,7 @@ static enum sess_state bound_state(enum sess_bind_type t)
 
 static void copy_system_id(struct sess *s, struct pdu_view v)
 {
-    size_t n = v.len < sizeof s->peer_system_id - 1 ? v.len
-                                                     : sizeof s->peer_system_id - 1;
-    if (n)
-        memcpy(s->peer_system_id, v.ptr, n);
-    s->peer_system_id[n] = 0;
+    pdu_view_copy(s->peer_system_id, sizeof s->peer_system_id, v);
 }
 
 static void bind_resp_received(struct sess *s, const struct pdu *resp,

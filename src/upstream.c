@@ -417,8 +417,7 @@ static void on_submit_resp(struct sess *s, const struct pdu *resp,
                          resp->message_id.len, m->upstream_id,
                          sizeof m->upstream_id) > 0) {
         u->stats.ok++;
-        snprintf(m->upstream_raw, sizeof m->upstream_raw, "%.*s",
-                 (int)resp->message_id.len, (const char *)resp->message_id.ptr);
+        pdu_view_copy(m->upstream_raw, sizeof m->upstream_raw, resp->message_id);
         record_sent(u, m);
     } else if (status == ESME_ROK) {
         /* accepted, but with no usable id: its receipt cannot be matched;
