@@ -335,6 +335,9 @@ int main(int argc, char **argv)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* the jitter of reconnects and leases: instances started together must
+     * not draw the same numbers, or they stay in step */
+    srand((unsigned)(getpid() ^ clock_mono_us() ^ clock_wall_ms()));
     /* thousands of binds need thousands of descriptors: take what the
      * hard limit allows */
     struct rlimit nofile;

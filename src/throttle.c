@@ -39,7 +39,10 @@
 /* An instance asks for a lease at most this often, whatever it holds:
  * instances then ask equally often and share the rate fairly, instead of
  * the quickest asker taking every token as it comes. A lease (1/20 s)
- * is twice what one instance can use in that time at full rate. */
+ * is twice what one instance can use in that time at full rate.
+ * Each gap is drawn anew between 1/2 and 3/2 of this: with a fixed gap two
+ * busy instances fall into step, and the one that asks just after the
+ * other finds the bucket nearly empty every time (seen: 30/70 shares). */
 #define LEASE_INTERVAL_MS 25
 
 #define QUOTAS 1024
@@ -57,6 +60,7 @@ struct bucket {
     unsigned pool;
     uint64_t pool_at_ms;
     uint64_t lease_at_ms;
+    unsigned lease_gap_ms;     /* before the next lease may be asked for */
     uint64_t answered_at_ms;   /* Redis last answered a lease */
     unsigned debt;             /* taken on credit, repaid by the next lease */
     int leasing;
@@ -138,10 +142,11 @@ static void on_lease(int status, unsigned granted, void *arg)
 static void lease(struct throttle *t, struct bucket *b)
 {
     uint64_t now = clock_mono_ms();
-    if (b->leasing || now - b->lease_at_ms < LEASE_INTERVAL_MS)
+    if (b->leasing || now - b->lease_at_ms < b->lease_gap_ms)
         return;
     b->leasing = 1;
     b->lease_at_ms = now;
+    b->lease_gap_ms = LEASE_INTERVAL_MS / 2 + (unsigned)rand() % (LEASE_INTERVAL_MS + 1);
     if (store_throttle_lease(t->st, b->key, b->rate, burst_of(b->rate),
                              lease_size(b->rate), on_lease, b) != 0)
         b->leasing = 0;
