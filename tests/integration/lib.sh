@@ -52,6 +52,19 @@ wait_file() {
     return 1
 }
 
+# wait_until SECONDS COMMAND...: 0 as soon as COMMAND succeeds, 1 when
+# time is up.
+wait_until() {
+    local limit=$1 i
+    shift
+    for ((i = 0; i < limit * 20; i++)); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    echo "    timed out waiting for: $*" >&2
+    return 1
+}
+
 # start_sim NAME ARGS...: smsc-sim on a free loopback port. Its port is
 # in $WORK/NAME.port, its counters (at exit) in $WORK/NAME.json, its PID
 # in SIM_PID.

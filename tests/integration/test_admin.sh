@@ -160,7 +160,7 @@ PERL
 perl "$WORK/wait_unbind.pl" 127.0.0.1 "$P" acme pw >"$WORK/wu.out" 2>&1 &
 WU=$!
 PIDS+=("$WU")
-for _ in $(seq 100); do grep -q '^bound' "$WORK/wu.out" && break; sleep 0.05; done
+wait_until 20 grep -q '^bound' "$WORK/wu.out"
 CPORT=$(awk '/^bound/ { print $2 }' "$WORK/wu.out")
 get /sessions >"$WORK/sessions.json"
 check "/sessions: 200" eq "$(status)" 200

@@ -40,7 +40,8 @@ echo pw | "$BIN/smppctl" -c "$WORK/bridge.conf" account add acct --password-stdi
 "$BIN/smppbridge" -c "$WORK/bridge.conf" 2>"$WORK/bridge.log" &
 BRIDGE_PID=$!
 PIDS+=("$BRIDGE_PID")
-for _ in $(seq 100); do [ "$(grep -c 'bound as BOUND_TRX' "$WORK/bridge.log")" -ge 4 ] && break; sleep 0.05; done
+upstream_bound() { [ "$(grep -c 'bound as BOUND_TRX' "$WORK/bridge.log")" -ge 4 ]; }
+check "started: every upstream session bound" wait_until 20 upstream_bound
 
 run_load() { local n=$1; shift; timeout 120 "$BIN/smpp-load" --port "$BRIDGE_PORT" \
     --system-id acct --password pw --json --no-progress --dlr-timeout 20 "$@" \

@@ -31,7 +31,7 @@ start_bridge() { # NAME CONF
     "$BIN/smppbridge" -c "$2" 2>>"$WORK/$1.log" &
     PIDS+=($!)
     eval "${1}_PID=$!"
-    for _ in $(seq 100); do grep -q "bound as BOUND_TRX" "$WORK/$1.log" && break; sleep 0.05; done
+    wait_until 20 grep -q "bound as BOUND_TRX" "$WORK/$1.log"
 }
 start_bridge b1 "$WORK/b1.conf"
 start_bridge b2 "$WORK/b2.conf"
@@ -43,17 +43,21 @@ run() { # NAME PORT ACCOUNT ARGS...
 }
 
 # Away: submit on instance 1 with a transmitter only; the receipts wait.
+waiting() { redis-cli -p "$REDIS_PORT" XLEN 'sb:dlr:{away}'; }
+waiting_is() { [ "$(waiting)" = "$1" ]; }
 run away_tx "$P1" away --bind tx --rx-binds 0 --count 300 --dlr --dlr-timeout 1 || true
-sleep 1
-check "customer away: its receipts wait in Redis" \
-    eq "$(redis-cli -p "$REDIS_PORT" XLEN 'sb:dlr:{away}')" 300
+# the last receipts may still be on their way from the simulator
+wait_until 20 waiting_is 300
+check "customer away: its receipts wait in Redis" eq "$(waiting)" 300
 # It comes back on instance 2, as a receiver only (counted as MO-less
 # receipts: smpp-load reports them as unmatched, they carry our ids).
 run away_rx "$P2" away --bind tx --rx-binds 1 --count 1 --dlr --dlr-timeout 10 || true
 check "customer back on the other instance: every waiting receipt delivered" \
     ge "$(json "$WORK/away_rx.json" .receipts.received)" 301
-check "customer back: nothing left waiting" \
-    eq "$(redis-cli -p "$REDIS_PORT" XLEN 'sb:dlr:{away}')" 0
+# an item leaves the stream once its deliver_sm_resp is in, which may be
+# just after the client has seen the receipt and left
+wait_until 10 waiting_is 0
+check "customer back: nothing left waiting" eq "$(waiting)" 0
 
 # Split: transmitter on instance 1, receivers on both: every receipt once.
 run split "$P1" split --bind tx --rx-binds 0 --count 1 >/dev/null 2>&1 || true

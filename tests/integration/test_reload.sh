@@ -103,7 +103,8 @@ write_conf info "$A" "$B"
 echo pw | ctl account add first --password-stdin >/dev/null
 echo pw | ctl account add second --password-stdin >/dev/null
 start_bridge
-for _ in $(seq 100); do [ "$(grep -c 'bound as BOUND_TRX' "$WORK/bridge.log")" -ge 4 ] && break; sleep 0.05; done
+upstream_bound() { [ "$(grep -c 'bound as BOUND_TRX' "$WORK/bridge.log")" -ge 4 ]; }
+wait_until 20 upstream_bound
 check "started: connectors a and b bound (2 sessions each)" \
     eq "$(grep -c '\[[ab]#[01]\] bound as BOUND_TRX' "$WORK/bridge.log")" 4
 

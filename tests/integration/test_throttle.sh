@@ -31,7 +31,7 @@ start_bridge() { # NAME CONF PORT
     "$BIN/smppbridge" -c "$2" 2>"$WORK/$1.log" &
     PIDS+=($!)
     eval "${1}_PID=$!"
-    for _ in $(seq 100); do grep -q "bound as BOUND_TRX" "$WORK/$1.log" && break; sleep 0.05; done
+    wait_until 20 grep -q "bound as BOUND_TRX" "$WORK/$1.log"
 }
 start_bridge b1 "$WORK/b1.conf"
 start_bridge b2 "$WORK/b2.conf"
@@ -60,8 +60,12 @@ load two_b "$P2" 200
 wait "$A"
 check "two instances, 200/s each (2x) to a 200/s account: 2000 accepted in all within 5%" \
     within5 $(( $(accepted two_a) + $(accepted two_b) )) 2000
-# shares wander with timing (more under the sanitizers); what must never
-# happen is one instance starving the other
+# Shares wander with timing: an instance asks Redis for tokens as its
+# submits arrive, so a load client that gets less CPU sends in bursts and
+# its instance finds the bucket emptied by the other more often (seen
+# 30-70% under the sanitizers on a busy machine). What must never happen
+# is one instance starving the other: the quickest asker taking every
+# token leaves the other under 5%.
 share_between() { # A B LOW HIGH: A's share of A+B, in percent
     local pct=$(($1 * 100 / ($1 + $2)))
     [ "$pct" -ge "$3" ] && [ "$pct" -le "$4" ] && return 0
@@ -69,15 +73,18 @@ share_between() { # A B LOW HIGH: A's share of A+B, in percent
     return 1
 }
 echo "    accepted: $(accepted two_a) through the first, $(accepted two_b) through the second"
-check "two instances: neither starves the other (each 25-75%)" \
-    share_between "$(accepted two_a)" "$(accepted two_b)" 25 75
+check "two instances: neither starves the other (each 10-90%)" \
+    share_between "$(accepted two_a)" "$(accepted two_b)" 10 90
 
-perl "$ROOT/tests/interop/rate_client.pl" 127.0.0.1 "$P1" rated pw 300 6 >"$WORK/live.txt" &
+perl "$ROOT/tests/interop/rate_client.pl" 127.0.0.1 "$P1" rated pw 300 6 \
+    >"$WORK/live.txt" 2>"$WORK/live.err" &
 R=$!
-sleep 2
+wait_until 20 grep -q '^started$' "$WORK/live.err"
+sleep 2.3
 ctl account set rated --tps 50 >/dev/null
 wait "$R"
-# seconds 0-1 at 200/s; the change at about 2 s; from second 4 on, 50/s
+# seconds 0-1 at 200/s; the change at about 2.3 s of the client's time;
+# from second 4 on, 50/s
 check "live tps change: before it, about 200/s accepted" \
     bash -c "ok=\$(awk '\$1 == 1 { print \$2 }' '$WORK/live.txt'); [ \$ok -ge 170 ] && [ \$ok -le 230 ]"
 check "live tps change: a second after it, about 50/s accepted" \

@@ -42,7 +42,7 @@ CONF
 "$BIN/smppbridge" -c "$WORK/bridge.conf" 2>"$WORK/bridge.log" &
 PIDS+=($!)
 BRIDGE_PID=$!
-for _ in $(seq 100); do grep -q "listening on 127.0.0.1:$TLS_PORT" "$WORK/bridge.log" && break; sleep 0.05; done
+wait_until 20 grep -q "listening on 127.0.0.1:$TLS_PORT" "$WORK/bridge.log"
 
 # enquire NAME [CLIENT]: send enquire_link (seq 7) over TLS, print the
 # answer's first 16 bytes in hex (empty when the handshake failed).

@@ -22,6 +22,7 @@ my $sel = IO::Select->new($smpp);
 my (%ok, %thr, %sent_at);
 my ($sent, $answered) = (0, 0);
 my $start = time;
+print STDERR "started\n"; # second 0 begins now: tests time their changes from here
 my $total = int($rate * $secs);
 while ($answered < $total) {
     my $now = time;
