@@ -41,6 +41,32 @@ ops() { # OUT OP...: run ops_client against the bridge, JSON lines in OUT
     perl "$ROOT/tests/interop/ops_client.pl" --port "$BRIDGE_PORT" --system-id ops \
         --password pw --timeout 10 "$@" >"$WORK/$out.jsonl" 2>"$WORK/$out.err"
 }
+# ops_bg OUT OP...: ops in the background (its PID in OPS_PID); returns
+# once it is bound. An OP wait_file:$WORK/OUT.go:S holds it until ops_go:
+# what must beat a timer in the simulator then does not also race the
+# client's start-up and its bind (a scrypt hash on the bridge).
+ops_bg() {
+    local out=$1 i
+    shift
+    rm -f "$WORK/$out.ready" "$WORK/$out.go"
+    perl "$ROOT/tests/interop/ops_client.pl" --port "$BRIDGE_PORT" --system-id ops \
+        --password pw --timeout 10 --ready-file "$WORK/$out.ready" "$@" \
+        >"$WORK/$out.jsonl" 2>"$WORK/$out.err" &
+    OPS_PID=$!
+    PIDS+=("$OPS_PID")
+    for ((i = 0; i < 400; i++)); do
+        [ -s "$WORK/$out.ready" ] && return 0
+        kill -0 "$OPS_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "    $out: the client did not bind" >&2
+    return 1
+}
+# ops_go OUT: let the ops_bg client OUT go on, and wait for it to end
+ops_go() {
+    : >"$WORK/$1.go"
+    wait_gone "$OPS_PID" 60 || echo "    $1: the client did not end in 60 s" >&2
+}
 # line OUT N FILTER: field of the N-th response (0-based) of a run
 line() { jq -rs ".[$2]$3" "$WORK/$1.jsonl"; }
 state_of() { R HGET "sb:msg:{ops}:$1" state; }
@@ -109,28 +135,39 @@ check "submit_multi of a distribution list alone: ESME_RINVDLNAME" \
     eq "$(line dl 1 .status_hex)" 0x00000034
 
 # ---- the simulator comes: queued messages leave, receipts wait 3 s ----------
+# q2's cancel, replace and first query must land while the receipts are
+# pending: the client is bound before the simulator comes and goes on the
+# moment the messages are ENROUTE, so its round trips are all the 3 s cover.
+# It waits for all eight receipts due to the account, the listed multi's
+# SME's too: stopping at seven, that one could take another's place, or
+# be left to reach q5's client.
+ops_bg q2 "wait_file:$WORK/q2.go:30" "cancel:$ID4:3460001" "query:$ID4:3460001" \
+    "replace:$ID5:3460001:new words:1" "query:$ID1:3460001" receipts:8:15 \
+    "query:$ID1:3460001" "cancel:$ID1:3460001" "replace:$ID1:3460001:late"
 "$BIN/smsc-sim" --quiet --listen "127.0.0.1:$SIM_PORT" --port-file "$WORK/sim.port" \
     --system-id smppbridge --password simpass --dlr-delay-ms 3000 \
     --stats-json "$WORK/sim.json" 2>"$WORK/sim.log" &
 SIM_PID=$!
 PIDS+=("$SIM_PID")
-for _ in $(seq 200); do [ "$(state_of "$ID5")" = ENROUTE ] && break; sleep 0.05; done
+for _ in $(seq 200); do
+    [ "$(state_of "$ID1") $(state_of "$ID4") $(state_of "$ID5")" = "ENROUTE ENROUTE ENROUTE" ] &&
+        break
+    sleep 0.05
+done
+ops_go q2
 check "sent upstream: ENROUTE with the connector and the upstream id" \
     bash -c "[ \"\$(redis-cli -p $REDIS_PORT HGET 'sb:msg:{ops}:$ID5' connector)\" = sim ] &&
              [ -n \"\$(redis-cli -p $REDIS_PORT HGET 'sb:msg:{ops}:$ID5' upstream_id)\" ]"
-ops q2 "cancel:$ID4:3460001" "query:$ID4:3460001" "replace:$ID5:3460001:new words:1" \
-    "query:$ID1:3460001" receipts:7:15 "query:$ID1:3460001" "cancel:$ID1:3460001" \
-    "replace:$ID1:3460001:late"
 check "query_sm of a sent message: ENROUTE (1)" eq "$(line q2 3 .message_state)" 1
 check "cancel_sm of a sent message: forwarded upstream, ROK" eq "$(line q2 0 .status)" 0
 check "... and recorded: DELETED" eq "$(line q2 1 .message_state)" 4
 check "replace_sm of a sent message: forwarded upstream, ROK" eq "$(line q2 2 .status)" 0
-check "receipts reach the customer: 1, 3, 5, the 3 of the multi, DELETED for 4" \
-    bash -c "jq -s '[.[] | select(.op == \"receipts\")][0].count' '$WORK/q2.jsonl' | grep -qx 7"
+check "receipts reach the customer: 1, 3, 5, the multi's 3, the list's SME, DELETED for 4" \
+    bash -c "jq -s '[.[] | select(.op == \"receipts\")][0].count' '$WORK/q2.jsonl' | grep -qx 8"
 check "the replaced-in-queue message went upstream with its new text" \
     bash -c "jq -r 'select(.op == \"receipt\" and .id == \"$ID3\") | .text' '$WORK/q2.jsonl' | grep -q 'text:replaced'"
 check "every destination of the multi has its own receipt and id" \
-    eq "$(jq -r 'select(.op == "receipt") | .id' "$WORK/q2.jsonl" | sort -u | wc -l)" 7
+    eq "$(jq -r 'select(.op == "receipt") | .id' "$WORK/q2.jsonl" | sort -u | wc -l)" 8
 check "the cancelled message's receipt says DELETED" \
     eq "$(jq -r "select(.op == \"receipt\" and .id == \"$ID4\") | .stat" "$WORK/q2.jsonl")" DELETED
 check "query_sm of a delivered message: DELIVERED (2), final_date, error 0" \
@@ -185,19 +222,23 @@ stop "$SIM2_PID"
 "$BIN/smsc-sim" --quiet --listen "127.0.0.1:$SIM_PORT" --system-id smppbridge \
     --password simpass --resp-delay-ms 4000 2>"$WORK/sim3.log" &
 PIDS+=("$!")
-ops q6 submit:3460001:34600000041:slow
-ID41=$(line q6 0 .message_id)
+# The cancel, replace and query must land within the simulator's 4 s: one
+# client, already bound, submits, then goes on the moment the message is
+# on the wire.
+ops_bg q7 submit:3460001:34600000041:slow "wait_file:$WORK/q7.go:30" \
+    'cancel:$1:3460001' 'replace:$1:3460001:other' 'query:$1:3460001'
 for _ in $(seq 200); do
     [ "$(R XPENDING sb:queue bridge | head -1)" = 1 ] && break
     sleep 0.05
 done
-ops q7 "cancel:$ID41:3460001" "replace:$ID41:3460001:other" "query:$ID41:3460001"
+ops_go q7
+ID41=$(line q7 0 .message_id)
 check "in flight (read by an instance, upstream not answered yet): still QUEUED" \
     eq "$(state_of "$ID41")" QUEUED
 check "... cancel_sm: ESME_RCANCELFAIL, never a false success" \
-    eq "$(line q7 0 .status_hex)" 0x00000011
-check "... replace_sm: ESME_RREPLACEFAIL" eq "$(line q7 1 .status_hex)" 0x00000013
-check "... query_sm: ENROUTE" eq "$(line q7 2 .message_state)" 1
+    eq "$(line q7 1 .status_hex)" 0x00000011
+check "... replace_sm: ESME_RREPLACEFAIL" eq "$(line q7 2 .status_hex)" 0x00000013
+check "... query_sm: ENROUTE" eq "$(line q7 3 .message_state)" 1
 for _ in $(seq 200); do [ "$(state_of "$ID41")" = DELIVERED ] && break; sleep 0.05; done
 check "... once upstream answers it goes its way: DELIVERED, with its upstream id" \
     bash -c "[ \"\$(redis-cli -p $REDIS_PORT HGET 'sb:msg:{ops}:$ID41' state)\" = DELIVERED ] &&

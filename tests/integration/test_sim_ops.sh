@@ -93,24 +93,21 @@ check "counters: query_sm cancel_sm replace_sm cancel_ok replace_ok" \
     eq "$(json "$WORK/slow.json" '"\(.query_sm) \(.cancel_sm) \(.replace_sm) \(.cancel_ok) \(.replace_ok) \(.other_requests)"')" \
     "6 6 4 3 2 0"
 
-# ---- receipts after 300 ms: messages complete -----------------------------
-start_sim fast --dlr-delay-ms 300
+# ---- receipts after 2 s: messages complete -------------------------------
+# The cancel must reach the simulator before the first message's receipt
+# falls due; 2 s leave a slow machine room. The client waits for the
+# receipts in the background while the sections below run (each on its
+# own simulator), and is checked after them.
+start_sim fast --dlr-delay-ms 2000
+FAST_SIM_PID=$SIM_PID
 # The second message's receipt falls due after the first's would have:
 # when it has arrived, the cancelled message's DELIVRD would have too.
-check "complete: every operation ran" ops fast fast \
+ops fast fast \
     submit:Alpha:34600000001:'cancel me' cancel:'$1':Alpha \
     submit:Alpha:34600000002:'deliver me' receipts:2:10 \
-    query:'$2':Alpha query:'$1':Alpha
-id=$(resp fast 2 .message_id)
-id2=$(resp fast 4 .message_id)
-check "cancelled message: its DELETED receipt only, never the DELIVRD one" \
-    eq "$(receipts fast "$id" .stat | tr '\n' ' ')" "DELETED "
-check "completed message: DELIVRD receipt" eq "$(receipts fast "$id2" .stat)" "DELIVRD"
-check "query_sm of a completed message: DELIVERED (2), error_code 0" \
-    eq "$(resp fast 5 '"\(.status) \(.message_state) \(.error_code)"')" "0 2 0"
-check "query_sm of a completed message: final_date set" recent "$(resp fast 5 .final_date)"
-check "query_sm of the cancelled message: still DELETED" eq "$(resp fast 6 .message_state)" "4"
-check "smsc-sim exits cleanly (status 0: no sanitizer report)" stop "$SIM_PID"
+    query:'$2':Alpha query:'$1':Alpha &
+FAST_OPS_PID=$!
+PIDS+=("$FAST_OPS_PID")
 
 start_sim undeliv --dlr-delay-ms 100 --dlr-mix UNDELIV:100
 check "undeliverable: every operation ran" ops undeliv undeliv \
@@ -135,5 +132,19 @@ check "kept for a time: every operation ran" ops keep keep \
 check "--msg-keep-s 1: final record answered, then forgotten after a second" \
     eq "$(resp keep 3 .message_state) $(resp keep 4 .status_hex)" "2 0x0000000c"
 check "smsc-sim exits cleanly (status 0: no sanitizer report)" stop "$SIM_PID"
+
+# ---- the completed messages, whose client started above -----------------
+# (the ops helper bounds it: timeout 60)
+check "complete: every operation ran" wait "$FAST_OPS_PID"
+id=$(resp fast 2 .message_id)
+id2=$(resp fast 4 .message_id)
+check "cancelled message: its DELETED receipt only, never the DELIVRD one" \
+    eq "$(receipts fast "$id" .stat | tr '\n' ' ')" "DELETED "
+check "completed message: DELIVRD receipt" eq "$(receipts fast "$id2" .stat)" "DELIVRD"
+check "query_sm of a completed message: DELIVERED (2), error_code 0" \
+    eq "$(resp fast 5 '"\(.status) \(.message_state) \(.error_code)"')" "0 2 0"
+check "query_sm of a completed message: final_date set" recent "$(resp fast 5 .final_date)"
+check "query_sm of the cancelled message: still DELETED" eq "$(resp fast 6 .message_state)" "4"
+check "smsc-sim exits cleanly (status 0: no sanitizer report)" stop "$FAST_SIM_PID"
 
 finish

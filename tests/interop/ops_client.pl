@@ -6,7 +6,11 @@
 # that a test can check the wire values with jq.
 #
 #   ops_client.pl --host H --port P --system-id ID --password PW
-#                 [--bind trx|tx|rx] [--timeout S] OP...
+#                 [--bind trx|tx|rx] [--timeout S] [--ready-file F] OP...
+#
+# --ready-file F: F is written once the bind has succeeded, so that a
+# test can have the client connected and bound (a slow password hash on
+# the server) before it starts what the operations must keep up with.
 #
 # Operations (fields separated by ':'):
 #   submit:SRC:DST:TEXT[:RD]          submit_sm
@@ -16,6 +20,9 @@
 #   cancel:ID:SRC[:DST]               cancel_sm (ID empty: cancel by SRC/DST)
 #   replace:ID:SRC:TEXT[:RD]          replace_sm (new text, registered_delivery)
 #   sleep:SECONDS                     wait, still answering the server
+#   wait_file:PATH:SECONDS            wait until the file PATH exists, at
+#                                     most SECONDS, still answering the
+#                                     server (a go signal from the test)
 #   receipts:N:SECONDS                wait until N receipts have arrived in
 #                                     all (counting those that came during
 #                                     earlier operations), at most SECONDS
@@ -56,13 +63,13 @@ $| = 1;
 my %opt = (host => '127.0.0.1', bind => 'trx', timeout => 10,
            'system-id' => 'ops', password => 'secret');
 GetOptions(\%opt, 'host=s', 'port=i', 'system-id=s', 'password=s', 'bind=s',
-           'timeout=f', 'verbose')
+           'timeout=f', 'ready-file=s', 'verbose')
     or usage();
 usage() unless $opt{port} && @ARGV;
 
 sub usage {
     print STDERR "usage: $0 --host H --port P --system-id ID --password PW "
-        . "[--bind trx|tx|rx] [--timeout S] OP...\n";
+        . "[--bind trx|tx|rx] [--timeout S] [--ready-file F] OP...\n";
     exit 2;
 }
 
@@ -84,6 +91,12 @@ if ($bind_resp->{status} != 0) {
     exit 1;
 }
 my $select = IO::Select->new($smpp);
+if (defined $opt{'ready-file'}) {
+    open my $fh, '>', $opt{'ready-file'}
+        or die "ops_client: cannot write $opt{'ready-file'}: $!\n";
+    print $fh "bound\n";
+    close $fh;
+}
 
 # ---- JSON output (key order kept; numbers only where named) ----------
 
@@ -307,6 +320,24 @@ sub op_sleep {
     1 while time < $deadline && (read_one($deadline) || time < $deadline);
 }
 
+# Poll for <path> every 20 ms (a file has no event to wait on), reading
+# what the server sends meanwhile. Prints nothing, so that the responses
+# keep their places in the output; a timeout only goes to stderr.
+sub op_wait_file {
+    my (@fields) = @_;
+    my $secs = @fields > 1 ? pop @fields : $opt{timeout};
+    my $path = join ':', @fields;
+    my $deadline = time + $secs;
+    until (-e $path) {
+        if (time >= $deadline) {
+            print STDERR "ops_client: no $path after $secs s\n";
+            return;
+        }
+        my $step = time + 0.02;
+        read_one($step < $deadline ? $step : $deadline);
+    }
+}
+
 sub op_receipts {
     my ($n, $secs) = @_;
     $n //= 1;
@@ -322,7 +353,8 @@ sub op_receipts {
 
 my %ops = (submit => \&op_submit, submit_multi => \&op_submit_multi,
            query => \&op_query, cancel => \&op_cancel, replace => \&op_replace,
-           sleep => \&op_sleep, receipts => \&op_receipts);
+           sleep => \&op_sleep, receipts => \&op_receipts,
+           wait_file => \&op_wait_file);
 my %max_fields = (submit => 3, submit_multi => 3, replace => 3);
 
 for my $arg (@ARGV) {
