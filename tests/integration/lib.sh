@@ -65,6 +65,35 @@ wait_until() {
     return 1
 }
 
+# bridge_conf FILE PORT [EXTRA]: a bridge config listening on
+# 127.0.0.1:PORT, on this run's Redis, with one upstream connector to the
+# simulator "sim" (started as in the scripts: smppbridge/simpass); EXTRA,
+# lines appended as they are (a section may come again for more keys).
+bridge_conf() {
+    cat >"$1" <<CONF
+[server]
+listen = 127.0.0.1:$2
+[redis]
+port = $REDIS_PORT
+[upstream sim]
+host = 127.0.0.1
+port = $(port_of sim)
+system_id = smppbridge
+password = simpass
+${3:-}
+CONF
+}
+
+# run_bridge NAME CONF: smppbridge with CONF in the background, its
+# stderr in $WORK/NAME.log and its PID in NAME_PID; returns once it has
+# an upstream session bound.
+run_bridge() {
+    "$BIN/smppbridge" -c "$2" 2>>"$WORK/$1.log" &
+    PIDS+=($!)
+    eval "${1}_PID=$!"
+    wait_until 20 grep -qs "bound as BOUND_TRX" "$WORK/$1.log"
+}
+
 # start_sim NAME ARGS...: smsc-sim on a free loopback port. Its port is
 # in $WORK/NAME.port, its counters (at exit) in $WORK/NAME.json, its PID
 # in SIM_PID.

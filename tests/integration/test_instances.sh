@@ -9,32 +9,14 @@
 start_redis
 start_sim sim --system-id smppbridge --password simpass --dlr-delay-ms 100
 P1=$(free_port); P2=$(free_port)
-conf() { # FILE PORT
-    cat >"$1" <<CONF
-[server]
-listen = 127.0.0.1:$2
-[redis]
-port = $REDIS_PORT
-[queue]
-claim_idle = 3s
-[upstream sim]
-host = 127.0.0.1
-port = $(port_of sim)
-system_id = smppbridge
-password = simpass
-CONF
-}
-conf "$WORK/b1.conf" "$P1"; conf "$WORK/b2.conf" "$P2"
+bridge_conf "$WORK/b1.conf" "$P1" "[queue]
+claim_idle = 3s"
+bridge_conf "$WORK/b2.conf" "$P2" "[queue]
+claim_idle = 3s"
 echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add away --password-stdin >/dev/null
 echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add split --password-stdin >/dev/null
-start_bridge() { # NAME CONF
-    "$BIN/smppbridge" -c "$2" 2>>"$WORK/$1.log" &
-    PIDS+=($!)
-    eval "${1}_PID=$!"
-    wait_until 20 grep -q "bound as BOUND_TRX" "$WORK/$1.log"
-}
-start_bridge b1 "$WORK/b1.conf"
-start_bridge b2 "$WORK/b2.conf"
+run_bridge b1 "$WORK/b1.conf"
+run_bridge b2 "$WORK/b2.conf"
 run() { # NAME PORT ACCOUNT ARGS...
     local n=$1 p=$2 a=$3
     shift 3

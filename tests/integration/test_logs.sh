@@ -10,20 +10,9 @@
 start_redis
 start_sim sim --system-id smppbridge --password simpass
 PORT=$(free_port)
-cat >"$WORK/bridge.conf" <<CONF
-[server]
-listen = 127.0.0.1:$PORT
-[redis]
-port = $REDIS_PORT
-[log]
+bridge_conf "$WORK/bridge.conf" "$PORT" "[log]
 level = debug
-format = json
-[upstream sim]
-host = 127.0.0.1
-port = $(port_of sim)
-system_id = smppbridge
-password = simpass
-CONF
+format = json"
 ctl() { "$BIN/smppctl" -c "$WORK/bridge.conf" "$@"; }
 echo goodpw | ctl account add logacct --password-stdin >/dev/null
 bind_status() { perl "$ROOT/tests/interop/bind_status.pl" 127.0.0.1 "$PORT" "$@"; }

@@ -9,17 +9,7 @@ start_redis
 start_sim sim --system-id smppbridge --password simpass --mo-rate 40 \
     --mo-from 34699000001 --mo-to 34600123456
 BRIDGE_PORT=$(free_port)
-cat >"$WORK/bridge.conf" <<CONF
-[server]
-listen = 127.0.0.1:$BRIDGE_PORT
-[redis]
-port = $REDIS_PORT
-[upstream sim]
-host = 127.0.0.1
-port = $(port_of sim)
-system_id = smppbridge
-password = simpass
-CONF
+bridge_conf "$WORK/bridge.conf" "$BRIDGE_PORT"
 ctl() { "$BIN/smppctl" -c "$WORK/bridge.conf" "$@"; }
 echo pw | ctl account add country --password-stdin >/dev/null
 echo pw | ctl account add shortcode --password-stdin >/dev/null

@@ -11,21 +11,10 @@
 start_redis
 start_sim sim --system-id smppbridge --password simpass
 P1=$(free_port); P2=$(free_port)
-conf() { # FILE PORT
-    cat >"$1" <<CONF
-[server]
-listen = 127.0.0.1:$2
-window = 1000
-[redis]
-port = $REDIS_PORT
-[upstream sim]
-host = 127.0.0.1
-port = $(port_of sim)
-system_id = smppbridge
-password = simpass
-CONF
-}
-conf "$WORK/b1.conf" "$P1"; conf "$WORK/b2.conf" "$P2"
+WINDOW="[server]
+window = 1000"
+bridge_conf "$WORK/b1.conf" "$P1" "$WINDOW"
+bridge_conf "$WORK/b2.conf" "$P2" "$WINDOW"
 ctl() { "$BIN/smppctl" -c "$WORK/b1.conf" "$@"; }
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 # the batch an instance leases for a quota of 300 (1/100) and what one
@@ -45,14 +34,8 @@ check "smppctl list --long: one JSON line per account with daily_quota" \
     "capped=300 parts=300 shared=300 "
 check "smppctl list: still bare ids" eq "$(ctl account list | tr '\n' ' ')" "capped parts shared "
 
-start_bridge() { # NAME CONF
-    "$BIN/smppbridge" -c "$2" 2>"$WORK/$1.log" &
-    PIDS+=($!)
-    eval "${1}_PID=$!"
-    wait_until 20 grep -q "bound as BOUND_TRX" "$WORK/$1.log"
-}
-start_bridge b1 "$WORK/b1.conf"
-start_bridge b2 "$WORK/b2.conf"
+run_bridge b1 "$WORK/b1.conf"
+run_bridge b2 "$WORK/b2.conf"
 
 load() { # NAME PORT ACCOUNT COUNT RATE [ARGS...]
     local name=$1 port=$2 acct=$3 count=$4 rate=$5

@@ -9,32 +9,15 @@
 start_redis
 start_sim sim --system-id smppbridge --password simpass
 P1=$(free_port); P2=$(free_port)
-conf() { # FILE PORT
-    cat >"$1" <<CONF
-[server]
-listen = 127.0.0.1:$2
-window = 1000
-[redis]
-port = $REDIS_PORT
-[upstream sim]
-host = 127.0.0.1
-port = $(port_of sim)
-system_id = smppbridge
-password = simpass
-CONF
-}
-conf "$WORK/b1.conf" "$P1"; conf "$WORK/b2.conf" "$P2"
+WINDOW="[server]
+window = 1000"
+bridge_conf "$WORK/b1.conf" "$P1" "$WINDOW"
+bridge_conf "$WORK/b2.conf" "$P2" "$WINDOW"
 ctl() { "$BIN/smppctl" -c "$WORK/b1.conf" "$@"; }
 echo pw | ctl account add rated --password-stdin --tps 200 >/dev/null
 
-start_bridge() { # NAME CONF PORT
-    "$BIN/smppbridge" -c "$2" 2>"$WORK/$1.log" &
-    PIDS+=($!)
-    eval "${1}_PID=$!"
-    wait_until 20 grep -q "bound as BOUND_TRX" "$WORK/$1.log"
-}
-start_bridge b1 "$WORK/b1.conf"
-start_bridge b2 "$WORK/b2.conf"
+run_bridge b1 "$WORK/b1.conf"
+run_bridge b2 "$WORK/b2.conf"
 
 load() { # NAME PORT RATE
     timeout 60 "$BIN/smpp-load" --port "$2" --system-id rated --password pw \
