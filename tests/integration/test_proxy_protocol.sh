@@ -9,25 +9,15 @@
 start_redis
 start_sim sim --system-id smppbridge --password simpass
 BRIDGE_PORT=$(free_port)
-cat >"$WORK/bridge.conf" <<CONF
-[server]
-listen = 127.0.0.1:$BRIDGE_PORT
+bridge_conf "$WORK/bridge.conf" "$BRIDGE_PORT" "[server]
 proxy_protocol = yes
-bind_timeout = 2s
-[redis]
-port = $REDIS_PORT
-[upstream sim]
-host = 127.0.0.1
-port = $(port_of sim)
-system_id = smppbridge
-password = simpass
-CONF
+bind_timeout = 2s"
 echo pw | "$BIN/smppctl" -c "$WORK/bridge.conf" account add lb --password-stdin \
     --allow 203.0.113.0/24 >/dev/null
 "$BIN/smppbridge" -c "$WORK/bridge.conf" 2>"$WORK/bridge.log" &
 BRIDGE_PID=$!
 PIDS+=("$BRIDGE_PID")
-for _ in $(seq 200); do grep -q "listening on" "$WORK/bridge.log" && break; sleep 0.05; done
+wait_until 20 grep -q "listening on" "$WORK/bridge.log"
 
 forwarder() { # NAME ARGS...: a balancer in front of the bridge
     local name=$1

@@ -23,22 +23,11 @@ leaf badclient other
 start_redis
 start_sim sim --system-id smppbridge --password simpass
 TLS_PORT=$(free_port)
-cat >"$WORK/bridge.conf" <<CONF
-[server]
-listen = 127.0.0.1:$(free_port)
-[tls]
+bridge_conf "$WORK/bridge.conf" "$(free_port)" "[tls]
 listen = 127.0.0.1:$TLS_PORT
 cert = $WORK/server.pem
 key = $WORK/server.key
-ca = $WORK/trusted.pem
-[redis]
-port = $REDIS_PORT
-[upstream sim]
-host = 127.0.0.1
-port = $(port_of sim)
-system_id = smppbridge
-password = simpass
-CONF
+ca = $WORK/trusted.pem"
 "$BIN/smppbridge" -c "$WORK/bridge.conf" 2>"$WORK/bridge.log" &
 PIDS+=($!)
 BRIDGE_PID=$!
