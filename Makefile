@@ -16,6 +16,7 @@ FUZZCC  ?= clang
 SANITIZE ?=
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
+JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 
 ifeq ($(SANITIZE),1)
 BUILD   := build/san
@@ -128,20 +129,29 @@ check: deps lib tools tests
 	 u=$$?; scripts/run-integration.sh "$(if $(SANITIZE),asan+ubsan,plain)" \
 	     $(BUILD)/bin; i=$$?; [ $$u -eq 0 ] && [ $$i -eq 0 ]
 
+# Builds use every core (the deps are in place by then); the tests in
+# each pass still run one after another.
 test: deps
 	@rm -f build/results
-	$(MAKE) --no-print-directory check
-	$(MAKE) --no-print-directory check SANITIZE=1
-	$(MAKE) --no-print-directory fuzz-smoke
+	$(MAKE) --no-print-directory -j$(JOBS) check
+	$(MAKE) --no-print-directory -j$(JOBS) check SANITIZE=1
+	$(MAKE) --no-print-directory -j$(JOBS) fuzz-smoke
 	@scripts/test-summary.sh build/results
 
-# Fuzz targets: clang + libFuzzer, with ASan and UBSan, whole library compiled in.
-FUZZ_FLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-              -fno-sanitize-recover=all -pthread $(CPPFLAGS) $(PKG_CFLAGS)
+# Fuzz targets: clang + libFuzzer, with ASan and UBSan. The library is
+# compiled once for every target, instrumented for coverage
+# (fuzzer-no-link); each target is its own file linked to it.
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=address,undefined \
+               -fno-sanitize-recover=all -pthread $(CPPFLAGS) $(PKG_CFLAGS)
+FUZZ_OBJ := $(LIB_SRC:src/%.c=build/fuzz/obj/%.o)
 
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard src/*.h)
+build/fuzz/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(FUZZCC) $(FUZZ_FLAGS) $< $(LIB_SRC) -o $@ $(PKG_LIBS)
+	$(FUZZCC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@ $(PKG_LIBS)
 
 fuzz-build: deps $(FUZZ_BIN)
 
@@ -184,6 +194,7 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(LOAD_LIB_OBJ:.o=.d) $(wildcard $(BUILD)/obj/main.d $(BUILD)/obj/smppctl.d)
 -include $(wildcard $(BUILD)/obj/load_*.d) $(wildcard $(BUILD)/tests/*.d)
+-include $(wildcard build/fuzz/obj/*.d)
 
 # Object files of test helpers are intermediate to make; keep them.
 .SECONDARY:
