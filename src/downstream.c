@@ -570,20 +570,24 @@ static void concat_parts(const struct pdu *p, char *out, size_t cap)
         snprintf(out, cap, "%u/%u", sar.seq, sar.total);
 }
 
+enum quota_answer {
+    QUOTA_TAKEN,
+    QUOTA_REFUSED,    /* counted (and logged the first time in the day) */
+    QUOTA_ON_ITS_WAY, /* none at hand, a batch is on its way: not counted */
+};
+
 /* The account's daily quota (throttle.h), asked only once the rate has
- * let the message through so that a refused one never spends quota. 1
- * admitted; 0 refused and counted (logged the first time in the day). */
-static int quota_admits(struct down_client *c)
+ * let the message through so that a refused one never spends quota. */
+static enum quota_answer quota_admits(struct down_client *c)
 {
     struct down *d = c->d;
     int first;
     unsigned quota = c->acct->daily_quota;
     switch (throttle_quota_take(d->thr, c->acct->id, quota, 1, &first)) {
     case THR_QUOTA_OK:
-        return 1;
+        return QUOTA_TAKEN;
     case THR_QUOTA_NOT_NOW:
-        d->stats.submits_throttled++;
-        return 0;
+        return QUOTA_ON_ITS_WAY;
     case THR_QUOTA_REACHED:
         break;
     }
@@ -591,23 +595,41 @@ static int quota_admits(struct down_client *c)
     if (first)
         log_info(TAG, "account %s: daily quota of %u reached", c->acct->id,
                  quota);
-    return 0;
+    return QUOTA_REFUSED;
 }
 
+static int quota_hold(struct down_client *c, const struct pdu *p);
+
 /* Whether one more message of this account may go now: its rate across
- * every instance (each part of a long message counts). ESME_ROK or the
- * refusal, given at once: the excess is never queued or delayed. */
-static uint32_t admit_one(struct down_client *c)
+ * every instance (each part of a long message counts), then its daily
+ * quota. ESME_ROK or the refusal, given at once: the excess is never
+ * queued or delayed. The one wait: with <p> (a submit_sm or data_sm), a
+ * message that finds no quota token at hand while a batch is on its way
+ * is held for that batch (*held = 1: nothing to answer now). */
+static uint32_t admit_one(struct down_client *c, const struct pdu *p, int *held)
 {
     struct down *d = c->d;
-    if (store_up(d->st) && !throttle_take(d->thr, c->acct->throttle_key,
-                                          c->acct->tps, 1)) {
+    *held = 0;
+    if (!store_up(d->st))
+        return ESME_ROK; /* the queue write answers for it */
+    if (!throttle_take(d->thr, c->acct->throttle_key, c->acct->tps, 1)) {
         d->stats.submits_throttled++;
         return ESME_RTHROTTLED;
     }
-    if (store_up(d->st) && !quota_admits(c))
+    switch (quota_admits(c)) {
+    case QUOTA_TAKEN:
+        return ESME_ROK;
+    case QUOTA_REFUSED:
         return ESME_RTHROTTLED;
-    return ESME_ROK;
+    case QUOTA_ON_ITS_WAY:
+        break;
+    }
+    if (p && quota_hold(c, p) == 0) {
+        *held = 1;
+        return ESME_ROK;
+    }
+    d->stats.submits_throttled++;
+    return ESME_RTHROTTLED;
 }
 
 /* Give <p> our id (into w->msg_id) and add it to the queue with its state
@@ -685,30 +707,121 @@ static void on_queued(int status, void *arg)
     free(w);
 }
 
+/* Queue an admitted submit_sm or data_sm, read at <read_us> (0: just
+ * now); it is answered once Redis has it. */
+static void submit_queue(struct down_client *c, const struct pdu *p,
+                         uint64_t read_us)
+{
+    struct submit_wait *w = calloc(1, sizeof *w);
+    if (w) {
+        w->command_id = p->command_id;
+        w->seq = p->sequence_number;
+        if (queue_message(c, p, w, on_queued) == 0) {
+            if (read_us)
+                w->read_us = read_us;
+            return;
+        }
+    }
+    free(w);
+    c->d->stats.queue_errors++;
+    submit_reply(c->sess, p->command_id, p->sequence_number, ESME_RMSGQFUL, NULL,
+                 read_us);
+}
+
+/* A submit held for the account's quota batch (admit_one): the PDU as
+ * read, encoded again, since the read buffer does not outlive the read. */
+struct quota_hold {
+    struct sess *sess;
+    uint32_t command_id, seq;
+    uint64_t read_us;
+    size_t len;
+    uint8_t raw[];
+};
+
+static void on_quota_ready(int status, void *arg);
+
+/* Whether <h> may wait for one more batch: it is still inside the time
+ * one Redis command may take, so a long burst of a small quota (a batch
+ * of 1) is not held past what a client waits for its answer. */
+static int quota_hold_again(struct down_client *c, struct quota_hold *h)
+{
+    uint64_t limit_us = (uint64_t)c->d->cfg->redis.timeout_ms * 1000u;
+    return clock_mono_us() - h->read_us < limit_us &&
+           throttle_quota_wait(c->d->thr, c->acct->id, on_quota_ready, h) == 0;
+}
+
+/* The batch <h> waited for has come (status 0) or failed. Held ones
+ * beyond what it brought wait for the next, which the take has asked
+ * for; after a failure they are refused like any other. */
+static void on_quota_ready(int status, void *arg)
+{
+    struct quota_hold *h = arg;
+    struct pdu p;
+    if (sess_state(h->sess) == SESS_CLOSED)
+        goto done;
+    struct down_client *c = sess_ctx(h->sess);
+    if (pdu_decode(h->raw, h->len, &p) != ESME_ROK) {
+        /* cannot be: these bytes are our own encoding of a valid PDU */
+        submit_reply(h->sess, h->command_id, h->seq, ESME_RSYSERR, NULL, h->read_us);
+        goto done;
+    }
+    switch (quota_admits(c)) {
+    case QUOTA_TAKEN:
+        submit_queue(c, &p, h->read_us);
+        break;
+    case QUOTA_ON_ITS_WAY:
+        if (status == 0 && quota_hold_again(c, h))
+            return; /* still held, still ours */
+        c->d->stats.submits_throttled++;
+        /* fall through */
+    case QUOTA_REFUSED:
+        submit_reply(h->sess, h->command_id, h->seq, ESME_RTHROTTLED, NULL,
+                     h->read_us);
+        break;
+    }
+done:
+    sess_unref(h->sess);
+    free(h);
+}
+
+static int quota_hold(struct down_client *c, const struct pdu *p)
+{
+    uint8_t raw[PDU_MAX_LEN_DEFAULT];
+    size_t n = pdu_encode(p, raw, sizeof raw);
+    struct quota_hold *h = n ? malloc(sizeof *h + n) : NULL;
+    if (!h)
+        return -1;
+    h->sess = c->sess;
+    h->command_id = p->command_id;
+    h->seq = p->sequence_number;
+    h->read_us = clock_mono_us();
+    h->len = n;
+    memcpy(h->raw, raw, n);
+    if (throttle_quota_wait(c->d->thr, c->acct->id, on_quota_ready, h) != 0) {
+        free(h);
+        return -1;
+    }
+    sess_ref(c->sess);
+    return 0;
+}
+
 static void handle_submit(struct down_client *c, const struct pdu *p)
 {
     struct down *d = c->d;
     uint32_t status = pdu_validate(p);
+    int held;
     d->stats.submits++;
     if (status != ESME_ROK) {
         d->stats.submits_refused++;
         submit_reply(c->sess, p->command_id, p->sequence_number, status, NULL, 0);
         return;
     }
-    if ((status = admit_one(c)) != ESME_ROK) {
+    if ((status = admit_one(c, p, &held)) != ESME_ROK) {
         submit_reply(c->sess, p->command_id, p->sequence_number, status, NULL, 0);
         return;
     }
-    struct submit_wait *w = calloc(1, sizeof *w);
-    if (w) {
-        w->command_id = p->command_id;
-        w->seq = p->sequence_number;
-        if (queue_message(c, p, w, on_queued) == 0)
-            return;
-    }
-    free(w);
-    d->stats.queue_errors++;
-    submit_reply(c->sess, p->command_id, p->sequence_number, ESME_RMSGQFUL, NULL, 0);
+    if (!held)
+        submit_queue(c, p, 0);
 }
 
 /* ---- submit_multi: one message per destination ------------------------ */
@@ -810,8 +923,9 @@ static void multi_queue_dest(struct down_client *c, struct multi_wait *m,
         return;
     }
     multi_dest_pdu(p, dst, &one);
+    int held; /* never: a destination is not held (no PDU given) */
     if ((status = pdu_validate(&one)) != ESME_ROK ||
-        (status = admit_one(c)) != ESME_ROK) {
+        (status = admit_one(c, NULL, &held)) != ESME_ROK) {
         multi_fail(m, dst, status);
         return;
     }

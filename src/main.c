@@ -287,7 +287,7 @@ static void stop(struct bridge *b)
     up_free(b->up);
     down_free(b->down);
     relay_free(b->relay);
-    store_free(b->st); /* fails what is pending: throttle leases too */
+    store_free(b->st); /* drops what is pending, without calling back */
     throttle_free(b->thr);
     if (b->sig_term)
         event_free(b->sig_term);

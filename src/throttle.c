@@ -49,6 +49,7 @@
 #define QUOTA_BATCH_DIVISOR 100  /* a batch is 1/100 of the quota... */
 #define QUOTA_BATCH_MAX 50       /* ...and at most this */
 #define QUOTA_RECHECK_MS 1000    /* reached: ask Redis again this often */
+#define QUOTA_WAITERS_MAX 4096   /* submits held for one account's batch */
 /* The day's key outlives the day by this much: an instance whose clock
  * is a little behind still counts on the key the others used. */
 #define QUOTA_KEY_GRACE_S 3600
@@ -80,8 +81,16 @@ struct quota {
     uint64_t lease_at_ms;
     int reached;               /* Redis said: none left today */
     int reported;              /* "reached" already told today */
+    struct quota_waiter *waiters, **waiters_tail; /* for the batch on its way */
+    unsigned n_waiters;
     struct throttle *t;
     struct quota *next;
+};
+
+struct quota_waiter {
+    throttle_ready_cb cb;
+    void *arg;
+    struct quota_waiter *next;
 };
 
 struct throttle {
@@ -227,17 +236,54 @@ static struct quota *quota_get(struct throttle *t, const char *account)
     return q;
 }
 
+/* Call and free every waiter of <q>, in the order they came, with the
+ * batch's <status>. A callback may take again, start the next batch and
+ * wait for it: the list is detached first. */
+static void quota_wake(struct quota *q, int status)
+{
+    struct quota_waiter *w = q->waiters;
+    q->waiters = NULL;
+    q->waiters_tail = &q->waiters;
+    q->n_waiters = 0;
+    while (w) {
+        struct quota_waiter *next = w->next;
+        w->cb(status, w->arg);
+        free(w);
+        w = next;
+    }
+}
+
 static void on_quota_lease(int status, unsigned granted, void *arg)
 {
     struct quota *q = arg;
     q->leasing = 0;
     /* a lease that counted on a day that has ended is of no use today */
-    if (status != 0 || strcmp(q->lease_day, q->day) != 0)
-        return;
-    q->pool += granted;
-    /* less than asked: the script stopped at the quota */
-    if (q->lease_quota == q->quota)
-        q->reached = granted < q->lease_want;
+    if (status == 0 && strcmp(q->lease_day, q->day) == 0) {
+        q->pool += granted;
+        /* less than asked: the script stopped at the quota */
+        if (q->lease_quota == q->quota)
+            q->reached = granted < q->lease_want;
+    }
+    quota_wake(q, status);
+}
+
+int throttle_quota_wait(struct throttle *t, const char *account,
+                        throttle_ready_cb cb, void *arg)
+{
+    struct quota *q = quota_get(t, account);
+    if (!q || !q->leasing || q->n_waiters >= QUOTA_WAITERS_MAX)
+        return -1;
+    struct quota_waiter *w = calloc(1, sizeof *w);
+    if (!w)
+        return -1;
+    w->cb = cb;
+    w->arg = arg;
+    if (!q->waiters)
+        q->waiters_tail = &q->waiters;
+    *q->waiters_tail = w;
+    q->waiters_tail = &w->next;
+    q->n_waiters++;
+    return 0;
 }
 
 static void quota_lease(struct throttle *t, struct quota *q, unsigned n)
@@ -332,6 +378,13 @@ void throttle_free(struct throttle *t)
         while (t->quotas[i]) {
             struct quota *q = t->quotas[i];
             t->quotas[i] = q->next;
+            /* leaving: the store has dropped what was on its way without
+             * calling back, and the waiters' owners are gone */
+            while (q->waiters) {
+                struct quota_waiter *w = q->waiters;
+                q->waiters = w->next;
+                free(w);
+            }
             free(q);
         }
     }

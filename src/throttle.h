@@ -48,7 +48,7 @@ int throttle_take(struct throttle *t, const char *key, unsigned rate,
 enum thr_quota {
     THR_QUOTA_OK = 0,   /* taken */
     THR_QUOTA_NOT_NOW,  /* none held here yet: a lease is on its way (or
-                         * Redis is not answering); like a rate refusal */
+                         * Redis is not answering); see throttle_quota_wait */
     THR_QUOTA_REACHED,  /* today's quota is used up across the cluster */
 };
 
@@ -62,6 +62,18 @@ enum thr_quota {
  */
 enum thr_quota throttle_quota_take(struct throttle *t, const char *account,
                                    unsigned quota, unsigned n, int *first);
+
+/*
+ * After THR_QUOTA_NOT_NOW: <cb>(<status>, <arg>) is called once the
+ * batch on its way for <account> has been answered (status 0) or has
+ * failed (-1; bounded by Redis's command timeout), first come first
+ * called; take again then. So a submit need not be refused only because
+ * the day, or the instance, has just begun. 0: it will be called; -1: no
+ * batch is on its way (Redis is not answering) or too many wait already.
+ */
+typedef void (*throttle_ready_cb)(int status, void *arg);
+int throttle_quota_wait(struct throttle *t, const char *account,
+                        throttle_ready_cb cb, void *arg);
 
 /* The UTC day of <unix_s> as "YYYYMMDD" into <day> (9 bytes with the
  * NUL), and the Unix time that day ends (the next 00:00 UTC). */

@@ -5,7 +5,8 @@
 # bound of tokens an instance may strand); each part of a long message
 # counts; the day's counter in Redis expires after the next midnight
 # UTC; a live `smppctl account set --daily-quota` applies within a
-# second; the refusal is logged once per day.
+# second; the refusal is logged once per day; the first submits on an
+# instance wait for its first batch instead of being refused.
 . "$(dirname "$0")/lib.sh"
 
 start_redis
@@ -25,14 +26,15 @@ STRAND=$((BATCH + BATCH / 2))
 echo pw | ctl account add capped --password-stdin --tps 10000 --daily-quota 300 >/dev/null
 echo pw | ctl account add shared --password-stdin --tps 10000 --daily-quota 300 >/dev/null
 echo pw | ctl account add parts --password-stdin --tps 10000 --daily-quota 300 >/dev/null
+echo pw | ctl account add fresh --password-stdin --tps 0 --daily-quota 300 >/dev/null
 check "smppctl: daily_quota stored in the account hash" \
     eq "$(rcli HGET 'sb:acct:{capped}' daily_quota)" 300
 check "smppctl show: daily_quota in the JSON" \
     eq "$(ctl account show capped | jq -r .daily_quota)" 300
 check "smppctl list --long: one JSON line per account with daily_quota" \
     eq "$(ctl account list --long | jq -r '"\(.id)=\(.daily_quota)"' | tr '\n' ' ')" \
-    "capped=300 parts=300 shared=300 "
-check "smppctl list: still bare ids" eq "$(ctl account list | tr '\n' ' ')" "capped parts shared "
+    "capped=300 fresh=300 parts=300 shared=300 "
+check "smppctl list: still bare ids" eq "$(ctl account list | tr '\n' ' ')" "capped fresh parts shared "
 
 run_bridge b1 "$WORK/b1.conf"
 run_bridge b2 "$WORK/b2.conf"
@@ -47,8 +49,20 @@ load() { # NAME PORT ACCOUNT COUNT RATE [ARGS...]
 accepted() { json "$WORK/$1.json" .submits.ok; }
 throttled() { json "$WORK/$1.json" .submits.throttled; }
 
-# --- one instance -----------------------------------------------------------
+# --- the first submits on an instance wait for its first batch ---------------
+# Nothing is leased yet for this account here: a submit that comes while
+# the first batch (3 tokens) is on its way waits for it, and a burst
+# waits for as many batches as it needs, instead of being refused. (No
+# rate for this account: a rate's first lease is not waited for.)
 DAY=$(date -u +%Y%m%d)
+load fresh_one "$P2" fresh 1 0
+check "first submit of the day on an instance: ESME_ROK, not refused" \
+    eq "$(accepted fresh_one) $(throttled fresh_one)" "1 0"
+load fresh_burst "$P1" fresh 40 0
+check "a burst of 40 with nothing leased yet: all 40 accepted" \
+    eq "$(accepted fresh_burst) $(throttled fresh_burst)" "40 0"
+
+# --- one instance -----------------------------------------------------------
 # Offered well past the quota: a submit that finds no token at hand while
 # the next batch is on its way is refused too, and a busy machine bunches
 # submits, so the excess must cover those as well as the 300.
