@@ -73,17 +73,16 @@ static const char *const lease_script[2] = {
  * store.h) whose field "state" moves QUEUED -> ENROUTE -> a final state
  * (or QUEUED -> DELETED by cancel_sm, QUEUED -> REJECTED by upstream).
  * A CDR is the hash (its queue entry field deleted first) appended to
- * P:cdr when the message's life here ends. The function below is prefixed to every
- * script that may end one: KEYS of the caller, the maxlen as an argument.
+ * P:cdr when the message's life here ends. The function below is
+ * prefixed to every script that may end one: KEYS of the caller, the
+ * maxlen as an argument. A final state without a script: receipt_job.
  */
 #define CDR_LUA                                                              \
     "local function cdr(mkey, ckey, maxlen) "                                \
     "if ckey == '' or tonumber(maxlen) == 0 then return end "                \
     "local h = redis.call('HGETALL', mkey) "                                 \
     "if #h == 0 then return end "                                            \
-    "redis.call('XADD', ckey, 'MAXLEN', '~', maxlen, '*', unpack(h)) end "   \
-"local function is_final(s) return s ~= 'QUEUED' and s ~= 'ENROUTE' end "
-
+    "redis.call('XADD', ckey, 'MAXLEN', '~', maxlen, '*', unpack(h)) end "
 
 /* Finishing a queue entry after upstream answered. KEYS[1] queue, KEYS[2]
  * id map key or "", KEYS[3] message, KEYS[4] CDR stream; ARGV[1] entry
@@ -108,18 +107,6 @@ static const char finish_script[] =
     "redis.call('HDEL', KEYS[3], 'entry') "
     "if ARGV[8] == '1' then cdr(KEYS[3], KEYS[4], ARGV[9]) end end "
     "return n";
-
-/* KEYS[1] message, KEYS[2] CDR stream; ARGV state, final ms, error,
- * maxlen. A final state is recorded once. */
-static const char msg_final_script[] =
-    CDR_LUA
-    "local s = redis.call('HGET', KEYS[1], 'state') "
-    "if not s or is_final(s) then return 0 end "
-    "redis.call('HSET', KEYS[1], 'state', ARGV[1], 'final', ARGV[2], "
-    "'error', ARGV[3]) "
-    "redis.call('HDEL', KEYS[1], 'entry') "
-    "cdr(KEYS[1], KEYS[2], ARGV[4]) return 1";
-
 
 /* The scripts run for every message go by their SHA1 (EVALSHA): sending
  * and hashing a few hundred bytes of Lua per call was half of Redis's
@@ -1874,19 +1861,12 @@ int store_msg_get(struct store *st, const char *account, const char *msg_id,
     return 0;
 }
 
+/* A final receipt with nothing for the customer: the same job. */
 int store_msg_final(struct store *st, const char *account, const char *msg_id,
                     const char *state, uint64_t final_ms, unsigned error)
 {
-    char mkey[KEY_LEN], ckey[KEY_LEN], fin[24], err[16], maxlen[16];
-    msg_key(st, account, msg_id, mkey, sizeof mkey);
-    snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
-    snprintf(fin, sizeof fin, "%" PRIu64, final_ms);
-    snprintf(err, sizeof err, "%u", error);
-    snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
-    const char *argv[] = {"EVAL", msg_final_script, "2", mkey, ckey,
-                          state, fin, err, maxlen};
-    return send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 9, argv,
-                    NULL) ? 0 : -1;
+    return store_receipt_add(st, account, msg_id, state, final_ms, error, NULL,
+                             0, NULL, NULL);
 }
 
 static const char *reply_str(const redisReply *r, size_t i)

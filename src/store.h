@@ -149,11 +149,11 @@ int store_idmap_find(struct store *st, const char *connector,
                      const char *const *ids, size_t n, store_idmap_cb cb,
                      void *arg);
 
-/* A receipt from upstream for message <msg_id> of <account>, in one
- * script call: its final state (<final_state>, a message_state name, or
- * NULL for an intermediate receipt; recorded once, with the CDR), and,
- * when <pdu> is not NULL, the rewritten deliver_sm added to the account's
- * delivery stream. */
+/* A receipt from upstream for message <msg_id> of <account>: its final
+ * state (<final_state>, a message_state name, or NULL for an
+ * intermediate receipt; recorded once, with the CDR), and, when <pdu> is
+ * not NULL, the rewritten deliver_sm added to the account's delivery
+ * stream. The record is read, then written in one transaction. */
 int store_receipt_add(struct store *st, const char *account,
                       const char *msg_id, const char *final_state,
                       uint64_t final_ms, unsigned error, const uint8_t *pdu,
