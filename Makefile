@@ -6,10 +6,35 @@
 #   make check           only the normal test run   (SANITIZE=1 for the other)
 #   make fuzz            each fuzz target for FUZZ_SECONDS (default 60)
 #   make bench           codec benchmark
-#   make run             local demo stack
+#   make run             local demo stack (ports: see scripts/run-local.sh)
+#   make fresh-check     the two commands above on a fresh Debian 12 root
+#                        (debootstrap; needs root and a Debian mirror)
 #   make clean
 #
 # Dependencies come from Debian's packages via scripts/install-deps.sh.
+
+# Phase one. Every goal that builds needs the Debian packages first, and
+# pkg-config can only report their flags once they are installed; a
+# variable computed when make reads this file would be empty on a fresh
+# machine. So the first make installs them, then runs the same goals (with
+# the same variables and -j) in a sub-make that reads this file afresh.
+# One rule for every goal: nothing below names `deps` as a prerequisite.
+NO_DEPS_GOALS := clean fresh-check deps
+GOALS := $(or $(MAKECMDGOALS),all)
+ifeq ($(SMPPBRIDGE_DEPS_READY)$(filter-out $(NO_DEPS_GOALS),$(GOALS)),)
+# Only goals that need no packages: fall through to phase two.
+SMPPBRIDGE_DEPS_READY := none-needed
+endif
+
+ifeq ($(SMPPBRIDGE_DEPS_READY),)
+.PHONY: $(GOALS) deps-then-goals
+$(GOALS): deps-then-goals ; @:
+deps-then-goals:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory SMPPBRIDGE_DEPS_READY=1 $(GOALS)
+else
+# Phase two: the packages are in place; the real build.
+
 
 CC      ?= cc
 FUZZCC  ?= clang
@@ -72,9 +97,9 @@ BRIDGE_BIN := $(if $(wildcard src/main.c),$(BUILD)/bin/smppbridge)
 CTL_BIN    := $(if $(wildcard src/smppctl.c),$(BUILD)/bin/smppctl)
 TOOL_BIN   += $(BRIDGE_BIN) $(CTL_BIN)
 
-.PHONY: all deps lib tools tests check test fuzz fuzz-build fuzz-smoke bench install run clean
+.PHONY: all deps lib tools tests check test fuzz fuzz-build fuzz-smoke bench install run clean fresh-check
 
-all: deps lib tools tests
+all: lib tools tests
 
 tools: $(TOOL_BIN)
 
@@ -124,14 +149,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(TEST_HELPER_OBJ)
 	    $(LIB) -o $@ $(LDFLAGS) $(TEST_LIBS) $(PKG_LIBS)
 
 # One test pass: every unit test binary, totals appended to build/results.
-check: deps lib tools tests
+check: lib tools tests
 	@scripts/run-tests.sh "$(if $(SANITIZE),asan+ubsan,plain)" $(TEST_BIN); \
 	 u=$$?; scripts/run-integration.sh "$(if $(SANITIZE),asan+ubsan,plain)" \
 	     $(BUILD)/bin; i=$$?; [ $$u -eq 0 ] && [ $$i -eq 0 ]
 
 # Builds use every core (the deps are in place by then); the tests in
 # each pass still run one after another.
-test: deps
+test:
 	@rm -f build/results
 	$(MAKE) --no-print-directory -j$(JOBS) check
 	$(MAKE) --no-print-directory -j$(JOBS) check SANITIZE=1
@@ -153,7 +178,7 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZCC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@ $(PKG_LIBS)
 
-fuzz-build: deps $(FUZZ_BIN)
+fuzz-build: $(FUZZ_BIN)
 
 fuzz: fuzz-build
 	@scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
@@ -166,19 +191,22 @@ build/bench/%: tests/bench/%.c $(LIB_SRC) $(wildcard src/*.h)
 	$(CC) -std=c11 -O2 -g -pthread $(WARNINGS) $(CPPFLAGS) $(PKG_CFLAGS) $< $(LIB_SRC) \
 	    -o $@ $(PKG_LIBS)
 
-bench: deps $(BENCH_BIN)
+bench: $(BENCH_BIN)
 	$(BENCH_BIN)
 
-# Binaries and the example config, for packages and the container image;
+# Binaries and the example config, for packages and the container image
+# (the list of packages they need at run time beside them);
 # the systemd unit (its /usr/local paths rewritten for PREFIX) and the
 # operator's docs with their Prometheus and Grafana examples.
 PREFIX  ?= /usr/local
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR  ?= $(PREFIX)/share/doc/smppbridge
-BINS    := $(wildcard $(BUILD)/bin/*)
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/smppbridge
-	$(if $(BINS),install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/)
+# runtime-packages: the Debian packages holding the libraries these
+# binaries link, for `install-deps.sh --runtime` (the image's runtime stage).
+install: tools
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/smppbridge $(DESTDIR)$(PREFIX)/share/smppbridge
+	install -m 0755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/
+	scripts/runtime-deps.sh $(TOOL_BIN) >$(DESTDIR)$(PREFIX)/share/smppbridge/runtime-packages
 	$(if $(wildcard conf/*.conf),install -m 0644 conf/*.conf $(DESTDIR)/etc/smppbridge/)
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	sed 's|/usr/local/|$(PREFIX)/|g' scripts/smppbridge.service >$(DESTDIR)$(UNITDIR)/smppbridge.service
@@ -186,11 +214,14 @@ install: all
 	install -m 0644 $(wildcard docs/operations.md docs/prometheus.yml docs/grafana-dashboard.json) \
 	    $(DESTDIR)$(DOCDIR)/
 
-run: deps lib tools
+run: lib tools
 	@scripts/run-local.sh
 
 clean:
 	rm -rf build
+
+fresh-check:
+	@scripts/fresh-check.sh
 
 -include $(LIB_OBJ:.o=.d) $(LOAD_LIB_OBJ:.o=.d) $(wildcard $(BUILD)/obj/main.d $(BUILD)/obj/smppctl.d)
 -include $(wildcard $(BUILD)/obj/load_*.d) $(wildcard $(BUILD)/tests/*.d)
@@ -198,3 +229,5 @@ clean:
 
 # Object files of test helpers are intermediate to make; keep them.
 .SECONDARY:
+
+endif # phase two
