@@ -2,7 +2,8 @@
 #
 # The build stage runs exactly what CI runs (scripts/install-deps.sh, then
 # `make test`), so a green CI proves these steps; the runtime stage carries
-# only the binaries, conf/ and the shared libraries they link, and runs as
+# only the binaries, conf/ and the packages of the shared libraries they
+# link (derived from the binaries by `make install`), and runs as
 # the unprivileged user smppbridge (uid and gid 2775: fixed, so that files
 # mounted into the container can be made readable to it).
 #
@@ -20,9 +21,12 @@ COPY . .
 RUN make clean && make test && make install DESTDIR=/out PREFIX=/usr/local
 
 FROM debian:12-slim AS runtime
+# The packages to install are the ones the built binaries link, as
+# `make install` listed them (share/smppbridge/runtime-packages).
 COPY scripts/install-deps.sh /tmp/install-deps.sh
-RUN /tmp/install-deps.sh --runtime && rm -rf /var/lib/apt/lists/* /tmp/install-deps.sh
 COPY --from=build /out/ /
+RUN /tmp/install-deps.sh --runtime /usr/local/share/smppbridge/runtime-packages && \
+    rm -rf /var/lib/apt/lists/* /tmp/install-deps.sh
 RUN groupadd --system --gid 2775 smppbridge && \
     useradd --system --uid 2775 --gid smppbridge --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin smppbridge

@@ -5,8 +5,11 @@
 # touches no package list. Runs as root, or through sudo when not root.
 # Used by `make`, `make test`, `make run` and the Dockerfile's build stage.
 #
-#   scripts/install-deps.sh            build + test dependencies
-#   scripts/install-deps.sh --runtime  only what the binaries need to run
+#   scripts/install-deps.sh                 build + test dependencies
+#   scripts/install-deps.sh --runtime FILE  only what the binaries need to
+#       run: the packages listed in FILE (one a line), which `make install`
+#       writes as share/smppbridge/runtime-packages from what the built
+#       binaries link (scripts/runtime-deps.sh), plus the image's own tools
 set -eu
 
 BUILD_PKGS="build-essential make pkg-config clang libclang-rt-dev
@@ -15,11 +18,19 @@ redis-server redis-tools libsmpp34-dev tshark libnet-smpp-perl
 ca-certificates openssl jq
 curl prometheus"
 # curl and prometheus (for promtool) only serve tests/integration/test_admin.sh.
-RUNTIME_PKGS="libevent-2.1-7 libevent-openssl-2.1-7 libssl3 libhiredis0.14
-ca-certificates curl"
+# The runtime image's own tools: CA certificates for TLS upstreams, curl
+# for its HEALTHCHECK.
+RUNTIME_TOOLS="ca-certificates curl"
 
 pkgs=$BUILD_PKGS
-[ "${1:-}" = "--runtime" ] && pkgs=$RUNTIME_PKGS
+if [ "${1:-}" = "--runtime" ]; then
+    list=${2:-}
+    [ -n "$list" ] && [ -r "$list" ] || {
+        echo "install-deps: --runtime needs the runtime-packages file that make install writes" >&2
+        exit 2
+    }
+    pkgs="$(cat "$list") $RUNTIME_TOOLS"
+fi
 
 missing=""
 for p in $pkgs; do
