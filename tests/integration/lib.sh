@@ -65,11 +65,22 @@ wait_until() {
     return 1
 }
 
+# admin_section [PORT]: an [admin] section listening on 127.0.0.1:PORT,
+# by default this script's own free ADMIN_PORT: a test bridge never takes
+# the default admin port, so test runs and `make run` share a machine.
+admin_section() {
+    printf '[admin]\nlisten = 127.0.0.1:%s\n' "${1:-$ADMIN_PORT}"
+}
+
 # bridge_conf FILE PORT [EXTRA]: a bridge config listening on
 # 127.0.0.1:PORT, on this run's Redis, with one upstream connector to the
-# simulator "sim" (started as in the scripts: smppbridge/simpass); EXTRA,
-# lines appended as they are (a section may come again for more keys).
+# simulator "sim" (started as in the scripts: smppbridge/simpass), and an
+# admin server on a free port of its own unless EXTRA has an [admin]
+# section; EXTRA, lines appended as they are (a section may come again for
+# more keys).
 bridge_conf() {
+    local admin=""
+    case "${3:-}" in *"[admin]"*) ;; *) admin=$(admin_section "$(free_port)") ;; esac
     cat >"$1" <<CONF
 [server]
 listen = 127.0.0.1:$2
@@ -80,6 +91,7 @@ host = 127.0.0.1
 port = $(port_of sim)
 system_id = smppbridge
 password = simpass
+$admin
 ${3:-}
 CONF
 }
@@ -190,3 +202,6 @@ start_redis() {
     echo "redis-server did not start" >&2
     return 1
 }
+
+# This script's admin port (admin_section), free when the script started.
+ADMIN_PORT=$(free_port)

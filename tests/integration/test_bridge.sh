@@ -64,6 +64,7 @@ window = 100
 resp_timeout = 2s
 reconnect_min = 100ms
 reconnect_max = 1s
+$(admin_section)
 CONF
 }
 

@@ -21,6 +21,7 @@ system_id = smppbridge
 password = simpass
 reconnect_min = 100ms
 reconnect_max = 300ms
+$(admin_section)
 CONF
 R() { redis-cli -p "$REDIS_PORT" "$@"; }
 echo pw | "$BIN/smppctl" -c "$WORK/bridge.conf" account add ops --password-stdin \

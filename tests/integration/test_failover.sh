@@ -35,6 +35,7 @@ password = simpass
 priority = 2
 reconnect_min = 200ms
 reconnect_max = 1s
+$(admin_section)
 CONF
 echo pw | "$BIN/smppctl" -c "$WORK/bridge.conf" account add acct --password-stdin >/dev/null
 "$BIN/smppbridge" -c "$WORK/bridge.conf" 2>"$WORK/bridge.log" &

@@ -45,6 +45,7 @@ host = 127.0.0.1
 port = $(port_of "${5:-sim}")
 system_id = smppbridge
 password = simpass
+$(admin_section "$(free_port)")
 CONF
 }
 write_conf "$WORK/bridge.conf" 500ms

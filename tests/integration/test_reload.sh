@@ -53,6 +53,7 @@ level = $level
 claim_idle = 3s
 retry_min = 100ms
 retry_max = 1s
+$(admin_section)
 CONF
         printf '%s\n' "$@"
     } >"$WORK/bridge.conf.new"
