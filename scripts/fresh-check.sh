@@ -37,6 +37,7 @@ while [ $# -gt 0 ]; do
         --rev) REV=$2; shift 2 ;;
         --skip-test) RUN_TEST=no; shift ;;
         --keep) KEEP=yes; shift ;;
+        -h|--help) sed -n '2,/^set /p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "usage: $0 [--rev REV] [--skip-test] [--keep]" >&2; exit 2 ;;
     esac
 done
