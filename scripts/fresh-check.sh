@@ -215,7 +215,7 @@ if [ "$RUN_TEST" = yes ]; then
     rc=$?
     result "make test" $rc "$(($(date +%s) - t)) s: $(grep -a '^tests:' "$LOGS/make-test.log" | tail -1)"
 else
-    result "make test" 0 "skipped (--skip-test)"
+    printf 'fresh-check: %-58s %s\n' "make test" "skipped (--skip-test)"
 fi
 
 # ---- 3. the Dockerfile, stage by stage
