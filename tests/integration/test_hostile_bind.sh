@@ -151,4 +151,7 @@ check "  ... its pair is gone, the address block stays" bash -c "
     grep -Eq '^127.0.1.50 +address +blocked' '$WORK/blocks3.txt'"
 
 check "the bridge is still running" kill -0 "$bridge_PID"
+check "the bridge exits 0 on SIGTERM" stop "$bridge_PID"
+check "no sanitizer report in the bridge log" \
+    bash -c "! grep -Eq 'Sanitizer|runtime error' '$WORK/bridge.log'"
 finish
