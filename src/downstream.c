@@ -318,11 +318,13 @@ static void on_answer_due(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Send the refusal <status> once the floor since the bind's arrival has
- * passed: at once when the checks already took that long. */
+ * passed: at once when the checks already took that long, or when we are
+ * shutting down (no timer may outlive the drain). */
 static void answer_refusal(struct down_client *c, uint32_t status)
 {
     struct down *d = c->d;
-    uint64_t due = c->bind_at_ms + refusal_floor_ms(d), now = clock_mono_ms();
+    uint64_t now = clock_mono_ms();
+    uint64_t due = d->draining ? now : c->bind_at_ms + refusal_floor_ms(d);
     if (due > now && !c->answer_ev)
         c->answer_ev = evtimer_new(d->base, on_answer_due, c);
     if (due <= now || !c->answer_ev) {
