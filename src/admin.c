@@ -60,7 +60,7 @@ struct admin_families {
     struct metrics_family *binds, *queue_depth, *queue_age, *up_sessions,
         *up_window_used, *up_window_size, *receipts_relayed, *receipts_pending,
         *relay_expired, *inbound, *redis_up, *redis_errors, *redis_timeouts, *redis_reconnects,
-        *build_info, *rss, *cpu, *fds, *start_time;
+        *build_info, *rss, *cpu, *fds, *start_time, *auth_blocked;
 };
 
 struct admin_wait {
@@ -224,6 +224,8 @@ static void register_families(struct admin *a)
 #define C(field, name, help, labels) \
     f->field = metrics_family(m, METRICS_COUNTER, name, help, labels)
     G(binds, "smppbridge_binds", "Customer binds on this instance.", "account,type");
+    G(auth_blocked, "smppbridge_auth_blocked",
+      "Refused for failed binds now: addresses, system_id@address pairs.", "scope");
     G(queue_depth, "smppbridge_queue_depth", "Entries in P:queue (XLEN).", NULL);
     G(queue_age, "smppbridge_queue_oldest_age_seconds",
       "Age of the first entry in P:queue.", NULL);
@@ -326,6 +328,10 @@ static void scrape_metrics(struct admin *a)
     struct admin_families *f = &a->fam;
     metrics_reset(f->binds);
     down_sessions(a->src.down, count_bind, a);
+    size_t blocked_addresses, blocked_pairs;
+    down_auth_blocked(a->src.down, &blocked_addresses, &blocked_pairs);
+    metrics_set(f->auth_blocked, (double)blocked_addresses, METRICS_LABELS("address"));
+    metrics_set(f->auth_blocked, (double)blocked_pairs, METRICS_LABELS("pair"));
     up_connectors(a->src.up, connector_metrics, a);
     const struct relay_stats *rs = relay_stats(a->src.relay);
     metrics_set(f->receipts_relayed, (double)rs->receipts_delivered, NULL);
@@ -627,6 +633,63 @@ static void route_session_kick(struct admin *a, struct evhttp_request *req,
         return;
     }
     reply(req, 204, NULL, NULL);
+}
+
+/* ---- /auth/blocks: the failed-bind limiter ------------------------- */
+
+struct block_list {
+    struct evbuffer *b;
+    unsigned n;
+};
+
+static void list_block(const struct down_auth_block *k, void *arg)
+{
+    struct block_list *l = arg;
+    evbuffer_add_printf(l->b, "%s{\"key\":", l->n++ ? "," : "");
+    json_str(l->b, k->key);
+    evbuffer_add_printf(l->b,
+                        ",\"scope\":\"%s\",\"blocked\":%s,\"failures\":%u,"
+                        "\"remaining_ms\":%llu}",
+                        k->scope, k->blocked ? "true" : "false", k->failures,
+                        (unsigned long long)k->remaining_ms);
+}
+
+/* GET /auth/blocks: every address and system_id@address pair with
+ * failures counted on this instance, blocked or still counting. */
+static void route_blocks_get(struct admin *a, struct evhttp_request *req)
+{
+    struct block_list l = {.b = evbuffer_new()};
+    if (!l.b) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evbuffer_add(l.b, "[", 1);
+    down_auth_blocks(a->src.down, list_block, &l);
+    evbuffer_add(l.b, "]", 1);
+    reply_json(req, 200, l.b);
+}
+
+/* DELETE /auth/blocks?key=ADDRESS|SYSTEM_ID|SYSTEM_ID@ADDRESS. */
+static void route_blocks_delete(struct admin *a, struct evhttp_request *req)
+{
+    char key[128];
+    if (!query_param(req, "key", key, sizeof key) || !*key) {
+        reply_error(req, 400, "DELETE /auth/blocks needs "
+                              "?key=ADDRESS|SYSTEM_ID|SYSTEM_ID@ADDRESS");
+        return;
+    }
+    size_t n = down_auth_unblock(a->src.down, key);
+    if (n == 0) {
+        reply_error(req, 404, "nothing counted or blocked for that key");
+        return;
+    }
+    struct evbuffer *b = evbuffer_new();
+    if (b)
+        evbuffer_add_printf(b, "{\"unblocked\":%zu}", n);
+    if (b)
+        reply_json(req, 200, b);
+    else
+        evhttp_send_error(req, 500, NULL);
 }
 
 /* ---- /accounts/ID --------------------------------------------------- */
@@ -936,6 +999,13 @@ static void dispatch(struct admin *a, struct evhttp_request *req,
             route_session_kick(a, req, path + 10);
         else
             method_not_allowed(req, "DELETE");
+    } else if (!strcmp(path, "/auth/blocks")) {
+        if (get)
+            route_blocks_get(a, req);
+        else if (m == EVHTTP_REQ_DELETE)
+            route_blocks_delete(a, req);
+        else
+            method_not_allowed(req, "GET, HEAD, DELETE");
     } else if (!strncmp(path, "/accounts/", 10) && path[10] &&
                !strchr(path + 10, '/')) {
         if (get || m == EVHTTP_REQ_PUT)

@@ -13,7 +13,8 @@
  * Routes (docs/operations.md, "Admin API and metrics"):
  *   GET /metrics, GET /healthz, GET /readyz, GET /sessions,
  *   DELETE /sessions/ID, DELETE /sessions?account=ID,
- *   GET /accounts/ID, PUT /accounts/ID.
+ *   GET /accounts/ID, PUT /accounts/ID,
+ *   GET /auth/blocks, DELETE /auth/blocks?key=ADDRESS|SYSTEM_ID.
  *
  * The server reads the modules through their getters and changes
  * nothing of theirs but through their functions (down_kick, store's

@@ -859,3 +859,66 @@ int auth_limiter_peer_key(const struct sockaddr *peer, char *out, size_t cap)
         return -1;
     return snprintf(out, cap, "%s/64", txt) < (int)cap ? 0 : -1;
 }
+
+void auth_limiter_foreach(struct auth_limiter *l, uint64_t now_ms,
+                          auth_limiter_cb cb, void *arg)
+{
+    for (size_t i = 0; i < l->nsets * LIM_WAYS; i++) {
+        struct lim_entry *e = &l->e[i];
+        if (!lim_live(l, e, now_ms))
+            continue;
+        uint64_t end = e->blocked ? e->blocked_until
+                                  : e->window_start + l->window_ms;
+        struct auth_limiter_entry out = {
+            .key = e->key, .failures = e->failures, .blocked = e->blocked,
+            .remaining_ms = end > now_ms ? end - now_ms : 0,
+        };
+        cb(&out, arg);
+    }
+}
+
+size_t auth_limiter_blocked(struct auth_limiter *l, uint64_t now_ms)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->nsets * LIM_WAYS; i++)
+        if (lim_live(l, &l->e[i], now_ms) && l->e[i].blocked)
+            n++;
+    return n;
+}
+
+/* 1 when <key> is <what>, or a pair key whose system_id part (before the
+ * last '@') or address part (after it) is <what>. */
+static int lim_key_matches(const char *key, const char *what)
+{
+    if (strcmp(key, what) == 0)
+        return 1;
+    const char *at = strrchr(key, '@');
+    if (at == NULL)
+        return 0;
+    size_t id_len = (size_t)(at - key);
+    if (strlen(what) == id_len && memcmp(key, what, id_len) == 0)
+        return 1;
+    return strcmp(at + 1, what) == 0;
+}
+
+size_t auth_limiter_forget(struct auth_limiter *l, const char *what)
+{
+    size_t n = 0;
+    if (what == NULL || *what == '\0')
+        return 0;
+    for (size_t i = 0; i < l->nsets * LIM_WAYS; i++) {
+        struct lim_entry *e = &l->e[i];
+        if (e->used && lim_key_matches(e->key, what)) {
+            memset(e, 0, sizeof *e);
+            n++;
+        }
+    }
+    return n;
+}
+
+int auth_limiter_pair_key(const char *system_id, const char *peer_key,
+                          char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s@%s", system_id, peer_key);
+    return n > 0 && (size_t)n < cap && (size_t)n < AUTH_LIMITER_KEY_MAX ? 0 : -1;
+}

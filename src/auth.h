@@ -24,8 +24,10 @@
  * caller puts the credentials into an auth_cache, and later binds with
  * the same system_id, the same stored hash and the same password are
  * answered from a keyed MAC (about 1.5 us). Failed binds are counted in
- * auth_limiter tables (one keyed by source address, one by system_id)
- * which slow down and then refuse the source of repeated failures.
+ * auth_limiter tables (one keyed by source address, one by the pair
+ * (system_id, source address)) which slow down and then refuse the source
+ * of repeated failures. Nothing is ever keyed by the system_id alone: a
+ * stranger's failures must not lock a customer out of its own addresses.
  */
 #ifndef SMPPBRIDGE_AUTH_H
 #define SMPPBRIDGE_AUTH_H
@@ -197,6 +199,41 @@ enum auth_verdict auth_limiter_fail(struct auth_limiter *l, const char *key,
 void auth_limiter_success(struct auth_limiter *l, const char *key);
 /* Keys held now (tests, metrics). */
 size_t auth_limiter_count(const struct auth_limiter *l);
+
+/* One live key, for listing (GET /auth/blocks). <key> is valid during the
+ * callback only. <remaining_ms> is the time left of the block when
+ * <blocked>, else of the window in which <failures> are counted. */
+struct auth_limiter_entry {
+    const char *key;
+    unsigned failures;
+    int blocked;
+    uint64_t remaining_ms;
+};
+typedef void (*auth_limiter_cb)(const struct auth_limiter_entry *e, void *arg);
+
+/* Every key still live at <now_ms>, in no particular order (expired ones
+ * are dropped on the way). */
+void auth_limiter_foreach(struct auth_limiter *l, uint64_t now_ms,
+                          auth_limiter_cb cb, void *arg);
+
+/* Keys blocked at <now_ms>. */
+size_t auth_limiter_blocked(struct auth_limiter *l, uint64_t now_ms);
+
+/*
+ * Forget every key that is <what>, or whose system_id or address part is
+ * <what> when it is a pair key (auth_limiter_pair_key): the operator's
+ * unblock. How many keys were forgotten.
+ */
+size_t auth_limiter_forget(struct auth_limiter *l, const char *what);
+
+/*
+ * The limiter key of a (system_id, source address) pair into <out> (<cap>
+ * >= AUTH_LIMITER_KEY_MAX): "SYSTEM_ID@PEER_KEY". A system_id may itself
+ * contain '@' but an address key never does, so the last '@' splits it.
+ * 0, or -1 when it does not fit.
+ */
+int auth_limiter_pair_key(const char *system_id, const char *peer_key,
+                          char *out, size_t cap);
 
 /*
  * The limiter key for a source address, into <out> (<cap> >=

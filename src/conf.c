@@ -158,6 +158,9 @@ static const struct conf_key conf_server_keys[] = {
     K_DUR(CONF_T_MS, SV, "auth_block", auth_block_ms, "300s", DUR_S(1),
           DUR_D(7)),
     K_ENUM(SV, "proxy_protocol", proxy_protocol, "no", conf_bools),
+    K_ENUM(SV, "bind_fail_detail", bind_fail_detail, "no", conf_bools),
+    K_DUR(CONF_T_MS, SV, "bind_fail_delay", bind_fail_delay_ms, "500ms",
+          DUR_MS(0), DUR_S(30)),
 };
 #undef SV
 

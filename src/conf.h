@@ -48,6 +48,8 @@ struct conf_server {
     unsigned auth_fail_window_ms;
     unsigned auth_block_ms;      /* how long it is then refused */
     int proxy_protocol;          /* connections start with a PROXY header */
+    int bind_fail_detail;        /* refusals say why (else all ESME_RBINDFAIL) */
+    unsigned bind_fail_delay_ms; /* no refusal is answered sooner */
 };
 
 struct conf_tls {

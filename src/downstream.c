@@ -1,14 +1,25 @@
 /*
  * downstream.c - customers' binds and submits.
  *
- * A bind is checked in this order, each failure with its own status:
- * source address or system_id over the failure limit (ESME_RBINDFAIL,
- * and slowed down before that), account unknown (ESME_RINVSYSID),
- * password (ESME_RINVPASWD), disabled (ESME_RBINDFAIL), source address
- * outside the allowlist (ESME_RBINDFAIL), too many binds for the account
- * or in all (ESME_RBINDFAIL). The account is read from Redis on every
- * bind, so changes need no restart. The slow password hash runs on a
- * worker thread (verifier.h), once per credentials thanks to auth_cache.
+ * A bind is checked in this order: the source address, or this
+ * system_id from this address, over the failure limit (slowed down
+ * before that); account unknown; account disabled; source address
+ * outside the allowlist; password; too many binds for the account or in
+ * all. Everything a stranger can try is decided before the password, so
+ * an address the allowlist forbids never costs a password hash and never
+ * learns whether a password is right. Failures are counted per address
+ * and per (system_id, address), never per system_id alone: guesses from
+ * elsewhere cannot lock a customer out of its own addresses.
+ *
+ * Every refusal is answered with ESME_RBINDFAIL ([server] bind_fail_detail
+ * = yes keeps the detailed statuses) and no sooner than refusal_floor_ms()
+ * after the bind arrived, so neither the status nor the timing tells an
+ * unknown system_id from a wrong password; the reason goes to the log and
+ * to smppbridge_auth_failures_total{reason}.
+ *
+ * The account is read from Redis on every bind, so changes need no
+ * restart. The slow password hash runs on a worker thread (verifier.h),
+ * once per credentials thanks to auth_cache.
  *
  * Everything asynchronous holds a session reference and looks at the
  * session's state when it completes: the customer may have gone meanwhile.
@@ -18,7 +29,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +75,7 @@ struct down_client {
     int id_decimal;
     char peer[64];
     char peer_key[AUTH_PEER_KEY_MAX];
+    char pair_key[AUTH_LIMITER_KEY_MAX]; /* "system_id@peer_key" */
     struct sockaddr_storage addr;
     char system_id[16];
     const char *bind_type;            /* "tx", "rx", "trx": for the logs */
@@ -70,7 +84,10 @@ struct down_client {
     unsigned long long n_submits, n_ok, n_throttled, n_refused, n_delivered;
     char password[16];                /* only while the bind is checked */
     size_t password_len;
-    struct event *delay_ev;
+    struct event *delay_ev;           /* slowed down: the lookup waits */
+    struct event *answer_ev;          /* a refusal waits for its floor */
+    uint32_t answer_status;
+    uint64_t bind_at_ms;              /* the bind arrived (monotonic) */
     struct down_client *prev, *next;  /* all clients */
     struct down_client *rx_prev, *rx_next;
 };
@@ -105,7 +122,8 @@ struct down {
     struct auth_cache *auth_cache;
     struct verifier *verifier;
     struct verify_batch *batches;     /* password checks running */
-    struct auth_limiter *by_peer, *by_system_id;
+    struct auth_limiter *by_peer, *by_pair;
+    uint64_t verify_cost_ms;          /* recent password checks, smoothed */
     struct msgid_gen ids;
     int ids_ready;
     struct msgops *ops;               /* query_sm, cancel_sm, replace_sm */
@@ -253,6 +271,8 @@ static void on_close(struct sess *s, enum sess_close_reason why, void *ctx)
     }
     if (c->delay_ev)
         event_free(c->delay_ev);
+    if (c->answer_ev)
+        event_free(c->answer_ev);
     wipe_password(c);
     client_unlink(d, c);
     free(c);
@@ -272,10 +292,64 @@ static void count_refusal(struct down *d, const char *why)
     metrics_add(d->m_auth, 1, METRICS_LABELS(reason));
 }
 
-static void bind_refuse(struct down_client *c, uint32_t status, const char *why)
+/*
+ * How long after its arrival a refused bind is answered: [server]
+ * bind_fail_delay, or twice the recent cost of a password check when that
+ * is more (a loaded machine must not make wrong passwords answer later
+ * than unknown ids), but within half the bind timeout.
+ */
+static uint64_t refusal_floor_ms(const struct down *d)
+{
+    uint64_t floor = d->cfg->server.bind_fail_delay_ms;
+    if (2 * d->verify_cost_ms > floor)
+        floor = 2 * d->verify_cost_ms;
+    if (floor > d->cfg->server.bind_timeout_ms / 2)
+        floor = d->cfg->server.bind_timeout_ms / 2;
+    return floor;
+}
+
+static void on_answer_due(evutil_socket_t fd, short what, void *arg)
+{
+    struct down_client *c = arg;
+    (void)fd;
+    (void)what;
+    if (sess_state(c->sess) == SESS_BINDING)
+        sess_bind_reply(c->sess, c->answer_status); /* may free <c> */
+}
+
+/* Send the refusal <status> once the floor since the bind's arrival has
+ * passed: at once when the checks already took that long, or when we are
+ * shutting down (no timer may outlive the drain). */
+static void answer_refusal(struct down_client *c, uint32_t status)
 {
     struct down *d = c->d;
     uint64_t now = clock_mono_ms();
+    uint64_t due = d->draining ? now : c->bind_at_ms + refusal_floor_ms(d);
+    if (due > now && !c->answer_ev)
+        c->answer_ev = evtimer_new(d->base, on_answer_due, c);
+    if (due <= now || !c->answer_ev) {
+        sess_bind_reply(c->sess, status);
+        return;
+    }
+    uint64_t wait = due - now;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+    c->answer_status = status;
+    evtimer_add(c->answer_ev, &tv);
+}
+
+/*
+ * Refuse the bind: log and count <why>, count a failure against the
+ * address and the (system_id, address) pair when <guess> (the refusal is
+ * evidence of someone trying credentials), and answer <status> - or
+ * ESME_RBINDFAIL unless bind_fail_detail - after the floor.
+ */
+static void bind_refuse(struct down_client *c, uint32_t status, const char *why,
+                        int guess)
+{
+    struct down *d = c->d;
+    uint64_t now = clock_mono_ms();
+    if (!d->cfg->server.bind_fail_detail)
+        status = ESME_RBINDFAIL; /* the log says what the customer saw */
     d->stats.binds_failed++;
     count_refusal(d, why);
     log_event(LOG_WARN, TAG,
@@ -284,24 +358,20 @@ static void bind_refuse(struct down_client *c, uint32_t status, const char *why)
                          "reason", why, "status", pdu_status_name(status)),
               "[%s %s] bind refused: %s (%s)", c->system_id, c->peer, why,
               pdu_status_name(status));
-    if (status == ESME_RINVPASWD || status == ESME_RINVSYSID) {
+    if (guess) {
         auth_limiter_fail(d->by_peer, c->peer_key, now);
-        auth_limiter_fail(d->by_system_id, c->system_id, now);
+        auth_limiter_fail(d->by_pair, c->pair_key, now);
     }
     wipe_password(c);
-    sess_bind_reply(c->sess, status);
+    answer_refusal(c, status);
 }
 
 /* The account's rules after the password, in the order the header
  * comment gives. */
-static uint32_t account_verdict(struct down *d, struct down_client *c,
-                                const struct account *a, const char **why)
+static uint32_t account_verdict(struct down *d, const struct account *a,
+                                const char **why)
 {
     struct down_account *da = account_find(d, a->id);
-    if (!a->enabled)
-        return *why = "account disabled", ESME_RBINDFAIL;
-    if (auth_allow_match(a->allow, (const struct sockaddr *)&c->addr) != 1)
-        return *why = "address not allowed", ESME_RBINDFAIL;
     if (a->max_binds && da && da->binds >= a->max_binds)
         return *why = "too many binds for the account", ESME_RBINDFAIL;
     if (d->n_bound >= d->cfg->server.max_binds)
@@ -314,12 +384,12 @@ static void bind_accept(struct down_client *c, const struct account *a)
     struct down *d = c->d;
     struct down_account *da = account_attach(d, a->id);
     if (!da) {
-        bind_refuse(c, ESME_RSYSERR, "out of memory");
+        bind_refuse(c, ESME_RSYSERR, "out of memory", 0);
         return;
     }
     wipe_password(c);
     auth_limiter_success(d->by_peer, c->peer_key);
-    auth_limiter_success(d->by_system_id, c->system_id);
+    auth_limiter_success(d->by_pair, c->pair_key);
     c->acct = da;
     da->tps = a->tps;
     da->daily_quota = a->daily_quota;
@@ -346,11 +416,11 @@ static void bind_accept(struct down_client *c, const struct account *a)
 static void bind_decide(struct down_client *c, const struct account *a)
 {
     const char *why = NULL;
-    uint32_t v = account_verdict(c->d, c, a, &why);
+    uint32_t v = account_verdict(c->d, a, &why);
     if (v == ESME_ROK)
         bind_accept(c, a);
     else
-        bind_refuse(c, v, why);
+        bind_refuse(c, v, why, 0);
 }
 
 /*
@@ -366,12 +436,20 @@ struct bind_wait {
 
 struct verify_batch {
     struct down *d;
+    uint64_t started_ms;              /* for the refusal floor */
     struct account acct;
     char pw[16];
     size_t pw_len;
     struct bind_wait *waiters;
     struct verify_batch *next;
 };
+
+/* A password check took <ms>, queueing included: smoothed (7/8 old, 1/8
+ * new) into the cost refusal_floor_ms() stays above. */
+static void note_verify_cost(struct down *d, uint64_t ms)
+{
+    d->verify_cost_ms = d->verify_cost_ms ? (7 * d->verify_cost_ms + ms) / 8 : ms;
+}
 
 static void on_verified(int ok, void *arg)
 {
@@ -385,6 +463,7 @@ static void on_verified(int ok, void *arg)
     if (ok == 1)
         auth_cache_put(d->auth_cache, b->acct.id, b->acct.password_hash, b->pw,
                        b->pw_len);
+    note_verify_cost(d, clock_mono_ms() - b->started_ms);
     while (b->waiters) {
         struct bind_wait *w = b->waiters;
         b->waiters = w->next;
@@ -394,7 +473,7 @@ static void on_verified(int ok, void *arg)
                 bind_decide(c, &b->acct);
             else
                 bind_refuse(c, ok == 0 ? ESME_RINVPASWD : ESME_RBINDFAIL,
-                            ok == 0 ? "wrong password" : "shutting down");
+                            ok == 0 ? "wrong password" : "shutting down", ok == 0);
         }
         sess_unref(w->sess);
         free(w);
@@ -423,6 +502,7 @@ static struct verify_batch *batch_start(struct down *d, const struct account *a,
     if (!b)
         return NULL;
     b->d = d;
+    b->started_ms = clock_mono_ms();
     b->acct = *a;
     memcpy(b->pw, c->password, c->password_len);
     b->pw_len = c->password_len;
@@ -452,7 +532,7 @@ static void check_password(struct down_client *c, const struct account *a)
         b = batch_start(d, a, c);
     if (!b) {
         free(w);
-        bind_refuse(c, ESME_RBINDFAIL, "too many binds being checked");
+        bind_refuse(c, ESME_RBINDFAIL, "too many binds being checked", 0);
         return;
     }
     w->sess = c->sess;
@@ -467,9 +547,13 @@ static void on_account(int status, const struct account *a, void *arg)
     if (sess_state(s) == SESS_BINDING) {
         struct down_client *c = sess_ctx(s);
         if (status != 0)
-            bind_refuse(c, ESME_RBINDFAIL, "account store unavailable");
+            bind_refuse(c, ESME_RBINDFAIL, "account store unavailable", 0);
         else if (!a)
-            bind_refuse(c, ESME_RINVSYSID, "unknown system_id");
+            bind_refuse(c, ESME_RINVSYSID, "unknown system_id", 1);
+        else if (!a->enabled)
+            bind_refuse(c, ESME_RBINDFAIL, "account disabled", 0);
+        else if (auth_allow_match(a->allow, (const struct sockaddr *)&c->addr) != 1)
+            bind_refuse(c, ESME_RBINDFAIL, "address not allowed", 1);
         else
             check_password(c, a);
     }
@@ -481,7 +565,7 @@ static void bind_lookup(struct down_client *c)
     sess_ref(c->sess);
     if (store_account_get(c->d->st, c->system_id, on_account, c->sess) != 0) {
         sess_unref(c->sess);
-        bind_refuse(c, ESME_RBINDFAIL, "account store unavailable");
+        bind_refuse(c, ESME_RBINDFAIL, "account store unavailable", 0);
     }
 }
 
@@ -505,14 +589,18 @@ static void on_bind(struct sess *s, const struct pdu *bind, void *ctx)
                                                             : "trx";
     pdu_view_copy(c->password, sizeof c->password, bind->password);
     c->password_len = strlen(c->password);
+    c->bind_at_ms = now;
+    if (auth_limiter_pair_key(c->system_id, c->peer_key, c->pair_key,
+                              sizeof c->pair_key) != 0)
+        snprintf(c->pair_key, sizeof c->pair_key, "%s", c->peer_key);
     enum auth_verdict by_peer = auth_limiter_check(d->by_peer, c->peer_key, now);
-    enum auth_verdict by_id = auth_limiter_check(d->by_system_id, c->system_id, now);
+    enum auth_verdict by_pair = auth_limiter_check(d->by_pair, c->pair_key, now);
     (void)s;
-    if (by_peer == AUTH_BLOCKED || by_id == AUTH_BLOCKED) {
-        bind_refuse(c, ESME_RBINDFAIL, "too many failed binds");
+    if (by_peer == AUTH_BLOCKED || by_pair == AUTH_BLOCKED) {
+        bind_refuse(c, ESME_RBINDFAIL, "too many failed binds", 0);
         return;
     }
-    if (by_peer == AUTH_SLOW || by_id == AUTH_SLOW) {
+    if (by_peer == AUTH_SLOW || by_pair == AUTH_SLOW) {
         /* repeated failures: answer late, so guessing is slow */
         struct timeval tv = {SLOW_BIND_DELAY_MS / 1000, 0};
         c->delay_ev = evtimer_new(d->base, on_bind_delay, c);
@@ -1257,9 +1345,9 @@ struct down *down_new(struct event_base *base, const struct conf *cfg,
     d->auth_cache = auth_cache_new(0);
     d->verifier = verifier_new(base, VERIFIER_THREADS, VERIFIER_PENDING);
     d->by_peer = auth_limiter_new_conf(&cfg->server, 0);
-    d->by_system_id = auth_limiter_new_conf(&cfg->server, 0);
+    d->by_pair = auth_limiter_new_conf(&cfg->server, 0);
     d->ops = msgops_new(st);
-    if (!d->auth_cache || !d->verifier || !d->by_peer || !d->by_system_id ||
+    if (!d->auth_cache || !d->verifier || !d->by_peer || !d->by_pair ||
         !d->ops) {
         down_free(d);
         return NULL;
@@ -1334,17 +1422,17 @@ void down_reload(struct down *d, const struct conf_server *before,
         now->auth_block_ms == before->auth_block_ms)
         return;
     struct auth_limiter *by_peer = auth_limiter_new_conf(now, 0);
-    struct auth_limiter *by_id = auth_limiter_new_conf(now, 0);
-    if (!by_peer || !by_id) {
+    struct auth_limiter *by_pair = auth_limiter_new_conf(now, 0);
+    if (!by_peer || !by_pair) {
         auth_limiter_free(by_peer);
-        auth_limiter_free(by_id);
+        auth_limiter_free(by_pair);
         log_error(TAG, "out of memory: auth limits unchanged");
         return;
     }
     auth_limiter_free(d->by_peer);
-    auth_limiter_free(d->by_system_id);
+    auth_limiter_free(d->by_pair);
     d->by_peer = by_peer;
-    d->by_system_id = by_id;
+    d->by_pair = by_pair;
 }
 
 void down_free(struct down *d)
@@ -1358,7 +1446,7 @@ void down_free(struct down *d)
     verifier_free(d->verifier);
     auth_cache_free(d->auth_cache);
     auth_limiter_free(d->by_peer);
-    auth_limiter_free(d->by_system_id);
+    auth_limiter_free(d->by_pair);
     while (d->proxy_waits)
         proxy_wait_free(d->proxy_waits, 1);
     msgops_free(d->ops);
@@ -1502,4 +1590,63 @@ void down_note_delivered(struct sess *s)
 {
     if (sess_state(s) != SESS_CLOSED)
         ((struct down_client *)sess_ctx(s))->n_delivered++;
+}
+
+/* ---- the failed-bind limiter, for the admin server ---------------------- */
+
+struct block_walk {
+    const char *scope;
+    down_auth_block_cb cb;
+    void *arg;
+};
+
+static void report_block(const struct auth_limiter_entry *e, void *arg)
+{
+    struct block_walk *w = arg;
+    struct down_auth_block b = {.scope = w->scope, .key = e->key,
+                                .failures = e->failures, .blocked = e->blocked,
+                                .remaining_ms = e->remaining_ms};
+    w->cb(&b, w->arg);
+}
+
+void down_auth_blocks(struct down *d, down_auth_block_cb cb, void *arg)
+{
+    uint64_t now = clock_mono_ms();
+    struct block_walk by_peer = {"address", cb, arg}, by_pair = {"pair", cb, arg};
+    auth_limiter_foreach(d->by_peer, now, report_block, &by_peer);
+    auth_limiter_foreach(d->by_pair, now, report_block, &by_pair);
+}
+
+void down_auth_blocked(struct down *d, size_t *addresses, size_t *pairs)
+{
+    uint64_t now = clock_mono_ms();
+    *addresses = auth_limiter_blocked(d->by_peer, now);
+    *pairs = auth_limiter_blocked(d->by_pair, now);
+}
+
+/* <what> as the limiter spells it: an IP address becomes its peer key
+ * (an IPv6 address its /64), anything else stays as it is. */
+static void limiter_spelling(const char *what, char *out, size_t cap)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+    const struct sockaddr *sa = NULL;
+    if (inet_pton(AF_INET, what, &sin.sin_addr) == 1)
+        sa = (const struct sockaddr *)&sin;
+    else if (inet_pton(AF_INET6, what, &sin6.sin6_addr) == 1)
+        sa = (const struct sockaddr *)&sin6;
+    if (!sa || auth_limiter_peer_key(sa, out, cap) != 0)
+        snprintf(out, cap, "%s", what);
+}
+
+size_t down_auth_unblock(struct down *d, const char *what)
+{
+    char key[AUTH_LIMITER_KEY_MAX];
+    limiter_spelling(what, key, sizeof key);
+    size_t n = auth_limiter_forget(d->by_peer, key) +
+               auth_limiter_forget(d->by_pair, key);
+    if (n)
+        log_event(LOG_INFO, TAG, LOG_FIELDS("unblocked", key),
+                  "failed-bind limits lifted for %s (%zu entries)", key, n);
+    return n;
 }

@@ -99,6 +99,27 @@ void down_sessions(struct down *d, down_session_cb cb, void *arg);
 int down_kick(struct down *d, unsigned long long id);
 /* The same for every bind of <account>; how many were unbound. */
 unsigned down_kick_account(struct down *d, const char *account);
+
+/* One key of the failed-bind limiter: <scope> "address" (key: the
+ * address, an IPv6 one as its /64) or "pair" (key: "SYSTEM_ID@ADDRESS").
+ * <remaining_ms> is what is left of the block when <blocked>, else of the
+ * window counting <failures>. Strings are valid during the callback. */
+struct down_auth_block {
+    const char *scope;
+    const char *key;
+    unsigned failures;
+    int blocked;
+    uint64_t remaining_ms;
+};
+typedef void (*down_auth_block_cb)(const struct down_auth_block *b, void *arg);
+/* Every address and pair with failures counted on this instance. */
+void down_auth_blocks(struct down *d, down_auth_block_cb cb, void *arg);
+/* How many addresses and pairs are blocked now. */
+void down_auth_blocked(struct down *d, size_t *addresses, size_t *pairs);
+/* Forget the failures of <what>: an address (every pair at it too), a
+ * system_id (its pairs at every address) or one "SYSTEM_ID@ADDRESS".
+ * How many entries went. */
+size_t down_auth_unblock(struct down *d, const char *what);
 /* The relay: a deliver_sm on <s> was answered ESME_ROK. */
 void down_note_delivered(struct sess *s);
 

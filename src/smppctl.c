@@ -82,7 +82,13 @@ static const char usage_text[] =
     "  kick ID | kick --account ID\n"
     "                      send unbind to one bind (ID from sessions) or to\n"
     "                      every bind of an account on that bridge\n"
-    "      sessions and kick ask the bridge's admin server ([admin] listen):\n"
+    "  auth blocks         addresses and system_id@address pairs with failed\n"
+    "                      binds counted on a running bridge: blocked or\n"
+    "                      still counting, failures, seconds left\n"
+    "  auth unblock ADDRESS|SYSTEM_ID|SYSTEM_ID@ADDRESS\n"
+    "                      forget those failures: an address (and every\n"
+    "                      system_id at it), a system_id (at every address)\n"
+    "      sessions, kick and auth ask the bridge's admin server ([admin] listen):\n"
     "      --admin HOST:PORT (default " ADMIN_DEFAULT "), --token TOKEN\n"
     "      (default: $SMPPBRIDGE_ADMIN_TOKEN)\n"
     "\n"
@@ -1188,6 +1194,97 @@ static int run_kick(int argc, char **argv)
     return rc;
 }
 
+/* ---- the failed-bind limiter, through the admin HTTP server ------------ */
+
+/* 1 when <key> is the JSON literal true among <m>. */
+static int member_true(const struct admin_json_member *m, int n, const char *key)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(m[i].key, key))
+            return m[i].type == ADMIN_JSON_TRUE;
+    return 0;
+}
+
+/* GET /auth/blocks as a table, one key a line. */
+static int print_blocks(const char *body)
+{
+    static struct admin_json_member m[ADMIN_JSON_MAX_KEYS];
+    const char *p = body, *s, *e;
+    char err[128];
+    printf("%-40s %-7s %-8s %8s %9s\n", "KEY", "SCOPE", "STATE", "FAILURES",
+           "SECONDS");
+    while (next_object(&p, &s, &e)) {
+        int n = admin_json_object(s, (size_t)(e - s), m, ARRAY_LEN(m), err,
+                                  sizeof err);
+        if (n < 0) {
+            fprintf(stderr, "smppctl: unexpected answer: %s\n", err);
+            return EXIT_OPERR;
+        }
+        unsigned long long ms = strtoull(member(m, n, "remaining_ms"), NULL, 10);
+        printf("%-40s %-7s %-8s %8s %9llu\n", member(m, n, "key"),
+               member(m, n, "scope"),
+               member_true(m, n, "blocked") ? "blocked" : "counting",
+               member(m, n, "failures"), (ms + 999) / 1000);
+    }
+    return 0;
+}
+
+/* <in> percent-encoded for a query string into <out>; -1 when too long. */
+static int query_escape(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *in; in++) {
+        unsigned char ch = (unsigned char)*in;
+        int plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL;
+        if (o + (plain ? 1 : 3) >= cap)
+            return -1;
+        if (plain)
+            out[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(out + o, cap - o, "%%%02X", ch);
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* auth blocks | auth unblock WHAT, each with the admin options. */
+static int run_auth(int argc, char **argv)
+{
+    struct admin_opts o;
+    struct http_reply r = {0};
+    const char *what;
+    char path[256], esc[200];
+    if (argc < 1 || (strcmp(argv[0], "blocks") && strcmp(argv[0], "unblock")))
+        return usage_error("auth: blocks or unblock?");
+    int unblock = !strcmp(argv[0], "unblock");
+    int rc = parse_admin_opts(argc - 1, argv + 1, &o, &what);
+    if (rc)
+        return rc;
+    if (o.account)
+        return usage_error("auth: unexpected --account");
+    if (unblock != (what != NULL))
+        return usage_error(unblock ? "auth unblock: which ADDRESS or SYSTEM_ID?"
+                                   : "auth blocks: unexpected argument");
+    if (unblock && (strlen(what) > 64 || query_escape(what, esc, sizeof esc) != 0))
+        return usage_error("auth unblock: longer than 64 characters");
+    snprintf(path, sizeof path, unblock ? "/auth/blocks?key=%s" : "/auth/blocks",
+             unblock ? esc : "");
+    if ((rc = admin_request(&o, unblock ? "DELETE" : "GET", path, &r)) != 0)
+        return rc;
+    if (r.status == 200 && !unblock) {
+        rc = print_blocks(r.body);
+    } else if (r.status == 200) {
+        printf("unblocked %s\n", what);
+    } else {
+        fprintf(stderr, "smppctl: %s: %s", r.status == 404 ? "not found" : "failed",
+                r.body);
+        rc = r.status == 404 ? EXIT_NOTFOUND : EXIT_OPERR;
+    }
+    free(r.body);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *conf_path = DEFAULT_CONF;
@@ -1220,6 +1317,8 @@ int main(int argc, char **argv)
         rc = run_sessions(argc - i - 1, argv + i + 1);
     } else if (!strcmp(argv[i], "kick")) {
         rc = run_kick(argc - i - 1, argv + i + 1);
+    } else if (!strcmp(argv[i], "auth")) {
+        rc = run_auth(argc - i - 1, argv + i + 1);
     } else if (!strcmp(argv[i], "number")) {
         rc = run_number(argc - i - 1, argv + i + 1, conf_path);
     } else {

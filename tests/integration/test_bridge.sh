@@ -38,6 +38,7 @@ window = 200
 max_binds = 50
 bind_timeout = 5s
 auth_fail_limit = 6
+bind_fail_detail = yes
 auth_fail_window = 60s
 auth_block = 60s
 [tls]

@@ -36,9 +36,9 @@ wait_event() {
 }
 
 wait_event 10 '.tag == "up" and .state == "bound"'
-check "wrong password refused: ESME_RINVPASWD" eq "$(bind_status logacct wrongpw)" 0x0000000e
+check "wrong password refused: ESME_RBINDFAIL (bind_fail_detail = no)" eq "$(bind_status logacct wrongpw)" 0x0000000d
 check "good password, transmitter: bound" eq "$(bind_status logacct goodpw tx)" 0x00000000
-check "a hostile system_id is refused" eq "$(bind_status $'ev"il\\x\n\x01b' x)" 0x0000000f
+check "a hostile system_id is refused" eq "$(bind_status $'ev"il\\x\n\x01b' x)" 0x0000000d
 wait_event 5 '.msg | startswith("unbound")'
 kill -TERM "$REDIS_PID"
 check "Redis down: an event with host, port, state and reason" \
@@ -53,7 +53,7 @@ check "every line is one JSON object with ts, level, tag and msg" \
 refused=$(event '.msg | startswith("bind refused: wrong password")')
 check "auth failure: account, system_id, type, peer, reason and status as fields" \
     eq "$(jq -r '[.level, .tag, .account, .system_id, .type, (.peer | test("^127\\.0\\.0\\.1:[0-9]+$")), .reason, .status] | join(" ")' <<<"$refused")" \
-    "warn down logacct logacct trx true wrong password ESME_RINVPASWD"
+    "warn down logacct logacct trx true wrong password ESME_RBINDFAIL"
 bound=$(event '.tag == "down" and (.msg | startswith("bound as"))')
 check "bind: account, type, peer and session id as fields" \
     eq "$(jq -r '[.level, .account, .type, (.peer | test("^127\\.0\\.0\\.1:[0-9]+$")), (.session | test("^[0-9]+$"))] | join(" ")' <<<"$bound")" \
@@ -63,7 +63,7 @@ check "unbind: account, type, peer and reason as fields" \
     eq "$(jq -r '[.account, .type, (.peer | length > 0), (.reason | length > 0)] | join(" ")' <<<"$unbound")" \
     "logacct tx true true"
 check "hostile system_id: decoded back exactly from its escaped field" \
-    eq "$(event '.status == "ESME_RINVSYSID"' | jq -r '.system_id == "ev\"il\\x\n\u0001b"')" true
+    eq "$(event '.reason == "unknown system_id"' | jq -r '.system_id == "ev\"il\\x\n\u0001b"')" true
 check "upstream session: connector, session index and state" \
     eq "$(event '.tag == "up" and .state == "bound"' | jq -r '[.connector, .session, .type] | join(" ")')" \
     "sim 0 trx"

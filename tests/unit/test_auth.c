@@ -680,3 +680,91 @@ Test(limiter, siphash_reference)
     cr_assert_eq(auth_siphash(key, msg, 0), 0x726fdb47dd0e0e31ULL);
     cr_assert_eq(auth_siphash(key, msg, 15), 0xa129ca6149be45e5ULL);
 }
+
+/* ---- failures per address and per (system_id, address) ---------------- */
+
+struct seen {
+    char keys[8][AUTH_LIMITER_KEY_MAX];
+    unsigned failures[8];
+    int blocked[8];
+    uint64_t remaining[8];
+    int n;
+};
+
+static void collect(const struct auth_limiter_entry *e, void *arg)
+{
+    struct seen *s = arg;
+    cr_assert_lt(s->n, 8);
+    snprintf(s->keys[s->n], sizeof s->keys[0], "%s", e->key);
+    s->failures[s->n] = e->failures;
+    s->blocked[s->n] = e->blocked;
+    s->remaining[s->n] = e->remaining_ms;
+    s->n++;
+}
+
+static int seen_index(const struct seen *s, const char *key)
+{
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->keys[i], key))
+            return i;
+    return -1;
+}
+
+Test(limiter, pair_key_splits_at_the_last_at)
+{
+    char k[AUTH_LIMITER_KEY_MAX];
+    cr_assert_eq(auth_limiter_pair_key("acme", "192.0.2.1", k, sizeof k), 0);
+    cr_assert_str_eq(k, "acme@192.0.2.1");
+    cr_assert_eq(auth_limiter_pair_key("a@b", "2001:db8::/64", k, sizeof k), 0);
+    cr_assert_str_eq(k, "a@b@2001:db8::/64");
+    cr_assert_eq(auth_limiter_pair_key("acme", "192.0.2.1", k, 8), -1);
+}
+
+Test(limiter, foreach_lists_live_keys_with_time_left)
+{
+    struct auth_limiter *l = auth_limiter_new(0, 2, 1000, 5000);
+    struct seen s = {0};
+    auth_limiter_fail(l, "192.0.2.1", 100);
+    auth_limiter_fail(l, "192.0.2.1", 200); /* blocked until 5200 */
+    auth_limiter_fail(l, "acme@192.0.2.9", 300);
+    auth_limiter_foreach(l, 400, collect, &s);
+    cr_assert_eq(s.n, 2);
+    int a = seen_index(&s, "192.0.2.1"), p = seen_index(&s, "acme@192.0.2.9");
+    cr_assert(a >= 0 && p >= 0);
+    cr_assert_eq(s.blocked[a], 1);
+    cr_assert_eq(s.failures[a], 2);
+    cr_assert_eq(s.remaining[a], 4800);
+    cr_assert_eq(s.blocked[p], 0);
+    cr_assert_eq(s.failures[p], 1);
+    cr_assert_eq(s.remaining[p], 900); /* window: 300 + 1000 - 400 */
+    cr_assert_eq(auth_limiter_blocked(l, 400), 1);
+    /* the pair's window is over at 1300, the block at 5200 */
+    memset(&s, 0, sizeof s);
+    auth_limiter_foreach(l, 1300, collect, &s);
+    cr_assert_eq(s.n, 1);
+    cr_assert_eq(auth_limiter_blocked(l, 5200), 0);
+    auth_limiter_free(l);
+}
+
+/* The operator's unblock: an address (with the pairs at it), a system_id
+ * (its pairs everywhere, not the addresses), or one pair. */
+Test(limiter, forget_by_address_system_id_or_pair)
+{
+    struct auth_limiter *l = auth_limiter_new(0, 1, 1000, 5000);
+    const char *keys[] = {"192.0.2.1", "acme@192.0.2.1", "acme@192.0.2.2",
+                          "a@b@192.0.2.2", "other@192.0.2.1", "192.0.2.10"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        cr_assert_eq(auth_limiter_fail(l, keys[i], 0), AUTH_BLOCKED);
+    cr_assert_eq(auth_limiter_forget(l, "192.0.2.1"), 3);
+    cr_assert_eq(auth_limiter_check(l, "192.0.2.1", 1), AUTH_OK);
+    cr_assert_eq(auth_limiter_check(l, "192.0.2.10", 1), AUTH_BLOCKED);
+    cr_assert_eq(auth_limiter_check(l, "acme@192.0.2.2", 1), AUTH_BLOCKED);
+    /* "a" is not the system_id "a@b" */
+    cr_assert_eq(auth_limiter_forget(l, "a"), 0);
+    cr_assert_eq(auth_limiter_forget(l, "acme"), 1);
+    cr_assert_eq(auth_limiter_check(l, "acme@192.0.2.2", 1), AUTH_OK);
+    cr_assert_eq(auth_limiter_forget(l, "a@b@192.0.2.2"), 1);
+    cr_assert_eq(auth_limiter_forget(l, ""), 0);
+    cr_assert_eq(auth_limiter_count(l), 1);
+    auth_limiter_free(l);
+}

@@ -268,6 +268,8 @@ static void check_defaults(const struct conf *d)
     cr_assert_eq(d->server.auth_fail_limit, 5);
     cr_assert_eq(d->server.auth_fail_window_ms, 60000);
     cr_assert_eq(d->server.auth_block_ms, 300000);
+    cr_assert_eq(d->server.bind_fail_detail, 0);
+    cr_assert_eq(d->server.bind_fail_delay_ms, 500);
     cr_assert_eq(d->tls.n_listen, 0);
     cr_assert_str_eq(d->tls.cert, "");
     cr_assert_str_eq(d->tls.ca, "");
