@@ -145,7 +145,7 @@ check "show: no hash in the JSON" \
     bash -c '! grep -qiE "scrypt|password|hash" "$1"' _ "$WORK/show.out"
 check "show: exactly the documented keys" eq \
     "$(jq -c 'keys' "$WORK/show.out")" \
-    '["allow","created","daily_quota","enabled","id","id_format","max_binds","tps","updated"]'
+    '["allow","created","daily_quota","enabled","id","id_format","max_binds","queue_max_bytes","queue_max_messages","tps","updated"]'
 
 # --- duplicate add --------------------------------------------------------
 pw_in dup "$PW2"
