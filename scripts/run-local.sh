@@ -58,7 +58,7 @@ echo "smsc-sim:   127.0.0.1:2776 (pid ${PIDS[-1]}, log build/run/smsc-sim.log)"
 if "$BIN/smppctl" -c "$CONF" account show demo >/dev/null 2>&1; then
     echo demopass | "$BIN/smppctl" -c "$CONF" account set demo --password-stdin --enabled yes >/dev/null
 else
-    echo demopass | "$BIN/smppctl" -c "$CONF" account add demo --password-stdin >/dev/null
+    echo demopass | "$BIN/smppctl" -c "$CONF" account add demo --password-stdin --tps 0 --max-binds 0 >/dev/null
 fi
 echo "account:    demo / demopass"
 

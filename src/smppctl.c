@@ -96,6 +96,8 @@ static const char usage_text[] =
     "                      ESME_RTHROTTLED until 00:00 UTC; 0 = none\n"
     "                      (max 100000000)\n"
     "  --max-binds N       binds at once, 0 = unlimited (max 10000)\n"
+    "                      (a new account gets --tps 100 --max-binds 10\n"
+    "                      unless told otherwise)\n"
     "  --queue-max-messages N\n"
     "                      messages it may have queued for upstream at\n"
     "                      once; beyond it ESME_RMSGQFUL; 0 = the bridge's\n"
@@ -582,6 +584,8 @@ static int do_add(const char *id, const struct acct_opts *o)
 {
     struct account a;
     account_init(&a, id);
+    a.tps = ACCOUNT_NEW_TPS;
+    a.max_binds = ACCOUNT_NEW_BINDS;
     apply_opts(&a, o);
     a.created = a.updated = (int64_t)time(NULL);
     int rc = set_password(&a);
