@@ -141,6 +141,18 @@ nkeys() { R --scan --pattern "$1" | grep -c .; } # keys matching a pattern
 check "multi: one shared body in Redis" eq "$(nkeys 'sb:body:{multi}:*')" 1
 check "multi: 508 entries counted for the account" eq "$(R HGET 'sb:qc:{multi}' n)" 508
 
+# replace_sm and cancel_sm of a destination whose text is shared: its
+# entry leaves the queue (replaced by a whole one, then cancelled) and
+# gives back what it cost; the other destination keeps the body
+LONG=$(printf 'y%.0s' $(seq 250))
+perl "$ROOT/tests/interop/ops_client.pl" --port "$BRIDGE_PORT" --system-id multi \
+    --password pw --timeout 10 "submit_multi:3460001:34620000001,34620000002:$LONG" \
+    'replace:$1:3460001:short now' 'cancel:$1:3460001' >"$WORK/ops.jsonl" 2>"$WORK/ops.err"
+check "multi ops: submit_multi, replace_sm, cancel_sm all ESME_ROK" eq \
+    "$(jq -r '.status' "$WORK/ops.jsonl" | tr '\n' ' ')" "0 0 0 "
+check "multi ops: one more message and one more body counted" eq \
+    "$(R HGET 'sb:qc:{multi}' n) $(nkeys 'sb:body:{multi}:*')" "509 2"
+
 check "bridge exits 0 on SIGTERM" stop "$BRIDGE_PID"
 
 # ---- maxmemory-policy allkeys-lru: not ready, and says why ------------------
@@ -175,7 +187,7 @@ ready200() { [ "$(ready_code)" = 200 ]; }
 check "noeviction again: ready within 10 s" wait_until 10 ready200
 
 # ---- the queue drains to the simulator: every cost is given back ----------
-QUEUED=$((70 + BYTES_OK + 508))
+RECORDS=$((70 + BYTES_OK + 508 + 2)) # with the two of the ops
 queue_empty() { [ "$(R XLEN sb:queue)" = 0 ]; }
 check "queue drained to the simulator within 60 s" wait_until 60 queue_empty
 check "every account's counters back at 0" eq \
@@ -185,9 +197,11 @@ states() { # every message's state, counted
     R --scan --pattern 'sb:msg:*' | while read -r k; do R HGET "$k" state; done |
         sort | uniq -c | awk '{printf "%s=%s ", $2, $1}'
 }
-check "no message refused or unusable: all $QUEUED went upstream" \
+STATES=$(states)
+check "no message refused or unusable: $RECORDS records, none REJECTED or UNKNOWN ($STATES)" \
     bash -c '! grep -qE "REJECTED|UNKNOWN" <<<"$1" && [ "$(grep -oE "[0-9]+" <<<"$1" | paste -sd+ | bc)" = "$2" ]' \
-    _ "$(states)" "$QUEUED"
+    _ "$STATES" "$RECORDS"
+check "the cancelled destination is DELETED, only it" grep -q "DELETED=1 " <<<"$STATES"
 check "bridge exits 0 on SIGTERM (allkeys-lru run)" stop "$lru_PID"
 
 finish
