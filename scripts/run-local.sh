@@ -103,7 +103,7 @@ if "$BIN/smppctl" -c "$CONF" account show demo >/dev/null 2>&1; then
     echo demopass | "$BIN/smppctl" -c "$CONF" account set demo --password-stdin --enabled yes >/dev/null ||
         fail "resetting the demo account"
 else
-    echo demopass | "$BIN/smppctl" -c "$CONF" account add demo --password-stdin >/dev/null ||
+    echo demopass | "$BIN/smppctl" -c "$CONF" account add demo --password-stdin --tps 0 --max-binds 0 >/dev/null ||
         fail "creating the demo account"
 fi
 echo "account:    demo / demopass"

@@ -20,6 +20,8 @@ enum account_field {
     FLD_ID_FORMAT,
     FLD_TPS,
     FLD_DAILY_QUOTA,
+    FLD_QUEUE_MAX_MESSAGES,
+    FLD_QUEUE_MAX_BYTES,
     FLD_CREATED,
     FLD_UPDATED,
     FLD_MAX
@@ -33,6 +35,8 @@ static const struct {
     [FLD_MAX_BINDS] = {"max_binds", 0}, [FLD_ALLOW] = {"allow", 0},
     [FLD_ID_FORMAT] = {"id_format", 0}, [FLD_TPS] = {"tps", 0},
     [FLD_DAILY_QUOTA] = {"daily_quota", 0},
+    [FLD_QUEUE_MAX_MESSAGES] = {"queue_max_messages", 0},
+    [FLD_QUEUE_MAX_BYTES] = {"queue_max_bytes", 0},
     [FLD_CREATED] = {"created", 0},     [FLD_UPDATED] = {"updated", 0},
 };
 
@@ -147,6 +151,16 @@ static int field_parse(enum account_field f, const char *v, size_t len,
             goto bad;
         a->daily_quota = (unsigned)n;
         return 0;
+    case FLD_QUEUE_MAX_MESSAGES:
+        if (parse_u64(v, len, ACCOUNT_QUEUE_MSGS_MAX, &n) < 0)
+            goto bad;
+        a->queue_max_messages = (unsigned)n;
+        return 0;
+    case FLD_QUEUE_MAX_BYTES:
+        if (parse_u64(v, len, ACCOUNT_QUEUE_BYTES_MAX, &n) < 0)
+            goto bad;
+        a->queue_max_bytes = n;
+        return 0;
     case FLD_ALLOW:
         if (copy_text(v, len, tmp, sizeof tmp) < 0)
             goto bad;
@@ -245,6 +259,12 @@ void account_to_fields(const struct account *a, struct account_fields *f)
         case FLD_DAILY_QUOTA:
             snprintf(f->num[k], sizeof f->num[k], "%u", a->daily_quota);
             break;
+        case FLD_QUEUE_MAX_MESSAGES:
+            snprintf(f->num[k], sizeof f->num[k], "%u", a->queue_max_messages);
+            break;
+        case FLD_QUEUE_MAX_BYTES:
+            snprintf(f->num[k], sizeof f->num[k], "%" PRIu64, a->queue_max_bytes);
+            break;
         case FLD_CREATED:
             snprintf(f->num[k], sizeof f->num[k], "%" PRId64, a->created);
             break;
@@ -322,6 +342,8 @@ int account_to_json(const struct account *a, char *out, size_t cap)
     jb_str(&b, account_id_format_name(a->id_format));
     jb_num(&b, "tps", a->tps);
     jb_num(&b, "daily_quota", a->daily_quota);
+    jb_num(&b, "queue_max_messages", a->queue_max_messages);
+    jb_num(&b, "queue_max_bytes", (int64_t)a->queue_max_bytes);
     jb_num(&b, "created", a->created);
     jb_num(&b, "updated", a->updated);
     jb_raw(&b, "}", 1);

@@ -20,6 +20,11 @@
  *       tps         submits per second across all bridges, 0 = unlimited
  *       daily_quota submits per UTC day across all bridges, 0 = none
  *                   (each part of a long message counts; throttle.h)
+ *       queue_max_messages  messages it may have queued (waiting to go
+ *                   upstream) at once, 0 = the bridge's [queue]
+ *                   account_max_messages
+ *       queue_max_bytes     bytes those may take in Redis, 0 = [queue]
+ *                   account_max_bytes
  *       created     Unix time (seconds) the account was added
  *       updated     Unix time (seconds) of the last change
  *   <prefix>:accounts      set of every account id
@@ -44,11 +49,19 @@
 #define ACCOUNT_HASH_MAX 256
 #define ACCOUNT_ALLOW_MAX 1024
 #define ACCOUNT_ERR_LEN 256
-#define ACCOUNT_NFIELDS 9
+#define ACCOUNT_NFIELDS 11
 /* Bounds smppctl and the parser enforce. */
 #define ACCOUNT_TPS_MAX 100000u
 #define ACCOUNT_BINDS_MAX 10000u
 #define ACCOUNT_QUOTA_MAX 100000000u
+#define ACCOUNT_QUEUE_MSGS_MAX 100000000u
+#define ACCOUNT_QUEUE_BYTES_MAX 4000000000u
+/* What `smppctl account add` gives a new account unless told otherwise:
+ * finite, so that a customer nobody thought about cannot take every
+ * bind and all of the upstream's rate. Accounts stored without the
+ * fields keep reading as unlimited (account_init). */
+#define ACCOUNT_NEW_TPS 100u
+#define ACCOUNT_NEW_BINDS 10u
 /* account_key() output always fits: prefix (63) + ":acct:{" + id + "}". */
 #define ACCOUNT_KEY_MAX 96
 
@@ -66,6 +79,8 @@ struct account {
     enum account_id_format id_format;
     unsigned tps;                    /* 0 = unlimited */
     unsigned daily_quota;            /* per UTC day; 0 = none */
+    unsigned queue_max_messages;     /* 0 = the bridge's default */
+    uint64_t queue_max_bytes;        /* 0 = the bridge's default */
     int64_t created;                 /* Unix seconds */
     int64_t updated;
 };
@@ -121,7 +136,8 @@ void account_to_fields(const struct account *a, struct account_fields *f);
 /*
  * <a> as one JSON object, without the password hash:
  *   {"id":"acme","enabled":true,"max_binds":0,"allow":"","id_format":"hex",
- *    "tps":50,"daily_quota":0,"created":1764180000,"updated":1764180000}
+ *    "tps":50,"daily_quota":0,"queue_max_messages":0,"queue_max_bytes":0,
+ *    "created":1764180000,"updated":1764180000}
  * into <out> (NUL-terminated). Its length, or -1 when <cap> is too small.
  */
 int account_to_json(const struct account *a, char *out, size_t cap);

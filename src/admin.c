@@ -52,7 +52,7 @@
 #define BACKLOG_ACCOUNTS 1000  /* P:dlr:* lengths asked per refresh */
 #define MAX_HASHING 2          /* PUTs with a password hashing at once */
 #define SMPP_PASSWORD_MAX 8    /* SMPP 3.4 5.2.2: 9 octets with the NUL */
-#define PUT_FIELDS 10
+#define PUT_FIELDS 12
 
 /* The families the admin server sets at scrape time (the modules count
  * the others themselves). */
@@ -516,6 +516,12 @@ static void answer_readyz(struct admin *a, struct evhttp_request *req)
         evbuffer_add_printf(b, ",\"missing\":[%s%s%s]", redis ? "" : "\"redis\"",
                             !redis && !bound ? "," : "",
                             bound ? "" : "\"upstream\"");
+    /* connected, but Redis may drop what we store: say why (the policy
+     * name is Redis's, a short token; no quote can be in it) */
+    const char *evicting = store_unready_reason(a->src.st);
+    if (evicting && !strchr(evicting, '"') && !strchr(evicting, '\\'))
+        evbuffer_add_printf(b, ",\"redis_reason\":\"maxmemory-policy %s evicts "
+                            "keys; noeviction is required\"", evicting);
     evbuffer_add(b, "}", 1);
     reply_json(req, redis && bound ? 200 : 503, b);
 }
@@ -824,6 +830,8 @@ static const char *put_field(struct admin_wait *w,
 #ifdef ACCOUNT_QUOTA_MAX
         {"daily_quota", ACCOUNT_QUOTA_MAX},
 #endif
+        {"queue_max_messages", ACCOUNT_QUEUE_MSGS_MAX},
+        {"queue_max_bytes", ACCOUNT_QUEUE_BYTES_MAX},
     };
     char *num = w->nums[w->n];
     for (size_t i = 0; i < ARRAY_LEN(numbers); i++) {

@@ -183,6 +183,8 @@ static const struct conf_key conf_redis_keys[] = {
     K_DUR(CONF_T_SEC, RD, "id_ttl", id_ttl_s, "72h", DUR_H(1), DUR_D(30)),
     K_STR(RD, "prefix", prefix, "sb", conf_check_prefix, 0),
     K_UINT(RD, "cdr_maxlen", cdr_maxlen, "1000000", 0, 100000000),
+    K_UINT(RD, "dead_maxlen", dead_maxlen, "100000", 100, 10000000),
+    K_UINT(RD, "dead_entry_max", dead_entry_max, "4096", 256, 65536),
     K_ADDRS(RD, "sentinels", sentinels, n_sentinels, NULL),
     K_STR(RD, "master_name", master_name, "mymaster", conf_check_nonempty, 0),
     K_STR(RD, "sentinel_password", sentinel_password, NULL, NULL, CONF_SECRET),
@@ -213,6 +215,10 @@ static const struct conf_key conf_queue_keys[] = {
     K_DUR(CONF_T_MS, QU, "retry_max", retry_max_ms, "60s", DUR_MS(10),
           DUR_H(24)),
     K_UINT(QU, "max_attempts", max_attempts, "10", 1, 1000),
+    K_UINT(QU, "account_max_messages", account_max_messages, "100000", 1,
+           100000000),
+    K_UINT(QU, "account_max_bytes", account_max_bytes, "67108864", 65536,
+           4000000000u),
 };
 #undef QU
 

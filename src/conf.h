@@ -69,6 +69,8 @@ struct conf_redis {
     unsigned id_ttl_s;           /* upstream id -> our id map (72 h) */
     char prefix[64];             /* key prefix, "sb" */
     unsigned cdr_maxlen;         /* P:cdr kept about this long; 0: no CDRs */
+    unsigned dead_maxlen;        /* P:dead kept about this long (entries) */
+    unsigned dead_entry_max;     /* bytes of a PDU kept in P:dead, cut after */
     /* Sentinel: when any is set, the master's address is asked of them
      * (in turn) before each connection, and host/port are not used. */
     char sentinels[CONF_MAX_LISTEN][CONF_STR]; /* "HOST:PORT" */
@@ -93,6 +95,11 @@ struct conf_queue {
     unsigned retry_min_ms;       /* temporary upstream errors: backoff */
     unsigned retry_max_ms;
     unsigned max_attempts;       /* then the message fails permanently */
+    /* What one account may have queued at once, unless the account says
+     * otherwise (its queue_max_messages / queue_max_bytes): beyond it
+     * ESME_RMSGQFUL, so one customer cannot fill the shared Redis. */
+    unsigned account_max_messages;
+    unsigned account_max_bytes;
 };
 
 /* Receipts and MO waiting in P:dlr:{ACCOUNT} for the customer. */

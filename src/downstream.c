@@ -98,6 +98,8 @@ struct down_account {
     char throttle_key[24];          /* "acct:ID" */
     unsigned tps;                   /* from the account, kept up to date */
     unsigned daily_quota;           /* likewise; 0 = none */
+    unsigned queue_max_messages;    /* likewise; 0 = [queue] default */
+    uint64_t queue_max_bytes;
     unsigned binds;
     struct down_client *receivers;
     struct down_client *next_rx;
@@ -132,6 +134,7 @@ struct down {
     struct down_stats stats;
     unsigned long long last_sid;
     struct metrics_family *m_submits, *m_throttled, *m_resp, *m_auth;
+    struct metrics_family *m_queue_full; /* over the account's queue caps */
 };
 
 /* ---- accounts on this instance -------------------------------------- */
@@ -142,6 +145,14 @@ static unsigned account_bucket(const char *id)
     for (; *id; id++)
         h = h * 33 + (unsigned char)*id;
     return h % ACCOUNT_BUCKETS;
+}
+
+/* The account's own caps on what it may have queued (0: the [queue]
+ * defaults apply, see queue_message). */
+static void account_queue_caps(struct down_account *da, const struct account *a)
+{
+    da->queue_max_messages = a->queue_max_messages;
+    da->queue_max_bytes = a->queue_max_bytes;
 }
 
 static struct down_account *account_find(struct down *d, const char *id)
@@ -393,6 +404,7 @@ static void bind_accept(struct down_client *c, const struct account *a)
     c->acct = da;
     da->tps = a->tps;
     da->daily_quota = a->daily_quota;
+    account_queue_caps(da, a);
     c->id_decimal = a->id_format == ACCOUNT_ID_DEC;
     da->binds++;
     d->n_bound++;
@@ -720,8 +732,13 @@ static uint32_t admit_one(struct down_client *c, const struct pdu *p, int *held)
     return ESME_RTHROTTLED;
 }
 
+static void multi_share_body(struct multi_wait *m, const struct pdu *p,
+                             const uint8_t *raw, size_t n, const char *msg_id,
+                             struct store_msg_info *mi);
+
 /* Give <p> our id (into w->msg_id) and add it to the queue with its state
- * record; <cb> completes it. -1: it cannot be queued now. */
+ * record, within the account's caps; <cb> completes it (status 1: over
+ * a cap). -1: it cannot be queued now. */
 static int queue_message(struct down_client *c, const struct pdu *p,
                          struct submit_wait *w, store_done_cb cb)
 {
@@ -735,11 +752,19 @@ static int queue_message(struct down_client *c, const struct pdu *p,
     pdu_view_copy(src, sizeof src, p->source_addr);
     pdu_view_copy(dst, sizeof dst, p->destination_addr);
     concat_parts(p, parts, sizeof parts);
+    const struct conf_queue *qc = &d->cfg->queue;
     struct store_msg_info mi = {
         .account = c->acct->id, .msg_id = w->msg_id, .ts_ms = clock_wall_ms(),
         .src_ton = p->source_addr_ton, .src_npi = p->source_addr_npi,
         .src = src, .dst = dst, .parts = parts,
+        .max_messages = c->acct->queue_max_messages
+                            ? c->acct->queue_max_messages
+                            : qc->account_max_messages,
+        .max_bytes = c->acct->queue_max_bytes ? c->acct->queue_max_bytes
+                                              : qc->account_max_bytes,
     };
+    if (w->multi)
+        multi_share_body(w->multi, p, raw, n, w->msg_id, &mi);
     w->sess = c->sess;
     w->read_us = clock_mono_us();
     sess_ref(c->sess);
@@ -773,6 +798,20 @@ static void submit_reply(struct sess *s, uint32_t command_id, uint32_t seq,
                     NULL);
 }
 
+/* A queue write that did not happen: over the account's caps (status
+ * 1, counted per account) or Redis failed. ESME_RMSGQFUL either way: a
+ * temporary refusal, the customer sends it again later. */
+static void queue_refused(struct down_client *c, int status)
+{
+    struct down *d = c->d;
+    if (status != 1) {
+        d->stats.queue_errors++;
+        return;
+    }
+    d->stats.queue_full++;
+    metrics_add(d->m_queue_full, 1, METRICS_LABELS(c->acct->id));
+}
+
 static void on_queued(int status, void *arg)
 {
     struct submit_wait *w = arg;
@@ -786,7 +825,7 @@ static void on_queued(int status, void *arg)
             d->stats.submits_ok++;
             submit_reply(w->sess, w->command_id, w->seq, ESME_ROK, &r, w->read_us);
         } else {
-            d->stats.queue_errors++;
+            queue_refused(c, status);
             submit_reply(w->sess, w->command_id, w->seq, ESME_RMSGQFUL, NULL,
                          w->read_us);
         }
@@ -929,7 +968,53 @@ struct multi_wait {
     unsigned n_fail;
     char first_id[MSGID_TEXT_MAX];
     unsigned first_dest;            /* index of first_id's destination */
+    /* The part every destination's submit_sm shares (esm_class to the
+     * end: the text and TLVs), stored once in Redis when it is large
+     * enough to matter; body_id names it ("": not shared yet). */
+    char body_id[MSGID_TEXT_MAX];
+    uint8_t *body;
+    size_t body_len;
 };
+
+/* Below this a shared body costs Redis more (a key, a reference count)
+ * than the copies it saves. */
+#define MULTI_SHARE_MIN 256u
+
+/* Where a submit_sm's shared part starts in its encoding: after the
+ * header, service_type, and the source and destination addresses (each
+ * C-Octet string with its NUL, each address after its ton and npi). */
+static size_t submit_head_len(const struct pdu *p)
+{
+    return 16 + p->service_type.len + 1 + 2 + p->source_addr.len + 1 + 2 +
+           p->destination_addr.len + 1;
+}
+
+/* Fill <mi> so that the destination's entry names <m>'s shared body: the
+ * first one large enough creates it (its id is that destination's
+ * <msg_id>); a later one whose tail is not the same bytes (it cannot be,
+ * but it must not go out wrong) is stored whole. */
+static void multi_share_body(struct multi_wait *m, const struct pdu *p,
+                             const uint8_t *raw, size_t n, const char *msg_id,
+                             struct store_msg_info *mi)
+{
+    size_t head = submit_head_len(p);
+    if (head >= n || n - head < MULTI_SHARE_MIN)
+        return;
+    if (!m->body_id[0]) {
+        m->body = malloc(n - head);
+        if (!m->body)
+            return;
+        memcpy(m->body, raw + head, n - head);
+        m->body_len = n - head;
+        snprintf(m->body_id, sizeof m->body_id, "%s", msg_id);
+        mi->body_create = 1;
+    } else if (n - head != m->body_len ||
+               memcmp(raw + head, m->body, m->body_len) != 0) {
+        return;
+    }
+    mi->body_id = m->body_id;
+    mi->head_len = head;
+}
 
 static void multi_fail(struct multi_wait *m, const struct pdu_dest *dst,
                        uint32_t status)
@@ -964,6 +1049,7 @@ static void multi_reply(struct multi_wait *m)
         }
     }
     sess_unref(m->sess);
+    free(m->body);
     free(m);
 }
 
@@ -978,6 +1064,8 @@ static void on_multi_queued(int status, void *arg)
             m->first_dest = w->dest;
         }
     } else {
+        if (sess_state(w->sess) != SESS_CLOSED)
+            queue_refused(sess_ctx(w->sess), status);
         w->dst.addr = pdu_view_str(w->dst_addr);
         multi_fail(m, &w->dst, ESME_RMSGQFUL);
     }
@@ -1483,6 +1571,8 @@ static void on_account_reloaded(int status, const struct account *a, void *arg)
             da->tps = a->tps; /* the next submit uses the new rate */
         if (da && a)
             da->daily_quota = a->daily_quota; /* and the new quota */
+        if (da && a)
+            account_queue_caps(da, a); /* and the new caps */
         for (struct down_client *c = d->clients; c; c = c->next) {
             if (!c->acct || strcmp(c->acct->id, w->id) != 0)
                 continue;
@@ -1531,6 +1621,11 @@ static void down_metrics(struct down *d)
     d->m_throttled = metrics_family(m, METRICS_COUNTER, "smppbridge_throttled_total",
                                     "Submits refused over the account's rate.",
                                     "account");
+    d->m_queue_full = metrics_family(
+        m, METRICS_COUNTER, "smppbridge_queue_full_total",
+        "Submits refused with ESME_RMSGQFUL: the account has its "
+        "queue_max_messages or queue_max_bytes queued already.",
+        "account");
     d->m_resp = metrics_family(m, METRICS_HISTOGRAM, "smppbridge_submit_resp_seconds",
                                "Customer submits: request read to response written.",
                                NULL);

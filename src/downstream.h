@@ -71,7 +71,8 @@ void down_account_changed(struct down *d, const char *account);
 struct down_stats {
     unsigned long long binds_ok, binds_failed, submits, submits_ok,
         submits_refused, submits_throttled, queue_errors, proxy_refused,
-        submits_quota; /* refused: the account's daily quota is used up */
+        submits_quota, /* refused: the account's daily quota is used up */
+        queue_full;    /* refused: the account's queue caps are reached */
 };
 const struct down_stats *down_stats(const struct down *d);
 

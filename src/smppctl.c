@@ -102,6 +102,14 @@ static const char usage_text[] =
     "                      ESME_RTHROTTLED until 00:00 UTC; 0 = none\n"
     "                      (max 100000000)\n"
     "  --max-binds N       binds at once, 0 = unlimited (max 10000)\n"
+    "                      (a new account gets --tps 100 --max-binds 10\n"
+    "                      unless told otherwise)\n"
+    "  --queue-max-messages N\n"
+    "                      messages it may have queued for upstream at\n"
+    "                      once; beyond it ESME_RMSGQFUL; 0 = the bridge's\n"
+    "                      [queue] account_max_messages (max 100000000)\n"
+    "  --queue-max-bytes N bytes those may take in Redis; 0 = [queue]\n"
+    "                      account_max_bytes (max 4000000000)\n"
     "  --allow CIDR,...    source addresses allowed, IPv4 or IPv6 blocks;\n"
     "                      \"\" = any address\n"
     "  --id-format hex|dec message ids this customer receives\n"
@@ -117,7 +125,8 @@ static const char usage_text[] =
 struct acct_opts {
     int password;                 /* --password-stdin */
     int has_tps, has_binds, has_allow, has_format, has_enabled, has_quota;
-    unsigned tps, max_binds, daily_quota;
+    int has_qmsgs, has_qbytes;
+    unsigned tps, max_binds, daily_quota, queue_msgs, queue_bytes;
     char allow[ACCOUNT_ALLOW_MAX];
     enum account_id_format format;
     int enabled;
@@ -166,7 +175,7 @@ static int parse_count(const char *opt, const char *v, unsigned max,
 {
     size_t n = strlen(v);
     unsigned long x = 0;
-    if (n == 0 || n > 9 || strspn(v, "0123456789") != n) {
+    if (n == 0 || n > 10 || strspn(v, "0123456789") != n) {
         char tmp[48];
         return usage_error("%s wants a whole number, not '%s'", opt,
                            printable(v, tmp, sizeof tmp));
@@ -186,6 +195,14 @@ static int parse_opt_value(const char *opt, const char *v,
     if (strcmp(opt, "--tps") == 0) {
         o->has_tps = 1;
         return parse_count(opt, v, ACCOUNT_TPS_MAX, &o->tps);
+    }
+    if (strcmp(opt, "--queue-max-messages") == 0) {
+        o->has_qmsgs = 1;
+        return parse_count(opt, v, ACCOUNT_QUEUE_MSGS_MAX, &o->queue_msgs);
+    }
+    if (strcmp(opt, "--queue-max-bytes") == 0) {
+        o->has_qbytes = 1;
+        return parse_count(opt, v, ACCOUNT_QUEUE_BYTES_MAX, &o->queue_bytes);
     }
     if (strcmp(opt, "--daily-quota") == 0) {
         o->has_quota = 1;
@@ -548,6 +565,10 @@ static void apply_opts(struct account *a, const struct acct_opts *o)
         a->tps = o->tps;
     if (o->has_quota)
         a->daily_quota = o->daily_quota;
+    if (o->has_qmsgs)
+        a->queue_max_messages = o->queue_msgs;
+    if (o->has_qbytes)
+        a->queue_max_bytes = o->queue_bytes;
     if (o->has_binds)
         a->max_binds = o->max_binds;
     if (o->has_allow)
@@ -569,6 +590,8 @@ static int do_add(const char *id, const struct acct_opts *o)
 {
     struct account a;
     account_init(&a, id);
+    a.tps = ACCOUNT_NEW_TPS;
+    a.max_binds = ACCOUNT_NEW_BINDS;
     apply_opts(&a, o);
     a.created = a.updated = (int64_t)time(NULL);
     int rc = set_password(&a);
@@ -603,7 +626,8 @@ static int do_set(const char *id, const struct acct_opts *o)
     struct account a, fresh;
     int rc;
     if (!o->password && !o->has_tps && !o->has_binds && !o->has_allow &&
-        !o->has_format && !o->has_enabled && !o->has_quota)
+        !o->has_format && !o->has_enabled && !o->has_quota &&
+        !o->has_qmsgs && !o->has_qbytes)
         return usage_error("account set: nothing to change");
     account_init(&fresh, id);
     if (o->password && (rc = set_password(&fresh)) != 0)

@@ -84,19 +84,56 @@ static const char *const lease_script[2] = {
     "if #h == 0 then return end "                                            \
     "redis.call('XADD', ckey, 'MAXLEN', '~', maxlen, '*', unpack(h)) end "
 
+/*
+ * Removing a queue entry, the one way every script does it: XDEL, and
+ * when the entry was really there (a second finish of the same entry
+ * finds nothing), give its account back what it cost (its field c, in
+ * bytes, and one message) in the counter hash P:qc:{ACCT} (<ckey>), and
+ * drop its reference to a shared body (field r: a submit_multi's common
+ * part, see store_queue_add); the last reference deletes the body and
+ * gives its bytes back too. Entries written before the counters existed
+ * have no field c and were never counted: nothing to give back. The
+ * counts never go below 0, so a counter hash lost or reset heals. (A
+ * zero is never passed to HINCRBY: Lua writes -0 as "-0", which Redis
+ * refuses as an integer, and a script stopped by an error keeps what it
+ * already wrote.)
+ */
+#define QDEL_LUA                                                             \
+    "local function qgive1(ckey, f, v) "                                     \
+    "if ckey == '' or v == 0 then return end "                               \
+    "if redis.call('HINCRBY', ckey, f, -v) < 0 then "                        \
+    "redis.call('HSET', ckey, f, 0) end end "                                \
+    "local function qgive(ckey, n, b) "                                      \
+    "qgive1(ckey, 'n', n) qgive1(ckey, 'b', b) end "                         \
+    "local function qdel(q, id, ckey) "                                      \
+    "local e = redis.call('XRANGE', q, id, id) "                             \
+    "local n = redis.call('XDEL', q, id) "                                   \
+    "if n == 0 or #e == 0 then return n end "                                \
+    "local f, c, r = e[1][2], nil, nil "                                     \
+    "for j = 1, #f - 1, 2 do "                                               \
+    "if f[j] == 'c' then c = tonumber(f[j + 1]) "                            \
+    "elseif f[j] == 'r' then r = f[j + 1] end end "                          \
+    "if c then qgive(ckey, 1, c) end "                                       \
+    "if r and redis.call('HINCRBY', r, 'refs', -1) <= 0 then "               \
+    "local bl = redis.call('HSTRLEN', r, 'd') "                              \
+    "redis.call('DEL', r) "                                                  \
+    "if c then qgive(ckey, 0, bl) end end "                                  \
+    "return n end "
+
 /* Finishing a queue entry after upstream answered. KEYS[1] queue, KEYS[2]
- * id map key or "", KEYS[3] message, KEYS[4] CDR stream; ARGV[1] entry
+ * id map key or "", KEYS[3] message, KEYS[4] CDR stream, KEYS[5] the
+ * account's queue counters; ARGV[1] entry
  * id, ARGV[2] map value, ARGV[3] TTL s, ARGV[4] new state (ENROUTE,
  * REJECTED or UNKNOWN), ARGV[5] connector, ARGV[6] upstream id or
  * upstream status, ARGV[7] now ms, ARGV[8] "1" when the life ends here
  * (refused, or accepted without a usable id), ARGV[9] CDR maxlen. An
  * ENROUTE record lives id_ttl from now: its receipt may come that late. */
 static const char finish_script[] =
-    CDR_LUA
+    CDR_LUA QDEL_LUA
     "if KEYS[2] ~= '' then "
     "redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end "
     "redis.call('XACK', KEYS[1], 'bridge', ARGV[1]) "
-    "local n = redis.call('XDEL', KEYS[1], ARGV[1]) "
+    "local n = qdel(KEYS[1], ARGV[1], KEYS[5]) "
     "if redis.call('HGET', KEYS[3], 'state') == 'QUEUED' then "
     "if ARGV[4] == 'ENROUTE' then "
     "redis.call('HSET', KEYS[3], 'state', 'ENROUTE', 'connector', ARGV[5], "
@@ -115,14 +152,77 @@ static const char finish_script[] =
  * when we connected) loads them again, and that one command fails. */
 enum script_id {
     SCRIPT_FINISH = 0,
+    SCRIPT_SENT,
+    SCRIPT_QUEUE_ADD,
+    SCRIPT_BODIES,
     SCRIPT_COUNT,
 };
 
-/* cancel_sm. KEYS[1] queue, KEYS[2] message, KEYS[3] CDR stream; ARGV now
- * ms, maxlen. An entry an instance has read (it is in the group's pending
+/* After a submit_sm_resp with an id: map it, finish the entry, the
+ * message is ENROUTE. KEYS[1] queue, KEYS[2] id map key, KEYS[3]
+ * message, KEYS[4] the account's queue counters; ARGV[1] entry id,
+ * ARGV[2] map value, ARGV[3] TTL s, ARGV[4] connector, ARGV[5] upstream
+ * id as written, ARGV[6] now ms. Nothing here depends on what Redis
+ * holds but the entry's cost, given back by qdel. */
+static const char sent_script[] =
+    QDEL_LUA
+    "redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) "
+    "redis.call('XACK', KEYS[1], 'bridge', ARGV[1]) "
+    "qdel(KEYS[1], ARGV[1], KEYS[4]) "
+    "redis.call('HSET', KEYS[3], 'state', 'ENROUTE', 'connector', ARGV[4], "
+    "'upstream_id', ARGV[5], 'sent', ARGV[6]) "
+    "redis.call('EXPIRE', KEYS[3], ARGV[3]) return 1";
+
+/*
+ * Adding a message to the queue within its account's caps, in one step:
+ * the count and the write cannot drift apart, and two instances cannot
+ * both take the last place. KEYS[1] queue, KEYS[2] message record,
+ * KEYS[3] the account's counters P:qc:{ACCT} (fields n messages, b
+ * bytes), KEYS[4] a shared body P:body:{ACCT}:ID or "" (fields d bytes,
+ * refs). ARGV[1] account, [2] our id, [3] ts ms, [4] the PDU (or, with a
+ * body, its head: the PDU is head .. d), [5] max messages, [6] max
+ * bytes, [7] TTL s, [8] the body's bytes when this entry creates it, ""
+ * otherwise; from [9] the record's fields and values. The entry costs
+ * its own bytes (field c); a body costs its bytes once, charged when it
+ * is created. Returns the entry id, or -1 over a cap (nothing written),
+ * or -2 when the body it names is gone (its first entry was refused).
+ */
+static const char queue_add_script[] =
+    "local v = redis.call('HMGET', KEYS[3], 'n', 'b') "
+    "local n, b = tonumber(v[1]) or 0, tonumber(v[2]) or 0 "
+    "local cost, body = #ARGV[4], ARGV[8] "
+    "if KEYS[4] ~= '' and body == '' and "
+    "redis.call('EXISTS', KEYS[4]) == 0 then return -2 end "
+    "if n + 1 > tonumber(ARGV[5]) or "
+    "b + cost + #body > tonumber(ARGV[6]) then return -1 end "
+    "local e "
+    "if KEYS[4] ~= '' then "
+    "if body ~= '' then redis.call('HSET', KEYS[4], 'd', body, 'refs', 0) end "
+    "redis.call('HINCRBY', KEYS[4], 'refs', 1) "
+    "redis.call('EXPIRE', KEYS[4], ARGV[7]) "
+    "e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[1], 'i', ARGV[2], "
+    "'t', ARGV[3], 'p', ARGV[4], 'c', cost, 'r', KEYS[4]) "
+    "else e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[1], 'i', ARGV[2], "
+    "'t', ARGV[3], 'p', ARGV[4], 'c', cost) end "
+    "redis.call('HINCRBY', KEYS[3], 'n', 1) "
+    "redis.call('HINCRBY', KEYS[3], 'b', cost + #body) "
+    "redis.call('HSET', KEYS[2], 'entry', e, unpack(ARGV, 9)) "
+    "redis.call('EXPIRE', KEYS[2], ARGV[7]) "
+    "return e";
+
+/* The shared bodies of entries just read: KEYS the body keys; for each,
+ * its bytes, or "" when it is gone. */
+static const char bodies_script[] =
+    "local out = {} "
+    "for i = 1, #KEYS do "
+    "out[i] = redis.call('HGET', KEYS[i], 'd') or '' end "
+    "return out";
+
+/* cancel_sm. KEYS[1] queue, KEYS[2] message, KEYS[3] CDR stream, KEYS[4]
+ * the account's queue counters; ARGV now ms, maxlen. An entry an instance has read (it is in the group's pending
  * list) may be on the wire already: BUSY, never a false "cancelled". */
 static const char msg_cancel_script[] =
-    CDR_LUA
+    CDR_LUA QDEL_LUA
     "local v = redis.call('HMGET', KEYS[2], 'state', 'entry', 'connector', "
     "'upstream_id', 'src_ton', 'src_npi', 'src') "
     "if not v[1] then return {0} end "
@@ -130,21 +230,26 @@ static const char msg_cancel_script[] =
     "if v[1] ~= 'QUEUED' then return {3} end "
     "if #redis.call('XPENDING', KEYS[1], 'bridge', v[2], v[2], 1) > 0 then "
     "return {4} end "
-    "if redis.call('XDEL', KEYS[1], v[2]) == 0 then return {4} end "
+    "if qdel(KEYS[1], v[2], KEYS[4]) == 0 then return {4} end "
     "redis.call('HSET', KEYS[2], 'state', 'DELETED', 'final', ARGV[1]) "
     "redis.call('HDEL', KEYS[2], 'entry') "
     "cdr(KEYS[2], KEYS[3], ARGV[2]) return {1}";
 
-/* replace_sm in the queue. KEYS[1] queue, KEYS[2] message; ARGV old
- * entry, pdu, account, id, ts. 1 replaced, 0 too late. */
+/* replace_sm in the queue. KEYS[1] queue, KEYS[2] message, KEYS[3] the
+ * account's queue counters; ARGV old entry, pdu, account, id, ts. 1
+ * replaced, 0 too late. The new entry is whole (no shared body) and
+ * costs its own bytes: one message for one, so no cap is checked. */
 static const char msg_replace_script[] =
+    QDEL_LUA
     "local v = redis.call('HMGET', KEYS[2], 'state', 'entry') "
     "if v[1] ~= 'QUEUED' or v[2] ~= ARGV[1] then return 0 end "
     "if #redis.call('XPENDING', KEYS[1], 'bridge', ARGV[1], ARGV[1], 1) > 0 "
     "then return 0 end "
-    "if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end "
+    "if qdel(KEYS[1], ARGV[1], KEYS[3]) == 0 then return 0 end "
     "local e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[3], 'i', ARGV[4], "
-    "'t', ARGV[5], 'p', ARGV[2]) "
+    "'t', ARGV[5], 'p', ARGV[2], 'c', #ARGV[2]) "
+    "redis.call('HINCRBY', KEYS[3], 'n', 1) "
+    "redis.call('HINCRBY', KEYS[3], 'b', #ARGV[2]) "
     "redis.call('HSET', KEYS[2], 'entry', e) return 1";
 
 enum conn_kind {
@@ -220,8 +325,16 @@ struct store {
     store_event_cb event_cb;
     void *event_arg;
     struct store_stats stats;
-    struct metrics_family *m_latency, *m_dead; /* see store_metrics() */
+    struct metrics_family *m_latency, *m_dead, *m_dead_cut; /* store_metrics() */
+    /* Redis's maxmemory-policy when it evicts keys (anything but
+     * noeviction): the store is not up while it does ("" otherwise, and
+     * while it is not known). Asked on every new command connection,
+     * and again every POLICY_RECHECK_MS while it evicts. */
+    char evicting[48];
+    uint64_t policy_asked_ms;
 };
+
+#define POLICY_RECHECK_MS 5000u
 
 struct receipt_job;
 static void conn_connect(struct store_conn *c);
@@ -229,6 +342,7 @@ static void ensure_group(struct store *st);
 static void receipt_job_free(struct receipt_job *j);
 static const char *hash_field(const redisReply *r, const char *name);
 static void load_scripts(struct store *st);
+static void policy_ask(struct store *st);
 static void store_metrics(struct store *st);
 
 /* ---- pending commands ----------------------------------------------- */
@@ -410,6 +524,9 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
     (void)what;
     for (int k = 0; k < CONN_COUNT; k++)
         conn_check_timeouts(&st->conns[k], now);
+    if (st->evicting[0] && st->conns[CONN_CMD].up &&
+        now - st->policy_asked_ms >= POLICY_RECHECK_MS)
+        policy_ask(st); /* an operator may have fixed it: ready again */
 }
 
 /* ---- connections ---------------------------------------------------- */
@@ -463,6 +580,76 @@ static void ensure_group(struct store *st)
     send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 6, grp, NULL);
 }
 
+/* ---- maxmemory-policy --------------------------------------------------
+ * With any eviction policy Redis may drop queue entries, receipts or
+ * message records when it is full, silently: acknowledged messages
+ * would be lost. So the bridge refuses to be ready on such a Redis. */
+
+static void policy_learned(struct store *st, const char *policy, size_t len)
+{
+    char was[sizeof st->evicting];
+    snprintf(was, sizeof was, "%s", st->evicting);
+    if (len == 10 && memcmp(policy, "noeviction", 10) == 0)
+        st->evicting[0] = 0;
+    else
+        snprintf(st->evicting, sizeof st->evicting, "%.*s",
+                 (int)(len < 40 ? len : 40), policy);
+    if (strcmp(was, st->evicting) == 0)
+        return;
+    if (st->evicting[0])
+        log_event(LOG_ERROR, TAG,
+                  LOG_FIELDS("maxmemory_policy", st->evicting, "state", "not ready"),
+                  "Redis maxmemory-policy is %s: it may evict queued messages "
+                  "and receipts silently; not ready until it is noeviction",
+                  st->evicting);
+    else
+        log_info(TAG, "Redis maxmemory-policy is noeviction: ready");
+}
+
+/* INFO memory's "maxmemory_policy:NAME" line (when CONFIG is renamed or
+ * denied to our user). Not known: nothing is assumed either way. */
+static void complete_policy_info(struct store *st, redisReply *r,
+                                 struct pending *p)
+{
+    (void)p;
+    const char *at = r && r->type == REDIS_REPLY_STRING
+                         ? strstr(r->str, "maxmemory_policy:") : NULL;
+    if (!at) {
+        log_warn(TAG, "cannot learn Redis's maxmemory-policy (CONFIG GET and "
+                 "INFO refused); it must be noeviction");
+        return;
+    }
+    at += strlen("maxmemory_policy:");
+    policy_learned(st, at, strcspn(at, "\r\n"));
+}
+
+/* CONFIG GET's [name, value]; an error: ask INFO instead. */
+static void complete_policy(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)p;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_STRING) {
+        policy_learned(st, r->element[1]->str, r->element[1]->len);
+        return;
+    }
+    const char *info[] = {"INFO", "memory"};
+    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_policy_info, NULL, 2,
+             info, NULL);
+}
+
+static void policy_ask(struct store *st)
+{
+    const char *argv[] = {"CONFIG", "GET", "maxmemory-policy"};
+    st->policy_asked_ms = clock_mono_ms();
+    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_policy, NULL, 3, argv,
+             NULL);
+}
+
+const char *store_unready_reason(const struct store *st)
+{
+    return st->evicting[0] ? st->evicting : NULL;
+}
+
 static void complete_instance(struct store *st, redisReply *r, struct pending *p)
 {
     (void)p;
@@ -491,6 +678,9 @@ static void on_pubsub_message(redisAsyncContext *ac, void *reply, void *privdata
 
 static const char *const script_body[SCRIPT_COUNT] = {
     [SCRIPT_FINISH] = finish_script,
+    [SCRIPT_SENT] = sent_script,
+    [SCRIPT_QUEUE_ADD] = queue_add_script,
+    [SCRIPT_BODIES] = bodies_script,
 };
 
 static void script_shas(struct store *st)
@@ -534,6 +724,7 @@ static void conn_setup(struct store_conn *c)
     if (c->kind == CONN_CMD) {
         load_scripts(st);
         ensure_group(st);
+        policy_ask(st);
         if (st->instance < 0) {
             snprintf(key, sizeof key, "%s:instances", st->cfg.prefix);
             const char *incr[] = {"INCR", key};
@@ -864,7 +1055,7 @@ void store_free(struct store *st)
 
 int store_up(const struct store *st)
 {
-    return st->conns[CONN_CMD].up;
+    return st->conns[CONN_CMD].up && !st->evicting[0];
 }
 
 void store_on_state(struct store *st, store_state_cb cb, void *arg)
@@ -929,11 +1120,14 @@ static void complete_account(struct store *st, redisReply *r, struct pending *p)
     p->cb.account(0, &a, p->arg);
 }
 
-/* One stream entry [id, [field, value, ...]] into <e>; -1 if it is not
- * one of ours (or was deleted: nil). */
-static int parse_entry(const redisReply *r, struct store_entry *e)
+/* One stream entry [id, [field, value, ...]] into <e>, and the key of
+ * its shared body (field r) into <body> (NULL when whole); -1 if it is
+ * not one of ours (or was deleted: nil). */
+static int parse_entry(const redisReply *r, struct store_entry *e,
+                       const redisReply **body)
 {
     memset(e, 0, sizeof *e);
+    *body = NULL;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_STRING ||
         r->element[1]->type != REDIS_REPLY_ARRAY)
@@ -954,26 +1148,161 @@ static int parse_entry(const redisReply *r, struct store_entry *e)
             e->pdu = (const uint8_t *)v->str;
             e->pdu_len = v->len;
             break;
+        case 'r': *body = v; break;
         default: break;
         }
     }
     return e->pdu ? 0 : -1;
 }
 
-/* Call <p>'s entries callback with the entries in array <list>. */
-static void deliver_entries(const redisReply *list, struct pending *p)
+/*
+ * Entries some of which name a shared body (a submit_multi's common
+ * part): copied out of the reply, which does not outlive its callback,
+ * while the bodies are fetched; then each such PDU is its head and its
+ * body. One allocation per entry, owned here until the callback
+ * returns.
+ */
+struct held_entry {
+    char account[32];
+    char msg_id[48];
+    char body_key[KEY_LEN];     /* "" when whole */
+    size_t len;
+    uint8_t pdu[];
+};
+
+struct body_job {
+    store_entries_cb cb;
+    void *arg;
+    size_t n;
+    struct store_entry *es;
+    struct held_entry **held;
+};
+
+static void body_job_free(struct body_job *j)
 {
-    size_t n = 0, cap = list ? list->elements : 0;
+    for (size_t i = 0; i < j->n; i++)
+        free(j->held[i]);
+    free(j->held);
+    free(j->es);
+    free(j);
+}
+
+/* The head of entry <i> and its body <b> ("" when gone: the PDU is left
+ * as its head alone, which does not decode, and the message fails as an
+ * unusable one rather than going out wrong) into one PDU. */
+static void body_join(struct body_job *j, size_t i, const redisReply *b)
+{
+    struct held_entry *h = j->held[i];
+    if (b && b->type == REDIS_REPLY_STRING && b->len) {
+        struct held_entry *w = realloc(h, sizeof *h + h->len + b->len);
+        if (w) {
+            memcpy(w->pdu + w->len, b->str, b->len);
+            w->len += b->len;
+            j->held[i] = h = w;
+        }
+    }
+    j->es[i].account = h->account;
+    j->es[i].msg_id = h->msg_id;
+    j->es[i].pdu = h->pdu;
+    j->es[i].pdu_len = h->len;
+}
+
+static void complete_bodies(struct store *st, redisReply *r, struct pending *p)
+{
+    (void)st;
+    struct body_job *j = p->arg;
+    size_t k = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        /* read, not delivered: they are claimed again once idle */
+        j->cb(-1, NULL, 0, j->arg);
+        body_job_free(j);
+        return;
+    }
+    for (size_t i = 0; i < j->n; i++)
+        body_join(j, i, j->held[i]->body_key[0] && k < r->elements
+                            ? r->element[k++] : NULL);
+    j->cb(0, j->es, j->n, j->arg);
+    body_job_free(j);
+}
+
+/* Copy entry <e> (body key <body>) into the job's slot <i>. */
+static int body_hold(struct body_job *j, size_t i, const struct store_entry *e,
+                     const redisReply *body)
+{
+    struct held_entry *h = malloc(sizeof *h + e->pdu_len);
+    if (!h)
+        return -1;
+    snprintf(h->account, sizeof h->account, "%s", e->account ? e->account : "");
+    snprintf(h->msg_id, sizeof h->msg_id, "%s", e->msg_id ? e->msg_id : "");
+    snprintf(h->body_key, sizeof h->body_key, "%.*s",
+             body ? (int)body->len : 0, body ? body->str : "");
+    memcpy(h->pdu, e->pdu, e->pdu_len);
+    h->len = e->pdu_len;
+    j->held[i] = h;
+    j->es[i] = *e;
+    return 0;
+}
+
+/* Fetch the bodies of <n> entries <es> (<bodies> their keys) and then
+ * call <p>'s callback; -1 when that cannot be started. */
+static int bodies_fetch(struct store *st, struct pending *p,
+                        const struct store_entry *es,
+                        const redisReply *const *bodies, size_t n)
+{
+    struct body_job *j = calloc(1, sizeof *j);
+    const char **argv = calloc(n + 3, sizeof *argv);
+    size_t nkeys = 0;
+    char nk[16];
+    if (!j || !argv || !(j->es = calloc(n, sizeof *j->es)) ||
+        !(j->held = calloc(n, sizeof *j->held)))
+        goto fail;
+    j->cb = p->cb.entries;
+    j->arg = p->arg;
+    for (; j->n < n; j->n++)
+        if (body_hold(j, j->n, &es[j->n], bodies[j->n]) != 0)
+            goto fail;
+    for (size_t i = 0; i < n; i++)
+        if (j->held[i]->body_key[0])
+            argv[3 + nkeys++] = j->held[i]->body_key;
+    snprintf(nk, sizeof nk, "%zu", nkeys);
+    argv[0] = "EVALSHA";
+    argv[1] = st->script_sha[SCRIPT_BODIES];
+    argv[2] = nk;
+    if (!send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_bodies, j,
+                  (int)nkeys + 3, argv, NULL))
+        goto fail;
+    free(argv);
+    return 0;
+fail:
+    free(argv);
+    if (j)
+        body_job_free(j);
+    return -1;
+}
+
+/* Call <p>'s entries callback with the entries in array <list> (after
+ * fetching the shared bodies some of them name). */
+static void deliver_entries(struct store *st, const redisReply *list,
+                            struct pending *p)
+{
+    size_t n = 0, shared = 0, cap = list ? list->elements : 0;
     struct store_entry *es = cap ? calloc(cap, sizeof *es) : NULL;
-    for (size_t i = 0; es && i < cap; i++)
-        if (parse_entry(list->element[i], &es[n]) == 0)
-            n++;
-    p->cb.entries(cap && !es ? -1 : 0, es, n, p->arg);
+    const redisReply **bodies = cap ? calloc(cap, sizeof *bodies) : NULL;
+    for (size_t i = 0; es && bodies && i < cap; i++)
+        if (parse_entry(list->element[i], &es[n], &bodies[n]) == 0)
+            shared += bodies[n++] != NULL;
+    if (cap && (!es || !bodies))
+        p->cb.entries(-1, NULL, 0, p->arg);
+    else if (shared == 0)
+        p->cb.entries(0, es, n, p->arg);
+    else if (bodies_fetch(st, p, es, bodies, n) != 0)
+        p->cb.entries(-1, NULL, 0, p->arg); /* claimed again once idle */
+    free(bodies);
     free(es);
 }
 
 /* XREADGROUP: nil on timeout, else [[stream, [entries]]]. */
-static void deliver_read(redisReply *r, struct pending *p)
+static void deliver_read(struct store *st, redisReply *r, struct pending *p)
 {
     if (!r) {
         p->cb.entries(-1, NULL, 0, p->arg);
@@ -985,21 +1314,20 @@ static void deliver_read(redisReply *r, struct pending *p)
         p->cb.entries(0, NULL, 0, p->arg);
         return;
     }
-    deliver_entries(r->element[0]->element[1], p);
+    deliver_entries(st, r->element[0]->element[1], p);
 }
 
 static void complete_read(struct store *st, redisReply *r, struct pending *p)
 {
     st->reading = 0;
-    deliver_read(r, p);
+    deliver_read(st, r, p);
 }
 
 /* Our own history is read on the command connection: no blocking read
  * is involved, so st->reading is not touched. */
 static void complete_read_own(struct store *st, redisReply *r, struct pending *p)
 {
-    (void)st;
-    deliver_read(r, p);
+    deliver_read(st, r, p);
 }
 
 /* XAUTOCLAIM: [next-start, [entries], (deleted ids)]. */
@@ -1014,17 +1342,16 @@ static void complete_claim(struct store *st, redisReply *r, struct pending *p)
     if (r->element[0]->type == REDIS_REPLY_STRING)
         snprintf(st->claim_cursor, sizeof st->claim_cursor, "%.*s",
                  (int)r->element[0]->len, r->element[0]->str);
-    deliver_entries(r->element[1], p);
+    deliver_entries(st, r->element[1], p);
 }
 
 static void complete_range(struct store *st, redisReply *r, struct pending *p)
 {
-    (void)st;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         p->cb.entries(-1, NULL, 0, p->arg);
         return;
     }
-    deliver_entries(r, p);
+    deliver_entries(st, r, p);
 }
 
 /* MGET of the candidate keys: every one that is mapped. */
@@ -1124,13 +1451,6 @@ static redisReply *exec_reply(struct store *st, redisReply *r)
     return r;
 }
 
-static void complete_exec_done(struct store *st, redisReply *r,
-                               struct pending *p)
-{
-    if (p->cb.done)
-        p->cb.done(exec_reply(st, r) ? 0 : -1, p->arg);
-}
-
 int store_account_get(struct store *st, const char *id, store_account_cb cb,
                       void *arg)
 {
@@ -1152,53 +1472,68 @@ static void msg_key(const struct store *st, const char *account,
     snprintf(out, cap, "%s:msg:{%s}:%s", st->cfg.prefix, account, msg_id);
 }
 
-/* The queue entry is in Redis with the message's record: the customer may
- * be told. The record learns its entry's id next (cancel_sm and
- * replace_sm in the queue need it; until then they answer "try again"). */
+/* P:qc:{ACCT}: the account's queued messages (n) and bytes (b). */
+static void qc_key(const struct store *st, const char *account, char *out,
+                   size_t cap)
+{
+    snprintf(out, cap, "%s:qc:{%s}", st->cfg.prefix, account);
+}
+
+/* The entry and its record are in Redis (the script's answer is the
+ * entry id): the customer may be told. -1 or -2: over the account's caps
+ * (or the shared body is gone): status 1, nothing was written. */
 static void complete_queue_add(struct store *st, redisReply *r,
                                struct pending *p)
 {
-    redisReply *x = exec_reply(st, r);
-    if (x && x->elements >= 1 && x->element[0]->type == REDIS_REPLY_STRING) {
-        char mkey[KEY_LEN];
-        msg_key(st, p->id, p->msg_id, mkey, sizeof mkey);
-        const char *argv[] = {"HSET", mkey, "entry", x->element[0]->str};
-        send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 4, argv, NULL);
-    }
+    int status = -1;
+    if (r && r->type == REDIS_REPLY_STRING)
+        status = 0;
+    else if (r && r->type == REDIS_REPLY_INTEGER && r->integer < 0)
+        status = 1;
+    (void)st;
     if (p->cb.done)
-        p->cb.done(x ? 0 : -1, p->arg);
+        p->cb.done(status, p->arg);
 }
 
 int store_queue_add(struct store *st, const struct store_msg_info *mi,
                     const uint8_t *pdu, size_t len, store_done_cb cb,
                     void *arg)
 {
-    char qkey[KEY_LEN], mkey[KEY_LEN], ts[24], ttl[16], ton[4], npi[4];
+    char qkey[KEY_LEN], mkey[KEY_LEN], ckey[KEY_LEN], bkey[KEY_LEN] = "";
+    char ts[24], ttl[16], ton[4], npi[4], maxn[24], maxb[24];
+    int shared = mi->body_id != NULL && mi->head_len < len;
     snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
     msg_key(st, mi->account, mi->msg_id, mkey, sizeof mkey);
+    qc_key(st, mi->account, ckey, sizeof ckey);
+    if (shared)
+        snprintf(bkey, sizeof bkey, "%s:body:{%s}:%s", st->cfg.prefix,
+                 mi->account, mi->body_id);
     snprintf(ts, sizeof ts, "%" PRIu64, mi->ts_ms);
     snprintf(ttl, sizeof ttl, "%u", st->cfg.id_ttl_s);
     snprintf(ton, sizeof ton, "%u", mi->src_ton);
     snprintf(npi, sizeof npi, "%u", mi->src_npi);
-    const char *xadd[] = {"XADD", qkey, "*", "a", mi->account, "i", mi->msg_id,
-                          "t", ts, "p", (const char *)pdu};
-    size_t xlens[11];
-    for (size_t i = 0; i < 11; i++)
-        xlens[i] = i == 10 ? len : strlen(xadd[i]);
-    const char *hset[] = {"HSET", mkey, "state", "QUEUED", "account",
-                          mi->account, "id", mi->msg_id, "submitted", ts,
-                          "src_ton", ton, "src_npi", npi, "src", mi->src,
-                          "dst", mi->dst, "parts", mi->parts};
-    const char *expire[] = {"EXPIRE", mkey, ttl};
-    const struct store_cmd cmds[] = {
-        {11, xadd, xlens}, {20, hset, NULL}, {3, expire, NULL},
-    };
-    struct pending *p = run_multi(st, complete_queue_add, arg, cmds, 3);
+    snprintf(maxn, sizeof maxn, "%" PRIu64,
+             mi->max_messages ? (uint64_t)mi->max_messages : UINT64_C(1) << 50);
+    snprintf(maxb, sizeof maxb, "%" PRIu64,
+             mi->max_bytes ? mi->max_bytes : UINT64_C(1) << 50);
+    const char *argv[] = {
+        "EVALSHA", st->script_sha[SCRIPT_QUEUE_ADD], "4", qkey, mkey, ckey,
+        bkey, mi->account, mi->msg_id, ts, (const char *)pdu, maxn, maxb, ttl,
+        shared && mi->body_create ? (const char *)pdu + mi->head_len : "",
+        "state", "QUEUED", "account", mi->account, "id", mi->msg_id,
+        "submitted", ts, "src_ton", ton, "src_npi", npi, "src", mi->src,
+        "dst", mi->dst, "parts", mi->parts};
+    enum { NARGS = ARRAY_LEN(argv) };
+    size_t lens[NARGS];
+    for (size_t i = 0; i < NARGS; i++)
+        lens[i] = strlen(argv[i]);
+    lens[10] = shared ? mi->head_len : len;
+    lens[14] = shared && mi->body_create ? len - mi->head_len : 0;
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_queue_add, arg, NARGS, argv, lens);
     if (!p)
         return -1;
     p->cb.done = cb;
-    snprintf(p->id, sizeof p->id, "%s", mi->account);
-    snprintf(p->msg_id, sizeof p->msg_id, "%s", mi->msg_id);
     return 0;
 }
 
@@ -1281,29 +1616,30 @@ int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
  * map to write. */
 static int run_finish(struct store *st, const char *entry_id, const char *ukey,
                       const char *val, const char *ttl, const char *mkey,
-                      const char *state, const char *connector,
-                      const char *upstream, int ends, store_done_cb cb,
-                      void *arg)
+                      const char *qckey, const char *state,
+                      const char *connector, const char *upstream, int ends,
+                      store_done_cb cb, void *arg)
 {
     char qkey[KEY_LEN], ckey[KEY_LEN], now[24], maxlen[16];
     snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
     snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
     snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
     snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
-    const char *argv[] = {"EVALSHA", st->script_sha[SCRIPT_FINISH], "4", qkey,
-                          ukey, mkey, ckey,
+    const char *argv[] = {"EVALSHA", st->script_sha[SCRIPT_FINISH], "5", qkey,
+                          ukey, mkey, ckey, qckey,
                           entry_id, val, ttl, state, connector, upstream, now,
                           ends ? "1" : "0", maxlen};
-    return run(st, complete_done, cb, arg, 16, argv, NULL);
+    return run(st, complete_done, cb, arg, 17, argv, NULL);
 }
 
 int store_queue_failed(struct store *st, const char *entry_id,
                        const char *account, const char *msg_id,
                        uint32_t status, store_done_cb cb, void *arg)
 {
-    char mkey[KEY_LEN];
+    char mkey[KEY_LEN], qckey[KEY_LEN];
     msg_key(st, account, msg_id, mkey, sizeof mkey);
-    return run_finish(st, entry_id, "", "", "0", mkey,
+    qc_key(st, account, qckey, sizeof qckey);
+    return run_finish(st, entry_id, "", "", "0", mkey, qckey,
                       status == ESME_ROK ? "UNKNOWN" : "REJECTED", "",
                       pdu_status_name(status), 1, cb, arg);
 }
@@ -1320,32 +1656,20 @@ int store_queue_sent(struct store *st, const char *entry_id,
     snprintf(val, sizeof val, "%s\t%s\t%" PRIu64 "\t%u", m->account, m->msg_id,
              m->ts_ms, m->registered_delivery);
     snprintf(ttl, sizeof ttl, "%u", ttl_s);
-    char qkey[KEY_LEN], now[24];
+    char qkey[KEY_LEN], qckey[KEY_LEN], now[24];
     snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
+    qc_key(st, m->account, qckey, sizeof qckey);
     snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
-    /* A transaction, no script: nothing here depends on what Redis holds.
-     * The record cannot be final yet: its receipt is matched through the
+    /* The record cannot be final yet: its receipt is matched through the
      * id map written here, and an entry an instance holds is never
      * cancelled. It lives id_ttl from now: its receipt may come so late.
      * The final receipt is always asked for upstream: the life of the
-     * message (and its CDR) ends with it. */
-    const char *set[] = {"SET", ukey, val, "EX", ttl};
-    const char *xack[] = {"XACK", qkey, "bridge", entry_id};
-    const char *xdel[] = {"XDEL", qkey, entry_id};
-    const char *hset[] = {"HSET", mkey, "state", "ENROUTE", "connector",
-                          connector, "upstream_id", upstream_raw, "sent", now};
-    const char *expire[] = {"EXPIRE", mkey, ttl};
-    const struct store_cmd cmds[] = {
-        {5, set, NULL},  {4, xack, NULL},   {3, xdel, NULL},
-        {10, hset, NULL}, {3, expire, NULL},
-    };
-    /* its "entry" field stays: only a QUEUED record's entry is used, and
-     * the CDR leaves it out */
-    struct pending *p = run_multi(st, complete_exec_done, arg, cmds, 5);
-    if (!p)
-        return -1;
-    p->cb.done = cb;
-    return 0;
+     * message (and its CDR) ends with it. Its "entry" field stays: only a
+     * QUEUED record's entry is used, and the CDR leaves it out. */
+    const char *argv[] = {"EVALSHA", st->script_sha[SCRIPT_SENT], "4", qkey,
+                          ukey, mkey, qckey, entry_id, val, ttl, connector,
+                          upstream_raw, now};
+    return run(st, complete_done, cb, arg, 13, argv, NULL);
 }
 
 int store_idmap_find(struct store *st, const char *connector,
@@ -1706,16 +2030,28 @@ int store_quota_lease(struct store *st, const char *account, const char *day,
     return 0;
 }
 
+/* Dead letters are bounded in bytes as well as in entries: at most
+ * [redis] dead_maxlen entries (approximately: MAXLEN ~), each keeping at
+ * most dead_entry_max bytes of its PDU; field "len" says how long the
+ * PDU was, so a cut one is plain to see. */
 int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
                    size_t len, store_done_cb cb, void *arg)
 {
-    char key[KEY_LEN];
+    char key[KEY_LEN], maxlen[16], full[24];
     snprintf(key, sizeof key, "%s:dead", st->cfg.prefix);
+    snprintf(maxlen, sizeof maxlen, "%u", st->cfg.dead_maxlen);
+    snprintf(full, sizeof full, "%zu", len);
     metrics_add(st->m_dead, 1, METRICS_LABELS(reason));
-    const char *argv[] = {"XADD", key, "MAXLEN", "~", "1000000", "*",
-                          "reason", reason, "p", (const char *)pdu};
-    size_t lens[] = {4, strlen(key), 6, 1, 7, 1, 6, strlen(reason), 1, len};
-    return run(st, complete_done, cb, arg, 10, argv, lens);
+    if (len > st->cfg.dead_entry_max) {
+        len = st->cfg.dead_entry_max;
+        metrics_add(st->m_dead_cut, 1, NULL);
+    }
+    const char *argv[] = {"XADD", key, "MAXLEN", "~", maxlen, "*",
+                          "reason", reason, "p", (const char *)pdu, "len", full};
+    size_t lens[12];
+    for (size_t i = 0; i < 12; i++)
+        lens[i] = i == 9 ? len : strlen(argv[i]);
+    return run(st, complete_done, cb, arg, 12, argv, lens);
 }
 
 static void complete_ids(struct store *st, redisReply *r, struct pending *p)
@@ -1755,7 +2091,8 @@ int store_account_ids(struct store *st, store_ids_cb cb, void *arg)
  * Expired entries of a delivery stream into the dead letters, on Redis's
  * clock (TIME): the clock that wrote the entry ids, so instances need not
  * agree on time. KEYS[1] P:dlr:{ACCOUNT}, KEYS[2] P:dead; ARGV ttl ms,
- * max entries, account. Returns how many were moved. The two keys are in
+ * max entries, account, P:dead's maxlen, the bytes of a PDU kept there
+ * (store_dead_add). Returns how many were moved. The two keys are in
  * different hash slots: a Redis Cluster would refuse this script.
  */
 static const char expire_script[] =
@@ -1768,8 +2105,9 @@ static const char expire_script[] =
     "for _, e in ipairs(es) do "
     "local p, f = '', e[2] "
     "for j = 1, #f - 1, 2 do if f[j] == 'p' then p = f[j + 1] end end "
-    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', '1000000', '*', "
-    "'reason', 'expired', 'account', ARGV[3], 'p', p) "
+    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', "
+    "'reason', 'expired', 'account', ARGV[3], "
+    "'p', string.sub(p, 1, tonumber(ARGV[5])), 'len', #p) "
     "ids[#ids + 1] = e[1] end "
     "if #ids > 0 then redis.call('XDEL', KEYS[1], unpack(ids)) end "
     "return #ids";
@@ -1787,17 +2125,19 @@ static void complete_count(struct store *st, redisReply *r, struct pending *p)
 int store_dlr_expire(struct store *st, const char *account, unsigned ttl_ms,
                      unsigned max, store_count_cb cb, void *arg)
 {
-    char key[KEY_LEN], dead[KEY_LEN], ttl[16], cnt[16];
+    char key[KEY_LEN], dead[KEY_LEN], ttl[16], cnt[16], dmax[16], dcut[16];
     if (max == 0 || max > MAX_DEL)
         return -1;
+    snprintf(dmax, sizeof dmax, "%u", st->cfg.dead_maxlen);
+    snprintf(dcut, sizeof dcut, "%u", st->cfg.dead_entry_max);
     snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
     snprintf(dead, sizeof dead, "%s:dead", st->cfg.prefix);
     snprintf(ttl, sizeof ttl, "%u", ttl_ms);
     snprintf(cnt, sizeof cnt, "%u", max);
     const char *argv[] = {"EVAL", expire_script, "2", key, dead, ttl, cnt,
-                          account};
+                          account, dmax, dcut};
     struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_count, arg, 8, argv, NULL);
+                                 complete_count, arg, 10, argv, NULL);
     if (!p)
         return -1;
     p->cb.count = cb;
@@ -1900,16 +2240,18 @@ static void complete_cancel(struct store *st, redisReply *r, struct pending *p)
 int store_msg_cancel(struct store *st, const char *account, const char *msg_id,
                      store_cancel_cb cb, void *arg)
 {
-    char qkey[KEY_LEN], mkey[KEY_LEN], ckey[KEY_LEN], now[24], maxlen[16];
+    char qkey[KEY_LEN], mkey[KEY_LEN], ckey[KEY_LEN], qckey[KEY_LEN];
+    char now[24], maxlen[16];
     snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
     msg_key(st, account, msg_id, mkey, sizeof mkey);
     snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
+    qc_key(st, account, qckey, sizeof qckey);
     snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
     snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
-    const char *argv[] = {"EVAL", msg_cancel_script, "3", qkey, mkey, ckey,
-                          now, maxlen};
+    const char *argv[] = {"EVAL", msg_cancel_script, "4", qkey, mkey, ckey,
+                          qckey, now, maxlen};
     struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_cancel, arg, 8, argv, NULL);
+                                 complete_cancel, arg, 9, argv, NULL);
     if (!p)
         return -1;
     p->cb.cancel = cb;
@@ -1947,13 +2289,15 @@ int store_msg_replace(struct store *st, const struct store_msg_info *mi,
     snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
     msg_key(st, mi->account, mi->msg_id, mkey, sizeof mkey);
     snprintf(ts, sizeof ts, "%" PRIu64, mi->ts_ms);
-    const char *argv[] = {"EVAL", msg_replace_script, "2", qkey, mkey,
+    char qckey[KEY_LEN];
+    qc_key(st, mi->account, qckey, sizeof qckey);
+    const char *argv[] = {"EVAL", msg_replace_script, "3", qkey, mkey, qckey,
                           old_entry, (const char *)pdu, mi->account,
                           mi->msg_id, ts};
-    size_t lens[10];
-    for (size_t i = 0; i < 10; i++)
-        lens[i] = i == 6 ? len : strlen(argv[i]);
-    return run(st, complete_replace, cb, arg, 10, argv, lens);
+    size_t lens[11];
+    for (size_t i = 0; i < 11; i++)
+        lens[i] = i == 7 ? len : strlen(argv[i]);
+    return run(st, complete_replace, cb, arg, 11, argv, lens);
 }
 
 /* ---- admin and metrics ---------------------------------------------- */
@@ -1966,6 +2310,9 @@ static void store_metrics(struct store *st)
         "Redis commands on the command connection: sent to reply.", NULL);
     st->m_dead = metrics_family(m, METRICS_COUNTER, "smppbridge_dead_letters_total",
                                 "Entries written to P:dead, by reason.", "reason");
+    st->m_dead_cut = metrics_family(
+        m, METRICS_COUNTER, "smppbridge_dead_letters_truncated_total",
+        "Dead letters whose PDU was cut to [redis] dead_entry_max bytes.", NULL);
 }
 
 /* KEYS[1] queue. {length, first entry id or "", Redis time in ms}. */

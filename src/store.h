@@ -20,6 +20,11 @@
  *   P:queue                stream messages accepted from customers,
  *                                 consumer group "bridge"; fields:
  *                                 a=account i=our id t=ms p=raw PDU
+ *                                 c=bytes it cost, r=its shared body
+ *   P:qc:{ID}              hash   what account ID has queued: n
+ *                                 messages, b bytes (store_queue_add)
+ *   P:body:{ID}:BODY       hash   a submit_multi's common part, stored
+ *                                 once: d=bytes, refs=entries naming it
  *   P:up:{CONN}:UPID       string "ACCOUNT\tOURID\tTS\tRD" (TTL id_ttl)
  *                                 upstream id (canonical) -> ours
  *   P:dlr:{ID}             stream receipts and MO for account ID, ready
@@ -85,8 +90,13 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
                         const char *consumer_name);
 void store_free(struct store *st);
 
-/* 1 when the command connection is up and answering. */
+/* 1 when the command connection is up and answering, and Redis does not
+ * evict keys (its maxmemory-policy is noeviction, or could not be
+ * learned: then a warning is logged). */
 int store_up(const struct store *st);
+/* Redis's maxmemory-policy when it is an evicting one (the reason the
+ * store is not up although connected), or NULL. */
+const char *store_unready_reason(const struct store *st);
 void store_on_state(struct store *st, store_state_cb cb, void *arg);
 void store_on_event(struct store *st, store_event_cb cb, void *arg);
 
@@ -106,10 +116,25 @@ struct store_msg_info {
     const char *src;
     const char *dst;
     const char *parts;      /* "SEQ/TOTAL" of a concatenated message */
+    /* The account's caps on what it has queued (P:qc:{ID}); 0: none. */
+    uint32_t max_messages;
+    uint64_t max_bytes;
+    /* A shared body (one submit_multi's common part, stored once as
+     * P:body:{ID}:BODY_ID and referenced by each destination's entry):
+     * the PDU is its first <head_len> bytes and the body; <body_create>
+     * in the first entry that names it (the body's bytes go with it), 0
+     * in the others. body_id NULL: the PDU is stored whole. */
+    const char *body_id;
+    size_t head_len;
+    int body_create;
 };
 
 /* The message queue. Adds the entry and the message's state record
- * (QUEUED) in one transaction (MULTI/EXEC). */
+ * (QUEUED) in one script call, applied whole, within the account's caps:
+ * the callback's status is 0 (queued), 1 (over a cap, or the shared body
+ * it names is gone: nothing written) or -1 (Redis failed). What each
+ * entry costs is given back when any path removes it (sent, failed,
+ * cancelled, replaced). Readers of the queue get every PDU whole. */
 int store_queue_add(struct store *st, const struct store_msg_info *mi,
                     const uint8_t *pdu, size_t len, store_done_cb cb,
                     void *arg);

@@ -35,7 +35,7 @@ reconnect_min = 100ms
 reconnect_max = 500ms
 CONF
 ctl() { "$BIN/smppctl" -c "$WORK/b.conf" "$@"; }
-echo pw | ctl account add acme --password-stdin >/dev/null
+echo pw | ctl account add acme --password-stdin --tps 0 --max-binds 0 >/dev/null
 
 "$BIN/smppbridge" -c "$WORK/b.conf" 2>"$WORK/bridge.log" &
 BRIDGE_PID=$!

@@ -114,8 +114,8 @@ bind_status() { perl "$ROOT/tests/interop/bind_status.pl" 127.0.0.1 "$BRIDGE_POR
 start_redis_aof
 start_sim sim --system-id smppbridge --password simpass
 write_conf
-echo hexpass | ctl account add hexacct --password-stdin >/dev/null
-echo decpass | ctl account add decacct --password-stdin --id-format dec >/dev/null
+echo hexpass | ctl account add hexacct --password-stdin --tps 0 --max-binds 0 >/dev/null
+echo decpass | ctl account add decacct --password-stdin --tps 0 --max-binds 0 --id-format dec >/dev/null
 check "smppbridge --check accepts the test config" \
     "$BIN/smppbridge" -c "$WORK/bridge.conf" --check
 start_bridge
@@ -282,14 +282,14 @@ check "the bridge answered the bad length with generic_nack and closed it" \
 # ---- binds refused -------------------------------------------------------
 check "wrong password: ESME_RINVPASWD" eq "$(bind_status hexacct wrong)" 0x0000000e
 check "unknown system_id: ESME_RINVSYSID" eq "$(bind_status nosuch whatever)" 0x0000000f
-echo offpass | ctl account add offacct --password-stdin --enabled no >/dev/null 2>&1 ||
-    { echo offpass | ctl account add offacct --password-stdin >/dev/null; ctl account set offacct --enabled no >/dev/null; }
+echo offpass | ctl account add offacct --password-stdin --tps 0 --max-binds 0 --enabled no >/dev/null 2>&1 ||
+    { echo offpass | ctl account add offacct --password-stdin --tps 0 --max-binds 0 >/dev/null; ctl account set offacct --enabled no >/dev/null; }
 check "disabled account: ESME_RBINDFAIL" eq "$(bind_status offacct offpass)" 0x0000000d
-echo netpass | ctl account add netacct --password-stdin --allow 10.0.0.0/8,2001:db8::/32 >/dev/null
+echo netpass | ctl account add netacct --password-stdin --tps 0 --max-binds 0 --allow 10.0.0.0/8,2001:db8::/32 >/dev/null
 check "address outside the allowlist: ESME_RBINDFAIL" eq "$(bind_status netacct netpass)" 0x0000000d
 ctl account set netacct --allow 127.0.0.0/8 >/dev/null
 check "address inside the allowlist: bound" eq "$(bind_status netacct netpass)" 0x00000000
-echo onepass | ctl account add oneacct --password-stdin --max-binds 1 >/dev/null
+echo onepass | ctl account add oneacct --password-stdin --tps 0 --max-binds 1 >/dev/null
 mark_log
 # Held far longer than the second bind can take (bind_status.pl gives up
 # at 20 s), and ended as soon as that bind is answered.
@@ -311,7 +311,7 @@ ctl account set hexacct --enabled yes >/dev/null
 kill "$HOLD_PID" 2>/dev/null; wait "$HOLD_PID" 2>/dev/null
 
 # last: it leaves 127.0.0.1 blocked for auth_block
-echo guesspw | ctl account add guessed --password-stdin >/dev/null
+echo guesspw | ctl account add guessed --password-stdin --tps 0 --max-binds 0 >/dev/null
 for _ in 1 2 3 4 5 6; do bind_status guessed nope >/dev/null; done
 check "repeated wrong passwords: then refused, even with the right one" \
     eq "$(bind_status guessed guesspw)" 0x0000000d

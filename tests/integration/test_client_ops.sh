@@ -24,9 +24,9 @@ reconnect_max = 300ms
 $(admin_section)
 CONF
 R() { redis-cli -p "$REDIS_PORT" "$@"; }
-echo pw | "$BIN/smppctl" -c "$WORK/bridge.conf" account add ops --password-stdin \
+echo pw | "$BIN/smppctl" -c "$WORK/bridge.conf" account add ops --password-stdin --max-binds 0 \
     --tps 1000 >/dev/null
-echo pw | "$BIN/smppctl" -c "$WORK/bridge.conf" account add slow --password-stdin \
+echo pw | "$BIN/smppctl" -c "$WORK/bridge.conf" account add slow --password-stdin --max-binds 0 \
     --tps 2 >/dev/null
 "$BIN/smppbridge" -c "$WORK/bridge.conf" 2>"$WORK/bridge.log" &
 BRIDGE_PID=$!

@@ -37,7 +37,7 @@ reconnect_min = 200ms
 reconnect_max = 1s
 $(admin_section)
 CONF
-echo pw | "$BIN/smppctl" -c "$WORK/bridge.conf" account add acct --password-stdin >/dev/null
+echo pw | "$BIN/smppctl" -c "$WORK/bridge.conf" account add acct --password-stdin --tps 0 --max-binds 0 >/dev/null
 "$BIN/smppbridge" -c "$WORK/bridge.conf" 2>"$WORK/bridge.log" &
 BRIDGE_PID=$!
 PIDS+=("$BRIDGE_PID")

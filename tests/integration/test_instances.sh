@@ -13,8 +13,8 @@ bridge_conf "$WORK/b1.conf" "$P1" "[queue]
 claim_idle = 3s"
 bridge_conf "$WORK/b2.conf" "$P2" "[queue]
 claim_idle = 3s"
-echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add away --password-stdin >/dev/null
-echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add split --password-stdin >/dev/null
+echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add away --password-stdin --tps 0 --max-binds 0 >/dev/null
+echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add split --password-stdin --tps 0 --max-binds 0 >/dev/null
 run_bridge b1 "$WORK/b1.conf"
 run_bridge b2 "$WORK/b2.conf"
 run() { # NAME PORT ACCOUNT ARGS...
@@ -57,7 +57,7 @@ check "binds on both instances: no duplicates on the submitting side" \
     eq "$(json "$WORK/split_main.json" .receipts.duplicate)" 0
 # A reconnection storm: 500 binds of one account at once, before any
 # password check has finished: one slow check answers them all.
-echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add storm --password-stdin >/dev/null
+echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add storm --password-stdin --tps 0 --max-binds 0 >/dev/null
 run storm_a "$P2" storm --binds 250 --window 1 --count 250 &
 SA=$!
 run storm_b "$P2" storm --binds 250 --window 1 --count 250
@@ -70,7 +70,7 @@ check "bind storm: all 500 bound" \
 # kill -9 of the instance that took the messages: the other claims its
 # queue entries (after claim_idle) and delivers their receipts to the
 # customer's receiver, bound to it.
-echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add crash --password-stdin >/dev/null
+echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add crash --password-stdin --tps 0 --max-binds 0 >/dev/null
 timeout 60 "$BIN/smpp-load" --port "$P2" --system-id crash --password pw --bind tx \
     --rx-binds 1 --rate 1 --duration 20 --dlr-timeout 1 --json --no-progress \
     >"$WORK/crash_rx.json" 2>/dev/null &

@@ -14,7 +14,7 @@ bridge_conf "$WORK/bridge.conf" "$PORT" "[log]
 level = debug
 format = json"
 ctl() { "$BIN/smppctl" -c "$WORK/bridge.conf" "$@"; }
-echo goodpw | ctl account add logacct --password-stdin >/dev/null
+echo goodpw | ctl account add logacct --password-stdin --tps 0 --max-binds 0 >/dev/null
 bind_status() { perl "$ROOT/tests/interop/bind_status.pl" 127.0.0.1 "$PORT" "$@"; }
 
 LOG=$WORK/bridge.log

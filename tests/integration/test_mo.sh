@@ -11,8 +11,8 @@ start_sim sim --system-id smppbridge --password simpass --mo-rate 40 \
 BRIDGE_PORT=$(free_port)
 bridge_conf "$WORK/bridge.conf" "$BRIDGE_PORT"
 ctl() { "$BIN/smppctl" -c "$WORK/bridge.conf" "$@"; }
-echo pw | ctl account add country --password-stdin >/dev/null
-echo pw | ctl account add shortcode --password-stdin >/dev/null
+echo pw | ctl account add country --password-stdin --tps 0 --max-binds 0 >/dev/null
+echo pw | ctl account add shortcode --password-stdin --tps 0 --max-binds 0 >/dev/null
 check "number add: prefix routes created" \
     bash -c "'$BIN/smppctl' -c '$WORK/bridge.conf' number add 346 country >/dev/null &&
              '$BIN/smppctl' -c '$WORK/bridge.conf' number add +34600 shortcode >/dev/null"

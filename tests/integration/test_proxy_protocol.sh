@@ -12,7 +12,7 @@ BRIDGE_PORT=$(free_port)
 bridge_conf "$WORK/bridge.conf" "$BRIDGE_PORT" "[server]
 proxy_protocol = yes
 bind_timeout = 2s"
-echo pw | "$BIN/smppctl" -c "$WORK/bridge.conf" account add lb --password-stdin \
+echo pw | "$BIN/smppctl" -c "$WORK/bridge.conf" account add lb --password-stdin --tps 0 --max-binds 0 \
     --allow 203.0.113.0/24 >/dev/null
 "$BIN/smppbridge" -c "$WORK/bridge.conf" 2>"$WORK/bridge.log" &
 BRIDGE_PID=$!

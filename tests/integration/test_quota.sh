@@ -23,10 +23,10 @@ rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 BATCH=3
 STRAND=$((BATCH + BATCH / 2))
 
-echo pw | ctl account add capped --password-stdin --tps 10000 --daily-quota 300 >/dev/null
-echo pw | ctl account add shared --password-stdin --tps 10000 --daily-quota 300 >/dev/null
-echo pw | ctl account add parts --password-stdin --tps 10000 --daily-quota 300 >/dev/null
-echo pw | ctl account add fresh --password-stdin --tps 0 --daily-quota 300 >/dev/null
+echo pw | ctl account add capped --password-stdin --max-binds 0 --tps 10000 --daily-quota 300 >/dev/null
+echo pw | ctl account add shared --password-stdin --max-binds 0 --tps 10000 --daily-quota 300 >/dev/null
+echo pw | ctl account add parts --password-stdin --max-binds 0 --tps 10000 --daily-quota 300 >/dev/null
+echo pw | ctl account add fresh --password-stdin --max-binds 0 --tps 0 --daily-quota 300 >/dev/null
 check "smppctl: daily_quota stored in the account hash" \
     eq "$(rcli HGET 'sb:acct:{capped}' daily_quota)" 300
 check "smppctl show: daily_quota in the JSON" \

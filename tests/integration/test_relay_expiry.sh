@@ -53,9 +53,9 @@ write_conf "$WORK/nosweep.conf" 1h
 write_conf "$WORK/late.conf" 500ms 60s "$LATE_PORT" simlate sbl
 ctl() { "$BIN/smppctl" -c "$WORK/bridge.conf" "$@"; }
 for a in away picky slow; do
-    echo pw | ctl account add "$a" --password-stdin >/dev/null
+    echo pw | ctl account add "$a" --password-stdin --tps 0 --max-binds 0 >/dev/null
 done
-echo pw | "$BIN/smppctl" -c "$WORK/late.conf" account add late --password-stdin >/dev/null
+echo pw | "$BIN/smppctl" -c "$WORK/late.conf" account add late --password-stdin --tps 0 --max-binds 0 >/dev/null
 
 start_bridge() { # CONF LOG
     "$BIN/smppbridge" -c "$1" 2>"$WORK/$2" &

@@ -101,8 +101,8 @@ ctl() { "$BIN/smppctl" -c "$WORK/bridge.conf" "$@"; }
 A=$(upstream a simA 2)
 B=$(upstream b simB 1)
 write_conf info "$A" "$B"
-echo pw | ctl account add first --password-stdin >/dev/null
-echo pw | ctl account add second --password-stdin >/dev/null
+echo pw | ctl account add first --password-stdin --tps 0 --max-binds 0 >/dev/null
+echo pw | ctl account add second --password-stdin --tps 0 --max-binds 0 >/dev/null
 start_bridge
 upstream_bound() { [ "$(grep -c 'bound as BOUND_TRX' "$WORK/bridge.log")" -ge 4 ]; }
 wait_until 20 upstream_bound

@@ -127,7 +127,7 @@ log_has() { grep -qF -- "$2" "$WORK/$1.log"; }
 
 P1=$(free_port); P2=$(free_port); P3=$(free_port); P4=$(free_port)
 conf "$WORK/ctl.conf" "$P1" "port = $MASTER_PORT"
-echo pw | "$BIN/smppctl" -c "$WORK/ctl.conf" account add fo --password-stdin >/dev/null
+echo pw | "$BIN/smppctl" -c "$WORK/ctl.conf" account add fo --password-stdin --tps 0 --max-binds 0 >/dev/null
 conf "$WORK/b1.conf" "$P1" "sentinels = 127.0.0.1:$DEAD_PORT, 127.0.0.1:$SENTINEL_PORT" \
     "master_name = mymaster" "port = $DEAD_PORT"
 conf "$WORK/stale.conf" "$P2" "sentinels = 127.0.0.1:$FAKE_SENTINEL_PORT"

@@ -145,7 +145,7 @@ check "show: no hash in the JSON" \
     bash -c '! grep -qiE "scrypt|password|hash" "$1"' _ "$WORK/show.out"
 check "show: exactly the documented keys" eq \
     "$(jq -c 'keys' "$WORK/show.out")" \
-    '["allow","created","daily_quota","enabled","id","id_format","max_binds","tps","updated"]'
+    '["allow","created","daily_quota","enabled","id","id_format","max_binds","queue_max_bytes","queue_max_messages","tps","updated"]'
 
 # --- duplicate add --------------------------------------------------------
 pw_in dup "$PW2"
@@ -182,6 +182,8 @@ pw_in addb "b"
 ctl addb account add beta --password-stdin
 pw_in adda "a"
 ctl adda account add alpha --password-stdin
+check "new account: finite tps and binds unless told (100, 10)" eq \
+    "$(rcli HMGET "$PREFIX:acct:{beta}" tps max_binds | tr '\n' ' ')" "100 10 "
 ctl list account list
 check "list: exit 0" eq "$(rc list)" 0
 check "list: sorted, one per line" eq "$(out list | tr '\n' ' ')" "acme alpha beta "
@@ -249,6 +251,12 @@ check "list after del" eq "$(out list2 | tr '\n' ' ')" "alpha beta "
 # --- events: one per change, in order --------------------------------------
 check "events in order" eq "$(grep '^account ' "$WORK/sub.out" | tr '\n' ';')" \
     "account acme;account acme;account acme;account beta;account alpha;account acme;"
+
+# --- per-account queue caps -------------------------------------------------
+ctl setq account set beta --queue-max-messages 50 --queue-max-bytes 1048576
+check "set queue caps: stored" eq \
+    "$(rcli HMGET "$PREFIX:acct:{beta}" queue_max_messages queue_max_bytes | tr '\n' ' ')" \
+    "50 1048576 "
 
 # --- config: db and errors -------------------------------------------------
 write_conf "$WORK/db3.conf" "$REDIS_PORT" "db = 3"

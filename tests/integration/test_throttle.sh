@@ -14,7 +14,7 @@ window = 1000"
 bridge_conf "$WORK/b1.conf" "$P1" "$WINDOW"
 bridge_conf "$WORK/b2.conf" "$P2" "$WINDOW"
 ctl() { "$BIN/smppctl" -c "$WORK/b1.conf" "$@"; }
-echo pw | ctl account add rated --password-stdin --tps 200 >/dev/null
+echo pw | ctl account add rated --password-stdin --max-binds 0 --tps 200 >/dev/null
 
 run_bridge b1 "$WORK/b1.conf"
 run_bridge b2 "$WORK/b2.conf"

@@ -39,6 +39,8 @@ static struct account sample(void)
     a.id_format = ACCOUNT_ID_DEC;
     a.tps = 250;
     a.daily_quota = 20000;
+    a.queue_max_messages = 500;
+    a.queue_max_bytes = 1048576;
     a.created = 1764180000;
     a.updated = 1764183600;
     return a;
@@ -54,6 +56,8 @@ static void account_eq(const struct account *x, const struct account *y)
     cr_assert_eq(x->id_format, y->id_format);
     cr_assert_eq(x->tps, y->tps);
     cr_assert_eq(x->daily_quota, y->daily_quota);
+    cr_assert_eq(x->queue_max_messages, y->queue_max_messages);
+    cr_assert_eq(x->queue_max_bytes, y->queue_max_bytes);
     cr_assert_eq(x->created, y->created);
     cr_assert_eq(x->updated, y->updated);
 }
@@ -145,6 +149,7 @@ Test(account_fields, shape)
         {"password", HASH}, {"enabled", "0"},
         {"max_binds", "4"}, {"allow", "10.0.0.0/8,2001:db8::/32"},
         {"id_format", "dec"}, {"tps", "250"}, {"daily_quota", "20000"},
+        {"queue_max_messages", "500"}, {"queue_max_bytes", "1048576"},
         {"created", "1764180000"}, {"updated", "1764183600"},
     };
     for (size_t i = 0; i < f.n; i++) {
@@ -240,6 +245,8 @@ Test(account_fields, bad_values)
         {"password", "plaintext"}, {"password", ""},
         {"daily_quota", "100000001"}, {"daily_quota", "-1"},
         {"daily_quota", "007"},  {"daily_quota", ""},
+        {"queue_max_messages", "100000001"}, {"queue_max_bytes", "4000000001"},
+        {"queue_max_bytes", "-1"},
     };
     char err[ACCOUNT_ERR_LEN];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -337,6 +344,7 @@ Test(account_json, exact_and_without_hash)
                      "{\"id\":\"acme\",\"enabled\":false,\"max_binds\":4,"
                      "\"allow\":\"10.0.0.0/8,2001:db8::/32\","
                      "\"id_format\":\"dec\",\"tps\":250,\"daily_quota\":20000,"
+                     "\"queue_max_messages\":500,\"queue_max_bytes\":1048576,"
                      "\"created\":1764180000,\"updated\":1764183600}");
     cr_assert_null(strstr(out, "scrypt"));
     cr_assert_null(strstr(out, "password"));
