@@ -85,12 +85,21 @@ struct conf_log {
     enum conf_log_format format;
 };
 
+/* What happens to a message whose submit_sm went unanswered (timed out,
+ * or its session was lost after it was written): upstream may have
+ * accepted it. */
+enum conf_resend_unknown {
+    CONF_RESEND_NEVER = 0, /* wait for a late answer, never send again */
+    CONF_RESEND_ONCE,      /* one more copy at most, then wait */
+};
+
 struct conf_queue {
     unsigned batch;              /* entries read per XREADGROUP */
     unsigned claim_idle_ms;      /* pending this long: another may claim */
     unsigned retry_min_ms;       /* temporary upstream errors: backoff */
     unsigned retry_max_ms;
     unsigned max_attempts;       /* then the message fails permanently */
+    enum conf_resend_unknown resend_unknown;
 };
 
 /* Receipts and MO waiting in P:dlr:{ACCOUNT} for the customer. */
@@ -122,6 +131,9 @@ struct conf_upstream {
     unsigned priority;           /* lower first */
     enum conf_id_format dlr_id_format;
     unsigned resp_timeout_ms;
+    unsigned late_resp_grace_ms; /* a submit_sm_resp this late still counts */
+    unsigned late_resp_max;      /* timed-out submits remembered per session */
+    unsigned glitch_window_ms;   /* 16 bad PDUs within this close a session */
 };
 
 struct conf {

@@ -89,8 +89,10 @@ static const char *const lease_script[2] = {
  * id, ARGV[2] map value, ARGV[3] TTL s, ARGV[4] new state (ENROUTE,
  * REJECTED or UNKNOWN), ARGV[5] connector, ARGV[6] upstream id or
  * upstream status, ARGV[7] now ms, ARGV[8] "1" when the life ends here
- * (refused, or accepted without a usable id), ARGV[9] CDR maxlen. An
- * ENROUTE record lives id_ttl from now: its receipt may come that late. */
+ * (refused, or accepted without a usable id), ARGV[9] CDR maxlen,
+ * ARGV[10] "1" when the message was sent again after an unknown outcome
+ * (the CDR's "resent" field). An ENROUTE record lives id_ttl from now: its
+ * receipt may come that late. */
 static const char finish_script[] =
     CDR_LUA
     "if KEYS[2] ~= '' then "
@@ -104,6 +106,7 @@ static const char finish_script[] =
     "redis.call('EXPIRE', KEYS[3], ARGV[3]) "
     "else redis.call('HSET', KEYS[3], 'state', ARGV[4], 'upstream_status', "
     "ARGV[6], 'final', ARGV[7]) end "
+    "if ARGV[10] == '1' then redis.call('HSET', KEYS[3], 'resent', '1') end "
     "redis.call('HDEL', KEYS[3], 'entry') "
     "if ARGV[8] == '1' then cdr(KEYS[3], KEYS[4], ARGV[9]) end end "
     "return n";
@@ -1282,8 +1285,8 @@ int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
 static int run_finish(struct store *st, const char *entry_id, const char *ukey,
                       const char *val, const char *ttl, const char *mkey,
                       const char *state, const char *connector,
-                      const char *upstream, int ends, store_done_cb cb,
-                      void *arg)
+                      const char *upstream, int ends, int resent,
+                      store_done_cb cb, void *arg)
 {
     char qkey[KEY_LEN], ckey[KEY_LEN], now[24], maxlen[16];
     snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
@@ -1293,19 +1296,45 @@ static int run_finish(struct store *st, const char *entry_id, const char *ukey,
     const char *argv[] = {"EVALSHA", st->script_sha[SCRIPT_FINISH], "4", qkey,
                           ukey, mkey, ckey,
                           entry_id, val, ttl, state, connector, upstream, now,
-                          ends ? "1" : "0", maxlen};
-    return run(st, complete_done, cb, arg, 16, argv, NULL);
+                          ends ? "1" : "0", maxlen, resent ? "1" : "0"};
+    return run(st, complete_done, cb, arg, 17, argv, NULL);
 }
 
 int store_queue_failed(struct store *st, const char *entry_id,
                        const char *account, const char *msg_id,
-                       uint32_t status, store_done_cb cb, void *arg)
+                       uint32_t status, int resent, store_done_cb cb,
+                       void *arg)
 {
     char mkey[KEY_LEN];
     msg_key(st, account, msg_id, mkey, sizeof mkey);
     return run_finish(st, entry_id, "", "", "0", mkey,
                       status == ESME_ROK ? "UNKNOWN" : "REJECTED", "",
-                      pdu_status_name(status), 1, cb, arg);
+                      pdu_status_name(status), 1, resent, cb, arg);
+}
+
+int store_queue_unknown(struct store *st, const char *entry_id,
+                        const char *account, const char *msg_id,
+                        const char *why, int resent, store_done_cb cb,
+                        void *arg)
+{
+    char mkey[KEY_LEN];
+    msg_key(st, account, msg_id, mkey, sizeof mkey);
+    return run_finish(st, entry_id, "", "", "0", mkey, "UNKNOWN", "", why, 1,
+                      resent, cb, arg);
+}
+
+int store_idmap_add(struct store *st, const char *connector,
+                    const char *upstream_id, const struct store_idmap *m,
+                    unsigned ttl_s)
+{
+    char ukey[KEY_LEN], val[128], ttl[16];
+    snprintf(ukey, sizeof ukey, "%s:up:{%s}:%s", st->cfg.prefix, connector,
+             upstream_id);
+    snprintf(val, sizeof val, "%s\t%s\t%" PRIu64 "\t%u", m->account, m->msg_id,
+             m->ts_ms, m->registered_delivery);
+    snprintf(ttl, sizeof ttl, "%u", ttl_s);
+    const char *argv[] = {"SET", ukey, val, "EX", ttl};
+    return run(st, complete_done, NULL, NULL, 5, argv, NULL);
 }
 
 int store_queue_sent(struct store *st, const char *entry_id,
@@ -1333,11 +1362,13 @@ int store_queue_sent(struct store *st, const char *entry_id,
     const char *xack[] = {"XACK", qkey, "bridge", entry_id};
     const char *xdel[] = {"XDEL", qkey, entry_id};
     const char *hset[] = {"HSET", mkey, "state", "ENROUTE", "connector",
-                          connector, "upstream_id", upstream_raw, "sent", now};
+                          connector, "upstream_id", upstream_raw, "sent", now,
+                          "resent", "1"};
     const char *expire[] = {"EXPIRE", mkey, ttl};
+    /* "resent" only when it was sent again after an unknown outcome */
     const struct store_cmd cmds[] = {
         {5, set, NULL},  {4, xack, NULL},   {3, xdel, NULL},
-        {10, hset, NULL}, {3, expire, NULL},
+        {m->resent ? 12 : 10, hset, NULL}, {3, expire, NULL},
     };
     /* its "entry" field stays: only a QUEUED record's entry is used, and
      * the CDR leaves it out */
@@ -1375,7 +1406,10 @@ int store_idmap_find(struct store *st, const char *connector,
  * then one transaction writes its final state, its CDR (the record with
  * the final fields) and the customer's copy of the receipt. A record
  * already final is left alone: a receipt upstream sent twice makes no
- * second CDR. */
+ * second CDR, and a record an earlier receipt made final (it has an
+ * "error" field) gives the customer no second final receipt - the second
+ * copy of a message sent again after an unknown outcome has its own
+ * receipt. A record that ended UNKNOWN still takes the real one. */
 struct receipt_job {
     struct store *st;
     char account[16], msg_id[32], state[16], final_ms[24], error[16];
@@ -1462,7 +1496,9 @@ static void complete_receipt_record(struct store *st, redisReply *r,
             cmds[n++] = (struct store_cmd){nc, cdr, NULL};
         }
     }
-    if (j->pdu) {
+    int receipted = r->elements > 0 && is_final_state(state) &&
+                    strcmp(state, "UNKNOWN") != 0 && hash_field(r, "error");
+    if (j->pdu && !receipted) {
         const char *x[] = {"XADD", dkey, "*", "p", (const char *)j->pdu};
         size_t l[] = {4, strlen(dkey), 1, 1, j->len};
         memcpy(xadd, x, sizeof x);

@@ -85,6 +85,9 @@ unsigned up_bound_sessions(const struct up *u);
 struct up_stats {
     unsigned long long sent, ok, temporary, permanent, retried, claimed,
         record_errors;
+    unsigned long long late;           /* answers matched after resp_timeout */
+    unsigned long long resent_unknown; /* copies sent after an unknown outcome */
+    unsigned long long unknown;        /* messages recorded UNKNOWN */
 };
 const struct up_stats *up_stats(const struct up *u);
 
