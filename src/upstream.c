@@ -534,10 +534,18 @@ static void arm_waiting(struct up *u)
     evtimer_add(u->waiting_ev, &tv);
 }
 
-/* No more copies of <m>: it waits for a late answer (or for the receipt
- * of a copy mapped late) until the connector's late_resp_grace is over. */
+static void finish_unknown(struct up *u, struct up_msg *m);
+
+/* No more copies of <m>: it waits for a late answer until the connector's
+ * late_resp_grace is over. When no copy can be answered any more (all
+ * were lost with their sessions, or forgotten) there is nothing to wait
+ * for: it ends UNKNOWN at once. */
 static void go_waiting(struct up *u, struct up_msg *m)
 {
+    if (!m->late_pending) {
+        finish_unknown(u, m);
+        return;
+    }
     m->place = UP_MSG_WAITING;
     m->due_ms = clock_mono_ms() + m->sent_on->cfg->late_resp_grace_ms;
     struct up_msg **pp = &u->waiting;
@@ -606,6 +614,22 @@ static void late_expire(struct up_session *us, uint64_t now)
     }
 }
 
+/* The remembered submit <e> can no longer be answered (forgotten, or its
+ * session closed): for its message, a lost copy. A message that waited
+ * only for it ends UNKNOWN now rather than at the end of the grace. */
+static void late_drop(struct up *u, const struct up_late *e)
+{
+    struct up_msg *m = e->seq ? held_find(u, e->entry_id) : NULL;
+    if (!m || !m->late_pending)
+        return;
+    m->late_pending--;
+    m->lost_copies++;
+    if (m->place == UP_MSG_WAITING && !m->late_pending) {
+        list_unlink(u, m);
+        finish_unknown(u, m);
+    }
+}
+
 /* Remember that <m>'s submit on <us> timed out; 0 when it cannot be (out
  * of memory): its answer, if it comes, is then a glitch. Full: the oldest
  * is forgotten (counted), so memory stays bounded whatever upstream does. */
@@ -619,6 +643,7 @@ static int late_remember(struct up_session *us, const struct up_msg *m)
     if (us->late_n == cfg->late_resp_max) {
         metrics_add(us->conn->up->m_late_forgotten, 1,
                     METRICS_LABELS(cfg->name));
+        late_drop(us->conn->up, late_at(us, 0));
         us->late_head = (us->late_head + 1) % cfg->late_resp_max;
         us->late_n--;
     }
@@ -653,6 +678,8 @@ static int late_take(struct up_session *us, uint32_t seq, struct up_late *out)
 
 static void late_forget_all(struct up_session *us)
 {
+    for (unsigned i = 0; us->late && i < us->late_n; i++)
+        late_drop(us->conn->up, late_at(us, i));
     us->late_head = 0;
     us->late_n = 0;
 }
