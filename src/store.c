@@ -1406,10 +1406,10 @@ int store_idmap_find(struct store *st, const char *connector,
  * then one transaction writes its final state, its CDR (the record with
  * the final fields) and the customer's copy of the receipt. A record
  * already final is left alone: a receipt upstream sent twice makes no
- * second CDR, and a record an earlier receipt made final (it has an
- * "error" field) gives the customer no second final receipt - the second
- * copy of a message sent again after an unknown outcome has its own
- * receipt. A record that ended UNKNOWN still takes the real one. */
+ * second CDR, and a record whose final receipt the customer already got
+ * (field "receipted") gives it no second one - the second copy of a
+ * message sent again after an unknown outcome has its own receipt. A
+ * record that ended UNKNOWN still passes the real one on. */
 struct receipt_job {
     struct store *st;
     char account[16], msg_id[32], state[16], final_ms[24], error[16];
@@ -1458,9 +1458,9 @@ static void complete_receipt_record(struct store *st, redisReply *r,
 {
     struct receipt_job *j = p->arg;
     char mkey[KEY_LEN], dkey[KEY_LEN], ckey[KEY_LEN], maxlen[16];
-    const char *cdr[CDR_MAX_ARGS], *hset[8], *hdel[3], *xadd[5];
+    const char *cdr[CDR_MAX_ARGS], *hset[8], *hdel[3], *xadd[5], *mark[4];
     size_t xlens[5];
-    struct store_cmd cmds[4];
+    struct store_cmd cmds[5];
     int n = 0, nc = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         receipt_job_done(j, -1);
@@ -1497,7 +1497,12 @@ static void complete_receipt_record(struct store *st, redisReply *r,
         }
     }
     int receipted = r->elements > 0 && is_final_state(state) &&
-                    strcmp(state, "UNKNOWN") != 0 && hash_field(r, "error");
+                    strcmp(state, "UNKNOWN") != 0 && hash_field(r, "receipted");
+    if (j->pdu && !receipted && r->elements > 0) {
+        const char *k[] = {"HSET", mkey, "receipted", "1"};
+        memcpy(mark, k, sizeof k);
+        cmds[n++] = (struct store_cmd){4, mark, NULL};
+    }
     if (j->pdu && !receipted) {
         const char *x[] = {"XADD", dkey, "*", "p", (const char *)j->pdu};
         size_t l[] = {4, strlen(dkey), 1, 1, j->len};
