@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "dlr.h"
+#include "lateq.h"
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
@@ -76,18 +77,6 @@ struct up_conn_plan {
     SSL_CTX *tls;
 };
 
-/* A submit_sm that timed out on a session: enough of its message to map
- * a late ESME_ROK even once the message has left memory. */
-struct up_late {
-    uint32_t seq;            /* 0: answered (a hole in the ring) */
-    uint64_t until_ms;       /* forgotten after this */
-    char entry_id[32];
-    char account[16];
-    char msg_id[32];
-    uint64_t ts_ms;
-    uint8_t registered_delivery;
-};
-
 struct up_session {
     struct up_conn *conn;
     struct sess *sess;
@@ -97,10 +86,8 @@ struct up_session {
     int bound;
     unsigned backoff_ms;
     struct event *reconnect_ev;
-    /* timed-out submits of the current connection, oldest first (a ring
-     * of the connector's late_resp_max, allocated on first use) */
-    struct up_late *late;
-    unsigned late_head, late_n;
+    /* timed-out submits of the current connection, for late answers */
+    struct lateq late;
 };
 
 struct up_conn {
@@ -599,27 +586,13 @@ static void on_waiting_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- late answers --------------------------------------------------- */
 
-static struct up_late *late_at(struct up_session *us, unsigned i)
-{
-    return &us->late[(us->late_head + i) % us->conn->cfg->late_resp_max];
-}
-
-/* Forget what is answered or past its grace at the head of the ring. */
-static void late_expire(struct up_session *us, uint64_t now)
-{
-    while (us->late_n &&
-           (late_at(us, 0)->seq == 0 || late_at(us, 0)->until_ms <= now)) {
-        us->late_head = (us->late_head + 1) % us->conn->cfg->late_resp_max;
-        us->late_n--;
-    }
-}
-
 /* The remembered submit <e> can no longer be answered (forgotten, or its
  * session closed): for its message, a lost copy. A message that waited
  * only for it ends UNKNOWN now rather than at the end of the grace. */
-static void late_drop(struct up *u, const struct up_late *e)
+static void late_drop(const struct lateq_entry *e, void *arg)
 {
-    struct up_msg *m = e->seq ? held_find(u, e->entry_id) : NULL;
+    struct up *u = arg;
+    struct up_msg *m = held_find(u, e->entry_id);
     if (!m || !m->late_pending)
         return;
     m->late_pending--;
@@ -637,51 +610,18 @@ static int late_remember(struct up_session *us, const struct up_msg *m)
 {
     const struct conf_upstream *cfg = us->conn->cfg;
     uint64_t now = clock_mono_ms();
-    if (!us->late && !(us->late = calloc(cfg->late_resp_max, sizeof *us->late)))
-        return 0;
-    late_expire(us, now);
-    if (us->late_n == cfg->late_resp_max) {
+    struct lateq_entry e = {.seq = m->sent_seq,
+                            .until_ms = now + cfg->late_resp_grace_ms,
+                            .ts_ms = m->ts_ms,
+                            .registered_delivery = m->registered_delivery};
+    snprintf(e.entry_id, sizeof e.entry_id, "%s", m->entry_id);
+    snprintf(e.account, sizeof e.account, "%s", m->account);
+    snprintf(e.msg_id, sizeof e.msg_id, "%s", m->msg_id);
+    int r = lateq_add(&us->late, &e, now, late_drop, us->conn->up);
+    if (r == 1)
         metrics_add(us->conn->up->m_late_forgotten, 1,
                     METRICS_LABELS(cfg->name));
-        late_drop(us->conn->up, late_at(us, 0));
-        us->late_head = (us->late_head + 1) % cfg->late_resp_max;
-        us->late_n--;
-    }
-    struct up_late *e = late_at(us, us->late_n++);
-    e->seq = m->sent_seq;
-    e->until_ms = now + cfg->late_resp_grace_ms;
-    snprintf(e->entry_id, sizeof e->entry_id, "%s", m->entry_id);
-    snprintf(e->account, sizeof e->account, "%s", m->account);
-    snprintf(e->msg_id, sizeof e->msg_id, "%s", m->msg_id);
-    e->ts_ms = m->ts_ms;
-    e->registered_delivery = m->registered_delivery;
-    return 1;
-}
-
-/* The remembered submit with sequence <seq>, copied to <out> and
- * forgotten; 0 when there is none. */
-static int late_take(struct up_session *us, uint32_t seq, struct up_late *out)
-{
-    if (!us->late || seq == 0)
-        return 0;
-    late_expire(us, clock_mono_ms());
-    for (unsigned i = 0; i < us->late_n; i++) {
-        struct up_late *e = late_at(us, i);
-        if (e->seq == seq) {
-            *out = *e;
-            e->seq = 0;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void late_forget_all(struct up_session *us)
-{
-    for (unsigned i = 0; us->late && i < us->late_n; i++)
-        late_drop(us->conn->up, late_at(us, i));
-    us->late_head = 0;
-    us->late_n = 0;
+    return r >= 0;
 }
 
 /* The upstream id in <resp>, canonical in <canon> and as written in
@@ -700,7 +640,7 @@ static int resp_upstream_id(const struct pdu *resp, char *canon, size_t ccap,
 /* A late ESME_ROK with an id for a copy of the message of <e>, sent on
  * <c>. <m> is that message if still in memory. */
 static void late_accepted(struct up *u, struct up_conn *c,
-                          const struct up_late *e, struct up_msg *m,
+                          const struct lateq_entry *e, struct up_msg *m,
                           const char *canon, const char *raw)
 {
     if (m && (m->place == UP_MSG_READY || m->place == UP_MSG_RETRY ||
@@ -758,9 +698,10 @@ static int on_late_resp(struct sess *s, const struct pdu *resp, void *ctx)
 {
     struct up_session *us = ctx;
     struct up *u = us->conn->up;
-    struct up_late e;
+    struct lateq_entry e;
     char canon[DLR_ID_MAX + 1], raw[DLR_ID_MAX + 1];
-    if (us->sess != s || !late_take(us, resp->sequence_number, &e))
+    if (us->sess != s ||
+        !lateq_take(&us->late, resp->sequence_number, clock_mono_ms(), &e))
         return 0;
     uint32_t status = resp->command_status;
     struct up_msg *m = held_find(u, e.entry_id);
@@ -1234,7 +1175,8 @@ static void on_up_close(struct sess *s, enum sess_close_reason why, void *ctx)
               sess_close_reason_name(why));
     us->bound = 0;
     us->sess = NULL;
-    late_forget_all(us); /* no answer comes on a closed connection */
+    /* no answer comes on a closed connection */
+    lateq_clear(&us->late, late_drop, u);
     sess_unref(s);
     if (!u->stopping && us->conn->state == UP_CONN_ACTIVE)
         schedule_reconnect(us);
@@ -1359,6 +1301,7 @@ static int conn_open(struct up *u, struct up_conn *c, struct up_conn_plan *plan,
         us->type = !pairs ? SESS_BIND_TRX : (i % 2 ? SESS_BIND_RX : SESS_BIND_TX);
         us->transmitter = us->type != SESS_BIND_RX;
         us->reconnect_ev = evtimer_new(u->base, on_reconnect, us);
+        lateq_init(&us->late, cfg->late_resp_max);
     }
     c->state = UP_CONN_ACTIVE;
     for (unsigned i = 0; connect && i < n; i++)
@@ -1374,7 +1317,7 @@ static void conn_release(struct up_conn *c)
 {
     for (unsigned k = 0; k < c->n_sessions; k++) {
         event_free(c->sessions[k].reconnect_ev);
-        free(c->sessions[k].late);
+        lateq_free(&c->sessions[k].late);
     }
     free(c->sessions);
     c->sessions = NULL;
