@@ -529,7 +529,9 @@ static void finish_unknown(struct up *u, struct up_msg *m);
  * for: it ends UNKNOWN at once. */
 static void go_waiting(struct up *u, struct up_msg *m)
 {
-    if (!m->late_pending) {
+    /* stopping: what this process remembers for late answers goes with
+     * it, and a restart would send the message again - past the bound */
+    if (!m->late_pending || u->stopping) {
         finish_unknown(u, m);
         return;
     }
@@ -1694,9 +1696,16 @@ int up_reload(struct up *u, const struct conf *next, char *summary,
     return 0;
 }
 
+/* Messages waiting for a late answer end UNKNOWN now (see go_waiting);
+ * the drain waits for that to be written like for any answer. */
 void up_stop(struct up *u)
 {
     u->stopping = 1;
+    while (u->waiting) {
+        struct up_msg *m = u->waiting;
+        list_unlink(u, m);
+        finish_unknown(u, m);
+    }
 }
 
 unsigned up_in_memory(const struct up *u)

@@ -7,7 +7,9 @@
 # REJECTD, and the upstream session is not closed for the late answers.
 # Then an SMSC that never answers within the grace: each message is sent
 # at most twice and ends UNKNOWN (stat:UNKNOWN receipt), never REJECTD;
-# and with resend_unknown = never, exactly once.
+# and with resend_unknown = never, exactly once. A bridge stopped while
+# messages wait for a late answer records them UNKNOWN and leaves nothing
+# in the queue that a restart would send a third time.
 . "$(dirname "$0")/lib.sh"
 
 N=30
@@ -40,7 +42,7 @@ load() {
     shift 2
     timeout 120 "$BIN/smpp-load" --port "$BRIDGE_PORT" --system-id "$acct" \
         --password pw --json --no-progress --count "$N" --window "$N" \
-        --resp-timeout 10 --retry-throttled --dlr "$@" >"$WORK/$name.json" 2>"$WORK/$name.err"
+        --resp-timeout 10 --retry-throttled "$@" >"$WORK/$name.json" 2>"$WORK/$name.err"
 }
 field() { json "$WORK/$1.json" "$2"; }
 
@@ -67,13 +69,13 @@ start_redis
 start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 1500 \
     --dlr-delay-ms 500
 conf slow "" ""
-for a in slow silent never; do
+for a in slow silent never drain; do
     echo pw | "$BIN/smppctl" -c "$WORK/slow.conf" account add "$a" \
         --password-stdin --tps 1000 >/dev/null
 done
 check "bridge starts on the slow upstream" run_bridge slow "$WORK/slow.conf"
 check "$N messages with receipts through an upstream slower than resp_timeout" \
-    load slow slow --dlr-timeout 30
+    load slow slow --dlr --dlr-timeout 30
 check "every submit answered ESME_ROK" eq "$(field slow .submits.ok)" "$N"
 check "every message gets the SMSC's real receipt state: DELIVRD" \
     eq "$(field slow '"\(.receipts.matched) \(.receipts.missing) \(.receipts.states.DELIVRD // 0)"')" "$N 0 $N"
@@ -103,7 +105,7 @@ start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 600000
 conf silent "" "late_resp_grace = 2s"
 check "bridge starts on a silent upstream" run_bridge silent "$WORK/silent.conf"
 check "$N messages whose submits are never answered in time" \
-    load silent silent --dlr-timeout 30
+    load silent silent --dlr --dlr-timeout 30
 check "every one ends with a stat:UNKNOWN receipt, none REJECTD" \
     eq "$(field silent '"\(.receipts.states.UNKNOWN // 0) \(.receipts.states.REJECTD // 0)"')" "$N 0"
 check "recorded UNKNOWN, never REJECTED" \
@@ -120,7 +122,7 @@ check "the silent SMSC saw each message exactly twice (resend_unknown = once)" \
 start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 600000
 conf never "resend_unknown = never" "late_resp_grace = 2s"
 check "bridge starts with resend_unknown = never" run_bridge never "$WORK/never.conf"
-check "$N messages, never answered in time" load never never --dlr-timeout 30
+check "$N messages, never answered in time" load never never --dlr --dlr-timeout 30
 check "resend_unknown = never: stat:UNKNOWN receipts, none REJECTD" \
     eq "$(field never '"\(.receipts.states.UNKNOWN // 0) \(.receipts.states.REJECTD // 0)"')" "$N 0"
 check "resend_unknown = never: no CDR says resent" eq "$(cdrs resent 1 never)" 0
@@ -128,5 +130,22 @@ stop "$never_PID"
 stop "$SIM_PID"
 check "resend_unknown = never: the SMSC saw each message once" \
     eq "$(json "$WORK/sim.json" .submit_sm)" "$N"
+
+# ---- SIGTERM while messages wait for a late answer ---------------------------
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 600000
+conf drain "" ""
+check "bridge starts (late_resp_grace at its default, 5 minutes)" \
+    run_bridge drain "$WORK/drain.conf"
+check "$N messages, never answered" load drain drain
+waiting() { [ "$(grep -c 'waiting for a late answer' "$WORK/drain.log")" -eq "$N" ]; }
+check "each waits for a late answer after its one resend" wait_until 30 waiting
+check "SIGTERM: the bridge drains and exits 0" stop "$drain_PID"
+check "the waiting messages are recorded UNKNOWN at the drain" \
+    eq "$(records_in UNKNOWN drain) $(records_in REJECTED drain)" "$N 0"
+check "nothing left in the queue for a restart to send a third time" \
+    eq "$(R XLEN sb:queue) $(R XPENDING sb:queue bridge | head -1)" "0 0"
+stop "$SIM_PID"
+check "the SMSC saw each message twice, no more" \
+    eq "$(json "$WORK/sim.json" .submit_sm)" $((2 * N))
 
 finish
