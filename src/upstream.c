@@ -551,8 +551,9 @@ static void go_waiting(struct up *u, struct up_msg *m)
     arm_waiting(u);
 }
 
-/* Nothing came within the grace: the message ends UNKNOWN (a stat:UNKNOWN
- * receipt if one was asked for), never REJECTED. */
+/* No answer came (within the grace, or none can come any more): the
+ * message ends UNKNOWN (a stat:UNKNOWN receipt if one was asked for),
+ * never REJECTED. */
 static void finish_unknown(struct up *u, struct up_msg *m)
 {
     m->fail_status = m->late_pending || !m->lost_copies ? SESS_STATUS_TIMEOUT
@@ -563,8 +564,8 @@ static void finish_unknown(struct up *u, struct up_msg *m)
     log_event(LOG_WARN, TAG,
               LOG_FIELDS("account", m->account, "msg_id", m->msg_id, "state",
                          "UNKNOWN"),
-              "message %s of %s: no answer upstream within the grace, "
-              "recorded UNKNOWN", m->msg_id, m->account);
+              "message %s of %s: no answer upstream, recorded UNKNOWN",
+              m->msg_id, m->account);
     if (u->hooks.on_failed)
         u->hooks.on_failed(u->hooks_ctx, m->account, m->msg_id, m->pdu, m->len,
                            m->fail_status, failed_receipt_stored, m);
