@@ -30,8 +30,8 @@ $3
 [admin]
 listen = 127.0.0.1:$ADMIN_PORT
 [queue]
-retry_min = 100ms
-retry_max = 200ms
+retry_min = ${RETRY_MIN:-100ms}
+retry_max = 2s
 max_attempts = 3
 $2"
 }
@@ -69,7 +69,7 @@ start_redis
 start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 1500 \
     --dlr-delay-ms 500
 conf slow "" ""
-for a in slow silent never drain; do
+for a in slow patient silent never drain; do
     echo pw | "$BIN/smppctl" -c "$WORK/slow.conf" account add "$a" \
         --password-stdin --tps 1000 >/dev/null
 done
@@ -99,6 +99,22 @@ check "the SMSC saw every message" ge "$SEEN" "$N"
 check "the SMSC saw one bind" eq "$(json "$WORK/sim.json" .binds)" 1
 check "resent=1 in the CDR of each message the SMSC saw twice" \
     eq "$RESENT" $((SEEN - N))
+
+# ---- the late answer comes before the resend is due: no second copy ----------
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 1500 \
+    --dlr-delay-ms 500
+RETRY_MIN=1s conf patient "" ""
+check "bridge starts (retry_min 1s: the late answer comes first)" \
+    run_bridge patient "$WORK/patient.conf"
+check "$N messages, each answered 0.5 s after resp_timeout" \
+    load patient patient --dlr --dlr-timeout 30
+check "every message DELIVRD, none REJECTD" \
+    eq "$(field patient '"\(.receipts.states.DELIVRD // 0) \(.receipts.states.REJECTD // 0)"')" "$N 0"
+check "no CDR says resent" eq "$(cdrs resent 1 patient) $(cdrs state DELIVERED patient)" "0 $N"
+stop "$patient_PID"
+stop "$SIM_PID"
+check "a late answer stops the resend: the SMSC saw each message once" \
+    eq "$(json "$WORK/sim.json" .submit_sm)" "$N"
 
 # ---- no answer within the grace: UNKNOWN, never REJECTED ---------------------
 start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 600000
