@@ -115,6 +115,8 @@ static const struct conf_name conf_bools[] = {
     {"on", 1},  {"off", 0}, {"1", 1},    {"0", 0},     {NULL, 0}};
 static const struct conf_name conf_binds[] = {
     {"trx", CONF_BIND_TRX}, {"tx+rx", CONF_BIND_TX_RX}, {NULL, 0}};
+static const struct conf_name conf_resend[] = {
+    {"once", CONF_RESEND_ONCE}, {"never", CONF_RESEND_NEVER}, {NULL, 0}};
 static const struct conf_name conf_id_formats[] = {{"auto", CONF_ID_AUTO},
                                                    {"hex", CONF_ID_HEX},
                                                    {"dec", CONF_ID_DEC},
@@ -219,6 +221,7 @@ static const struct conf_key conf_queue_keys[] = {
            100000000),
     K_UINT(QU, "account_max_bytes", account_max_bytes, "67108864", 65536,
            4000000000u),
+    K_ENUM(QU, "resend_unknown", resend_unknown, "once", conf_resend),
 };
 #undef QU
 
@@ -261,6 +264,11 @@ static const struct conf_key conf_upstream_keys[] = {
     K_ENUM(UP, "dlr_id_format", dlr_id_format, "auto", conf_id_formats),
     K_DUR(CONF_T_MS, UP, "resp_timeout", resp_timeout_ms, "30s", DUR_S(1),
           DUR_M(10)),
+    K_DUR(CONF_T_MS, UP, "late_resp_grace", late_resp_grace_ms, "5m", DUR_S(1),
+          DUR_H(1)),
+    K_UINT(UP, "late_resp_max", late_resp_max, "1024", 1, 100000),
+    K_DUR(CONF_T_MS, UP, "glitch_window", glitch_window_ms, "60s", DUR_S(1),
+          DUR_H(24)),
 };
 #undef UP
 

@@ -89,6 +89,14 @@ struct conf_log {
     enum conf_log_format format;
 };
 
+/* What happens to a message whose submit_sm went unanswered (timed out,
+ * or its session was lost after it was written): upstream may have
+ * accepted it. */
+enum conf_resend_unknown {
+    CONF_RESEND_NEVER = 0, /* wait for a late answer, never send again */
+    CONF_RESEND_ONCE,      /* one more copy at most, then wait */
+};
+
 struct conf_queue {
     unsigned batch;              /* entries read per XREADGROUP */
     unsigned claim_idle_ms;      /* pending this long: another may claim */
@@ -100,6 +108,7 @@ struct conf_queue {
      * ESME_RMSGQFUL, so one customer cannot fill the shared Redis. */
     unsigned account_max_messages;
     unsigned account_max_bytes;
+    enum conf_resend_unknown resend_unknown;
 };
 
 /* Receipts and MO waiting in P:dlr:{ACCOUNT} for the customer. */
@@ -131,6 +140,9 @@ struct conf_upstream {
     unsigned priority;           /* lower first */
     enum conf_id_format dlr_id_format;
     unsigned resp_timeout_ms;
+    unsigned late_resp_grace_ms; /* a submit_sm_resp this late still counts */
+    unsigned late_resp_max;      /* timed-out submits remembered per session */
+    unsigned glitch_window_ms;   /* 16 bad PDUs within this close a session */
 };
 
 struct conf {

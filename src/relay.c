@@ -1043,21 +1043,34 @@ static struct dlr_str dstr(const char *s)
     return v;
 }
 
-/* A REJECTD receipt naming the upstream's command_status in err:. */
+/* 1 when <status> says upstream may have taken the message: it was
+ * accepted without a usable id, or never answered (timed out, session
+ * lost after the submit was written). Never a rejection. */
+static int outcome_unknown(uint32_t status)
+{
+    return status == ESME_ROK || status == SESS_STATUS_TIMEOUT ||
+           status == SESS_STATUS_CLOSED;
+}
+
+/* A REJECTD receipt naming the upstream's command_status in err:, or,
+ * when the outcome is unknown, stat:UNKNOWN (message_state UNKNOWN) with
+ * err:000: the customer must not be told that an SMS it may be billed
+ * for was refused. */
 static size_t build_failure_receipt(const struct pdu *sub, const char *msg_id,
                                     uint32_t status, uint8_t *out, size_t cap)
 {
     char sdate[32], ddate[32], err[16], text[256];
-    uint8_t state = DLR_STATE_REJECTED;
+    int unknown = outcome_unknown(status);
+    uint8_t state = unknown ? DLR_STATE_UNKNOWN : DLR_STATE_REJECTED;
     uint8_t net_err[3] = {7, (uint8_t)(status >> 8), (uint8_t)status};
     time_t now = time(NULL);
     format_date(now, sdate, sizeof sdate);
     format_date(now, ddate, sizeof ddate);
-    snprintf(err, sizeof err, "%03u", status & 0xFFF);
+    snprintf(err, sizeof err, "%03u", unknown ? 0 : status & 0xFFF);
     struct dlr_info info = {
         .id = dstr(msg_id), .sub = 1, .dlvrd = 0, .submit_date = dstr(sdate),
-        .done_date = dstr(ddate), .stat = dstr("REJECTD"), .err = dstr(err),
-        .text = dstr(""),
+        .done_date = dstr(ddate), .stat = dstr(unknown ? "UNKNOWN" : "REJECTD"),
+        .err = dstr(err), .text = dstr(""),
     };
     int n = dlr_format(&info, text, sizeof text);
     if (n < 0)
@@ -1075,7 +1088,8 @@ static size_t build_failure_receipt(const struct pdu *sub, const char *msg_id,
     p.short_message.len = (size_t)n;
     pdu_tlv_add(&p, PDU_TLV_RECEIPTED_MESSAGE_ID, msg_id, (uint16_t)(strlen(msg_id) + 1));
     pdu_tlv_add(&p, PDU_TLV_MESSAGE_STATE, &state, 1);
-    pdu_tlv_add(&p, PDU_TLV_NETWORK_ERROR_CODE, net_err, 3);
+    if (!unknown) /* no network said anything */
+        pdu_tlv_add(&p, PDU_TLV_NETWORK_ERROR_CODE, net_err, 3);
     return pdu_encode(&p, out, cap);
 }
 

@@ -72,6 +72,8 @@ struct sess {
     uint64_t bind_deadline_ms;
     uint64_t close_deadline_ms;
     int enquire_outstanding;
+    uint64_t glitch_window_start_ms; /* cfg.glitch_window_ms: this window */
+    unsigned glitches_in_window;
 
     struct txn *txns;
     struct txn **buckets;
@@ -301,11 +303,20 @@ static void send_generic_nack(struct sess *s, uint32_t status, uint32_t seq)
     write_pdu(s, &r);
 }
 
-/* A malformed or misplaced PDU from the peer. Too many and we close. */
+/* A malformed or misplaced PDU from the peer. Too many and we close:
+ * over the session's life, or, with cfg.glitch_window_ms, within one
+ * window, so that a rare mistake over a long bind never adds up. */
 static void glitch(struct sess *s)
 {
+    uint64_t now = clock_mono_ms();
     s->stats.glitches++;
-    if (s->cfg.max_glitches && s->stats.glitches >= s->cfg.max_glitches)
+    if (s->cfg.glitch_window_ms &&
+        now - s->glitch_window_start_ms >= s->cfg.glitch_window_ms) {
+        s->glitch_window_start_ms = now;
+        s->glitches_in_window = 0;
+    }
+    s->glitches_in_window++;
+    if (s->cfg.max_glitches && s->glitches_in_window >= s->cfg.max_glitches)
         sess_close(s, SESS_CLOSE_GLITCHES);
 }
 
@@ -611,7 +622,12 @@ static void handle_response(struct sess *s, const struct pdu *p,
     struct txn *t = txn_find(s, p->sequence_number);
     if (!t || (p->command_id != PDU_GENERIC_NACK &&
                p->command_id != pdu_resp_id(t->command_id))) {
-        glitch(s); /* a response to nothing we sent */
+        /* a response to nothing outstanding: the owner may know it as a
+         * late answer to a request that timed out, which is no glitch */
+        if (!t && decode_status == ESME_ROK && s->cbs.on_late_resp &&
+            s->cbs.on_late_resp(s, p, s->ctx))
+            return;
+        glitch(s);
         return;
     }
     if (decode_status != ESME_ROK) {

@@ -89,6 +89,8 @@ struct sess_config {
     unsigned enquire_interval_ms; /* 0: never; enquire_link after silence */
     size_t write_high_water;      /* stop reading above this output size */
     unsigned max_glitches;        /* close after this many bad PDUs */
+    unsigned glitch_window_ms;    /* 0: max_glitches over the session's
+                                     life; else within any one window */
     unsigned pdus_per_read;       /* fairness: PDUs handled per callback */
     const char *system_id;        /* server role: put in bind_resp */
 };
@@ -117,6 +119,11 @@ struct sess_callbacks {
      * Answer with sess_reply(), now or later; PDUs that take no answer
      * (outbind, alert_notification) are only reported. */
     void (*on_request)(struct sess *s, const struct pdu *req, void *ctx);
+    /* Optional. A response whose sequence_number matches nothing
+     * outstanding (its request timed out, say). Return 1 when the owner
+     * recognises it as a late answer: then it is not counted as a
+     * glitch; 0 counts it. <resp> is a view, valid during the call. */
+    int (*on_late_resp)(struct sess *s, const struct pdu *resp, void *ctx);
     /* There is room again after sess_can_send() said no. */
     void (*on_writable)(struct sess *s, void *ctx);
     /* Closed; called once. Drop the owner's reference here. */

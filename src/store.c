@@ -126,8 +126,10 @@ static const char *const lease_script[2] = {
  * id, ARGV[2] map value, ARGV[3] TTL s, ARGV[4] new state (ENROUTE,
  * REJECTED or UNKNOWN), ARGV[5] connector, ARGV[6] upstream id or
  * upstream status, ARGV[7] now ms, ARGV[8] "1" when the life ends here
- * (refused, or accepted without a usable id), ARGV[9] CDR maxlen. An
- * ENROUTE record lives id_ttl from now: its receipt may come that late. */
+ * (refused, or accepted without a usable id), ARGV[9] CDR maxlen,
+ * ARGV[10] "1" when the message was sent again after an unknown outcome
+ * (the CDR's "resent" field). An ENROUTE record lives id_ttl from now: its
+ * receipt may come that late. */
 static const char finish_script[] =
     CDR_LUA QDEL_LUA
     "if KEYS[2] ~= '' then "
@@ -141,6 +143,7 @@ static const char finish_script[] =
     "redis.call('EXPIRE', KEYS[3], ARGV[3]) "
     "else redis.call('HSET', KEYS[3], 'state', ARGV[4], 'upstream_status', "
     "ARGV[6], 'final', ARGV[7]) end "
+    "if ARGV[10] == '1' then redis.call('HSET', KEYS[3], 'resent', '1') end "
     "redis.call('HDEL', KEYS[3], 'entry') "
     "if ARGV[8] == '1' then cdr(KEYS[3], KEYS[4], ARGV[9]) end end "
     "return n";
@@ -162,8 +165,9 @@ enum script_id {
  * message is ENROUTE. KEYS[1] queue, KEYS[2] id map key, KEYS[3]
  * message, KEYS[4] the account's queue counters; ARGV[1] entry id,
  * ARGV[2] map value, ARGV[3] TTL s, ARGV[4] connector, ARGV[5] upstream
- * id as written, ARGV[6] now ms. Nothing here depends on what Redis
- * holds but the entry's cost, given back by qdel. */
+ * id as written, ARGV[6] now ms, ARGV[7] "1" when it was sent again
+ * after an unknown outcome (field "resent"). Nothing here depends on what
+ * Redis holds but the entry's cost, given back by qdel. */
 static const char sent_script[] =
     QDEL_LUA
     "redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) "
@@ -171,6 +175,7 @@ static const char sent_script[] =
     "qdel(KEYS[1], ARGV[1], KEYS[4]) "
     "redis.call('HSET', KEYS[3], 'state', 'ENROUTE', 'connector', ARGV[4], "
     "'upstream_id', ARGV[5], 'sent', ARGV[6]) "
+    "if ARGV[7] == '1' then redis.call('HSET', KEYS[3], 'resent', '1') end "
     "redis.call('EXPIRE', KEYS[3], ARGV[3]) return 1";
 
 /*
@@ -1618,6 +1623,7 @@ static int run_finish(struct store *st, const char *entry_id, const char *ukey,
                       const char *val, const char *ttl, const char *mkey,
                       const char *qckey, const char *state,
                       const char *connector, const char *upstream, int ends,
+                      int resent,
                       store_done_cb cb, void *arg)
 {
     char qkey[KEY_LEN], ckey[KEY_LEN], now[24], maxlen[16];
@@ -1628,20 +1634,47 @@ static int run_finish(struct store *st, const char *entry_id, const char *ukey,
     const char *argv[] = {"EVALSHA", st->script_sha[SCRIPT_FINISH], "5", qkey,
                           ukey, mkey, ckey, qckey,
                           entry_id, val, ttl, state, connector, upstream, now,
-                          ends ? "1" : "0", maxlen};
-    return run(st, complete_done, cb, arg, 17, argv, NULL);
+                          ends ? "1" : "0", maxlen, resent ? "1" : "0"};
+    return run(st, complete_done, cb, arg, 18, argv, NULL);
 }
 
 int store_queue_failed(struct store *st, const char *entry_id,
                        const char *account, const char *msg_id,
-                       uint32_t status, store_done_cb cb, void *arg)
+                       uint32_t status, int resent, store_done_cb cb,
+                       void *arg)
 {
     char mkey[KEY_LEN], qckey[KEY_LEN];
     msg_key(st, account, msg_id, mkey, sizeof mkey);
     qc_key(st, account, qckey, sizeof qckey);
     return run_finish(st, entry_id, "", "", "0", mkey, qckey,
                       status == ESME_ROK ? "UNKNOWN" : "REJECTED", "",
-                      pdu_status_name(status), 1, cb, arg);
+                      pdu_status_name(status), 1, resent, cb, arg);
+}
+
+int store_queue_unknown(struct store *st, const char *entry_id,
+                        const char *account, const char *msg_id,
+                        const char *why, int resent, store_done_cb cb,
+                        void *arg)
+{
+    char mkey[KEY_LEN], qckey[KEY_LEN];
+    msg_key(st, account, msg_id, mkey, sizeof mkey);
+    qc_key(st, account, qckey, sizeof qckey);
+    return run_finish(st, entry_id, "", "", "0", mkey, qckey, "UNKNOWN", "",
+                      why, 1, resent, cb, arg);
+}
+
+int store_idmap_add(struct store *st, const char *connector,
+                    const char *upstream_id, const struct store_idmap *m,
+                    unsigned ttl_s)
+{
+    char ukey[KEY_LEN], val[128], ttl[16];
+    snprintf(ukey, sizeof ukey, "%s:up:{%s}:%s", st->cfg.prefix, connector,
+             upstream_id);
+    snprintf(val, sizeof val, "%s\t%s\t%" PRIu64 "\t%u", m->account, m->msg_id,
+             m->ts_ms, m->registered_delivery);
+    snprintf(ttl, sizeof ttl, "%u", ttl_s);
+    const char *argv[] = {"SET", ukey, val, "EX", ttl};
+    return run(st, complete_done, NULL, NULL, 5, argv, NULL);
 }
 
 int store_queue_sent(struct store *st, const char *entry_id,
@@ -1668,8 +1701,8 @@ int store_queue_sent(struct store *st, const char *entry_id,
      * QUEUED record's entry is used, and the CDR leaves it out. */
     const char *argv[] = {"EVALSHA", st->script_sha[SCRIPT_SENT], "4", qkey,
                           ukey, mkey, qckey, entry_id, val, ttl, connector,
-                          upstream_raw, now};
-    return run(st, complete_done, cb, arg, 13, argv, NULL);
+                          upstream_raw, now, m->resent ? "1" : "0"};
+    return run(st, complete_done, cb, arg, 14, argv, NULL);
 }
 
 int store_idmap_find(struct store *st, const char *connector,
@@ -1699,7 +1732,10 @@ int store_idmap_find(struct store *st, const char *connector,
  * then one transaction writes its final state, its CDR (the record with
  * the final fields) and the customer's copy of the receipt. A record
  * already final is left alone: a receipt upstream sent twice makes no
- * second CDR. */
+ * second CDR, and a record whose final receipt the customer already got
+ * (field "receipted") gives it no second one - the second copy of a
+ * message sent again after an unknown outcome has its own receipt. A
+ * record that ended UNKNOWN still passes the real one on. */
 struct receipt_job {
     struct store *st;
     char account[16], msg_id[32], state[16], final_ms[24], error[16];
@@ -1748,9 +1784,9 @@ static void complete_receipt_record(struct store *st, redisReply *r,
 {
     struct receipt_job *j = p->arg;
     char mkey[KEY_LEN], dkey[KEY_LEN], ckey[KEY_LEN], maxlen[16];
-    const char *cdr[CDR_MAX_ARGS], *hset[8], *hdel[3], *xadd[5];
+    const char *cdr[CDR_MAX_ARGS], *hset[8], *hdel[3], *xadd[5], *mark[4];
     size_t xlens[5];
-    struct store_cmd cmds[4];
+    struct store_cmd cmds[5];
     int n = 0, nc = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         receipt_job_done(j, -1);
@@ -1786,7 +1822,14 @@ static void complete_receipt_record(struct store *st, redisReply *r,
             cmds[n++] = (struct store_cmd){nc, cdr, NULL};
         }
     }
-    if (j->pdu) {
+    int receipted = r->elements > 0 && is_final_state(state) &&
+                    strcmp(state, "UNKNOWN") != 0 && hash_field(r, "receipted");
+    if (j->pdu && !receipted && r->elements > 0) {
+        const char *k[] = {"HSET", mkey, "receipted", "1"};
+        memcpy(mark, k, sizeof k);
+        cmds[n++] = (struct store_cmd){4, mark, NULL};
+    }
+    if (j->pdu && !receipted) {
         const char *x[] = {"XADD", dkey, "*", "p", (const char *)j->pdu};
         size_t l[] = {4, strlen(dkey), 1, 1, j->len};
         memcpy(xadd, x, sizeof x);

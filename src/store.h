@@ -70,6 +70,8 @@ struct store_idmap {
     char msg_id[32];
     uint64_t ts_ms;
     uint8_t registered_delivery;
+    int resent;             /* store_queue_sent: sent again after an
+                               unknown outcome (the CDR says so) */
     unsigned candidate;     /* store_idmap_find: which of the ids matched */
 };
 
@@ -154,10 +156,25 @@ int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
                       store_entries_cb cb, void *arg);
 /* Refused upstream for good (<status>): XACK and XDEL the entry, record
  * the message as REJECTED and write its CDR (one script call). <status>
- * ESME_ROK: accepted without an id we can use: UNKNOWN. */
+ * ESME_ROK: accepted without an id we can use: UNKNOWN. <resent>: it was
+ * sent again after an unknown outcome (field "resent" = 1). */
 int store_queue_failed(struct store *st, const char *entry_id,
                        const char *account, const char *msg_id,
-                       uint32_t status, store_done_cb cb, void *arg);
+                       uint32_t status, int resent, store_done_cb cb,
+                       void *arg);
+/* Its outcome stayed unknown (no answer upstream within the grace for late
+ * answers): finish the entry as UNKNOWN - never REJECTED: upstream may
+ * well have taken it -, upstream_status <why>, and write its CDR. */
+int store_queue_unknown(struct store *st, const char *entry_id,
+                        const char *account, const char *msg_id,
+                        const char *why, int resent, store_done_cb cb,
+                        void *arg);
+/* One more upstream id for a message (another copy of it that upstream
+ * accepted): its receipt is matched like the first one's. Only the id
+ * map is written; fire and forget. */
+int store_idmap_add(struct store *st, const char *connector,
+                    const char *upstream_id, const struct store_idmap *m,
+                    unsigned ttl_s);
 /* After a submit_sm_resp: map the upstream id (<upstream_id>, canonical
  * form) to ours and finish the entry, in one transaction (one round trip,
  * applied whole); the message is ENROUTE on <connector> from now, under

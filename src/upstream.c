@@ -7,6 +7,16 @@
  * (answered, the Redis write of its id map not yet confirmed). Every
  * entry id held in memory is also in a set, so that a claim (XAUTOCLAIM)
  * returning our own pending entries does not duplicate them.
+ *
+ * An unknown outcome is not a failure. A submit_sm that timed out, or
+ * whose session was lost after it was written, may have been accepted:
+ * such a message is sent again at most once ([queue] resend_unknown),
+ * then waits (the waiting list) for a late answer until the connector's
+ * late_resp_grace runs out, and then ends UNKNOWN - never REJECTED. Each
+ * session remembers its timed-out sequence numbers (at most late_resp_max,
+ * for late_resp_grace) so that a late submit_sm_resp is still matched: it
+ * maps the upstream id, so the real receipt reaches the customer, and it
+ * is not a glitch.
  */
 #include "common.h"
 
@@ -20,6 +30,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "dlr.h"
+#include "lateq.h"
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
@@ -75,6 +86,8 @@ struct up_session {
     int bound;
     unsigned backoff_ms;
     struct event *reconnect_ev;
+    /* timed-out submits of the current connection, for late answers */
+    struct lateq late;
 };
 
 struct up_conn {
@@ -97,6 +110,15 @@ struct up_conn {
     int unbinding;              /* RETIRING: unbind sent to its sessions */
 };
 
+/* Where a message is (one place at a time). */
+enum up_msg_place {
+    UP_MSG_READY = 0,  /* ready list */
+    UP_MSG_RETRY,      /* retry list, waiting for its backoff */
+    UP_MSG_SENT,       /* a session's transaction */
+    UP_MSG_WAITING,    /* outcome unknown, no resend left: waiting list */
+    UP_MSG_FINISHING,  /* its outcome is being written to Redis */
+};
+
 struct up_msg {
     char entry_id[32];
     char account[16];
@@ -115,6 +137,19 @@ struct up_msg {
     uint32_t fail_status;               /* why, then */
     uint64_t sent_us;                   /* submit_sm written (metrics) */
     struct up_conn *sent_on;
+    struct up_session *sent_session;    /* and its session and sequence */
+    uint32_t sent_seq;
+    enum up_msg_place place;
+    /* Unknown outcomes: copies that timed out and may still be answered
+     * late, copies lost with their session; while either is not 0 a copy
+     * may have been accepted. <resent>: a copy went out after that. */
+    unsigned late_pending, lost_copies;
+    int resent;
+    /* a late ESME_ROK for an earlier copy while another copy was out */
+    int late_ok;
+    char late_id[DLR_ID_MAX + 1], late_raw[DLR_ID_MAX + 1];
+    char late_conn[64];
+    char map_conn[64];                  /* the id map goes under this one */
     struct up_msg *next;                /* in the list it is on */
     struct up_msg *hnext;               /* in the held set */
 };
@@ -131,6 +166,8 @@ struct up {
     struct up_msg *ready, *ready_tail;
     struct up_msg *retry;               /* sorted by due_ms */
     struct up_msg *record;              /* Redis write to redo */
+    struct up_msg *waiting;             /* outcome unknown; by due_ms */
+    unsigned n_waiting;
     struct up_msg *held[HELD_BUCKETS];
     unsigned n_held, n_inflight;
     int reading, stopping;
@@ -139,8 +176,10 @@ struct up {
     struct event *pump_ev, *retry_ev, *claim_ev, *record_ev, *tps_ev;
     struct event *tick_ev;  /* a pump now and then: nothing waits for ever */
     struct event *retire_ev;            /* while a connector is retiring */
+    struct event *waiting_ev;           /* the first waiting one is due */
     struct up_stats stats;
     struct metrics_family *m_submits, *m_rtt;
+    struct metrics_family *m_late, *m_unknown, *m_late_forgotten;
 };
 
 static void up_pump(struct up *u);
@@ -161,12 +200,17 @@ static unsigned held_bucket(const char *entry_id)
     return h % HELD_BUCKETS;
 }
 
-static int held_has(struct up *u, const char *entry_id)
+static struct up_msg *held_find(struct up *u, const char *entry_id)
 {
     for (struct up_msg *m = u->held[held_bucket(entry_id)]; m; m = m->hnext)
         if (strcmp(m->entry_id, entry_id) == 0)
-            return 1;
-    return 0;
+            return m;
+    return NULL;
+}
+
+static int held_has(struct up *u, const char *entry_id)
+{
+    return held_find(u, entry_id) != NULL;
 }
 
 static void msg_free(struct up *u, struct up_msg *m)
@@ -236,6 +280,7 @@ static struct up_msg *msg_new(struct up *u, const struct store_entry *e)
 
 static void ready_push(struct up *u, struct up_msg *m)
 {
+    m->place = UP_MSG_READY;
     m->next = NULL;
     if (u->ready_tail)
         u->ready_tail->next = m;
@@ -249,6 +294,8 @@ static void ready_push(struct up *u, struct up_msg *m)
 static void on_recorded(int status, void *arg);
 static void on_done_entry(int status, void *arg);
 
+/* Accepted upstream under m->upstream_id on connector m->map_conn: map
+ * the id to ours and finish the entry. */
 static void record_sent(struct up *u, struct up_msg *m)
 {
     struct store_idmap map;
@@ -257,10 +304,27 @@ static void record_sent(struct up *u, struct up_msg *m)
     snprintf(map.msg_id, sizeof map.msg_id, "%s", m->msg_id);
     map.ts_ms = m->ts_ms;
     map.registered_delivery = m->registered_delivery;
-    if (store_queue_sent(u->st, m->entry_id, m->sent_on->cfg->name,
-                         m->upstream_id, m->upstream_raw, &map,
-                         u->cfg->redis.id_ttl_s, on_recorded, m) != 0)
+    map.resent = m->resent;
+    m->place = UP_MSG_FINISHING;
+    if (store_queue_sent(u->st, m->entry_id, m->map_conn, m->upstream_id,
+                         m->upstream_raw, &map, u->cfg->redis.id_ttl_s,
+                         on_recorded, m) != 0)
         on_recorded(-1, m);
+}
+
+/* Finish the entry of a message that was refused (or accepted without a
+ * usable id), or whose outcome stayed unknown (m->fail_status a session
+ * status: timeout, session lost): UNKNOWN, never REJECTED, then. */
+static int finish_entry(struct up *u, struct up_msg *m)
+{
+    if (m->fail_status == SESS_STATUS_TIMEOUT ||
+        m->fail_status == SESS_STATUS_CLOSED)
+        return store_queue_unknown(u->st, m->entry_id, m->account, m->msg_id,
+                                   m->fail_status == SESS_STATUS_TIMEOUT
+                                       ? "timeout" : "session_lost",
+                                   m->resent, on_done_entry, m);
+    return store_queue_failed(u->st, m->entry_id, m->account, m->msg_id,
+                              m->fail_status, m->resent, on_done_entry, m);
 }
 
 /* The id map must be written, or the receipt could not be matched: keep
@@ -294,8 +358,7 @@ static void on_record_timer(evutil_socket_t fd, short what, void *arg)
         struct up_msg *m = list;
         list = m->next;
         if (m->done_only) {
-            if (store_queue_failed(u->st, m->entry_id, m->account, m->msg_id,
-                                   m->fail_status, on_done_entry, m) != 0)
+            if (finish_entry(u, m) != 0)
                 on_recorded(-1, m);
         } else {
             record_sent(u, m);
@@ -321,8 +384,8 @@ static void failed_receipt_stored(void *arg)
 {
     struct up_msg *m = arg;
     struct up *u = m->sent_on->up;
-    if (store_queue_failed(u->st, m->entry_id, m->account, m->msg_id,
-                           m->fail_status, on_done_entry, m) != 0)
+    m->place = UP_MSG_FINISHING;
+    if (finish_entry(u, m) != 0)
         on_done_entry(-1, m); /* kept, and finished once Redis is back */
 }
 
@@ -330,6 +393,7 @@ static void fail_permanently(struct up *u, struct up_msg *m, uint32_t status)
 {
     u->stats.permanent++;
     m->fail_status = status;
+    m->place = UP_MSG_FINISHING;
     log_event(LOG_INFO, TAG,
               LOG_FIELDS("account", m->account, "msg_id", m->msg_id, "status",
                          pdu_status_name(status)),
@@ -375,6 +439,7 @@ static void retry_later(struct up *u, struct up_msg *m)
         backoff = q->retry_max_ms;
     backoff += (uint64_t)rand() % (backoff / 4 + 1); /* jitter */
     m->due_ms = clock_mono_ms() + backoff;
+    m->place = UP_MSG_RETRY;
     struct up_msg **pp = &u->retry;
     while (*pp && (*pp)->due_ms <= m->due_ms)
         pp = &(*pp)->next;
@@ -399,37 +464,344 @@ static void on_retry_timer(evutil_socket_t fd, short what, void *arg)
     up_pump(u);
 }
 
-/* ---- sending -------------------------------------------------------- */
+/* ---- unknown outcomes ----------------------------------------------- */
+
+/* 1 while a copy of <m> may have been accepted: one timed out and may
+ * still be answered late, or one was lost with its session. */
+static int maybe_taken(const struct up_msg *m)
+{
+    return m->late_pending || m->lost_copies;
+}
+
+/* May <m> go out again? Always, unless a copy may have been accepted:
+ * then once at most, and only under resend_unknown = once. This is the
+ * duplicate bound: at most one copy more than upstream may have taken. */
+static int may_send_again(const struct up *u, const struct up_msg *m)
+{
+    if (!maybe_taken(m))
+        return 1;
+    return u->cfg->queue.resend_unknown == CONF_RESEND_ONCE && !m->resent;
+}
+
+static void unknown_count(const struct up *u, const struct up_msg *m,
+                          const char *action)
+{
+    metrics_add(u->m_unknown, 1,
+                METRICS_LABELS(m->sent_on->cfg->name, action));
+}
+
+/* Take <m> off the list its place names (READY, RETRY or WAITING). */
+static void list_unlink(struct up *u, struct up_msg *m)
+{
+    struct up_msg **pp, *prev = NULL;
+    pp = m->place == UP_MSG_READY   ? &u->ready
+         : m->place == UP_MSG_RETRY ? &u->retry
+                                    : &u->waiting;
+    while (*pp && *pp != m) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp)
+        return;
+    *pp = m->next;
+    m->next = NULL;
+    if (m->place == UP_MSG_READY && u->ready_tail == m)
+        u->ready_tail = prev;
+    if (m->place == UP_MSG_WAITING)
+        u->n_waiting--;
+}
+
+static void arm_waiting(struct up *u)
+{
+    if (!u->waiting)
+        return;
+    uint64_t now = clock_mono_ms();
+    uint64_t wait = u->waiting->due_ms > now ? u->waiting->due_ms - now : 0;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+    evtimer_add(u->waiting_ev, &tv);
+}
+
+static void finish_unknown(struct up *u, struct up_msg *m);
+
+/* No more copies of <m>: it waits for a late answer until the connector's
+ * late_resp_grace is over. When no copy can be answered any more (all
+ * were lost with their sessions, or forgotten) there is nothing to wait
+ * for: it ends UNKNOWN at once. */
+static void go_waiting(struct up *u, struct up_msg *m)
+{
+    /* stopping: what this process remembers for late answers goes with
+     * it, and a restart would send the message again - past the bound */
+    if (!m->late_pending || u->stopping) {
+        finish_unknown(u, m);
+        return;
+    }
+    m->place = UP_MSG_WAITING;
+    m->due_ms = clock_mono_ms() + m->sent_on->cfg->late_resp_grace_ms;
+    struct up_msg **pp = &u->waiting;
+    while (*pp && (*pp)->due_ms <= m->due_ms)
+        pp = &(*pp)->next;
+    m->next = *pp;
+    *pp = m;
+    u->n_waiting++;
+    unknown_count(u, m, "waiting");
+    log_event(LOG_INFO, TAG,
+              LOG_FIELDS("account", m->account, "msg_id", m->msg_id),
+              "message %s of %s: outcome unknown upstream, waiting for a late "
+              "answer (not sent again)", m->msg_id, m->account);
+    arm_waiting(u);
+}
+
+/* No answer came (within the grace, or none can come any more): the
+ * message ends UNKNOWN (a stat:UNKNOWN receipt if one was asked for),
+ * never REJECTED. */
+static void finish_unknown(struct up *u, struct up_msg *m)
+{
+    m->fail_status = m->late_pending || !m->lost_copies ? SESS_STATUS_TIMEOUT
+                                                         : SESS_STATUS_CLOSED;
+    m->place = UP_MSG_FINISHING;
+    u->stats.unknown++;
+    unknown_count(u, m, "unknown");
+    log_event(LOG_WARN, TAG,
+              LOG_FIELDS("account", m->account, "msg_id", m->msg_id, "state",
+                         "UNKNOWN"),
+              "message %s of %s: no answer upstream, recorded UNKNOWN",
+              m->msg_id, m->account);
+    if (u->hooks.on_failed)
+        u->hooks.on_failed(u->hooks_ctx, m->account, m->msg_id, m->pdu, m->len,
+                           m->fail_status, failed_receipt_stored, m);
+    else
+        failed_receipt_stored(m);
+}
+
+static void on_waiting_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct up *u = arg;
+    uint64_t now = clock_mono_ms();
+    (void)fd;
+    (void)what;
+    while (u->waiting && u->waiting->due_ms <= now) {
+        struct up_msg *m = u->waiting;
+        list_unlink(u, m);
+        finish_unknown(u, m);
+    }
+    arm_waiting(u);
+}
+
+/* ---- late answers --------------------------------------------------- */
+
+/* The remembered submit <e> can no longer be answered (forgotten, or its
+ * session closed): for its message, a lost copy. A message that waited
+ * only for it ends UNKNOWN now rather than at the end of the grace. */
+static void late_drop(const struct lateq_entry *e, void *arg)
+{
+    struct up *u = arg;
+    struct up_msg *m = held_find(u, e->entry_id);
+    if (!m || !m->late_pending)
+        return;
+    m->late_pending--;
+    m->lost_copies++;
+    if (m->place == UP_MSG_WAITING && !m->late_pending) {
+        list_unlink(u, m);
+        finish_unknown(u, m);
+    }
+}
+
+/* Remember that <m>'s submit on <us> timed out; 0 when it cannot be (out
+ * of memory): its answer, if it comes, is then a glitch. Full: the oldest
+ * is forgotten (counted), so memory stays bounded whatever upstream does. */
+static int late_remember(struct up_session *us, const struct up_msg *m)
+{
+    const struct conf_upstream *cfg = us->conn->cfg;
+    uint64_t now = clock_mono_ms();
+    struct lateq_entry e = {.seq = m->sent_seq,
+                            .until_ms = now + cfg->late_resp_grace_ms,
+                            .ts_ms = m->ts_ms,
+                            .registered_delivery = m->registered_delivery};
+    snprintf(e.entry_id, sizeof e.entry_id, "%s", m->entry_id);
+    snprintf(e.account, sizeof e.account, "%s", m->account);
+    snprintf(e.msg_id, sizeof e.msg_id, "%s", m->msg_id);
+    int r = lateq_add(&us->late, &e, now, late_drop, us->conn->up);
+    if (r == 1)
+        metrics_add(us->conn->up->m_late_forgotten, 1,
+                    METRICS_LABELS(cfg->name));
+    return r >= 0;
+}
+
+/* The upstream id in <resp>, canonical in <canon> and as written in
+ * <raw>; 0 when there is no usable one. */
+static int resp_upstream_id(const struct pdu *resp, char *canon, size_t ccap,
+                            char *raw, size_t rcap)
+{
+    if (!resp || !resp->message_id.len ||
+        dlr_id_canonical((const char *)resp->message_id.ptr,
+                         resp->message_id.len, canon, ccap) <= 0)
+        return 0;
+    pdu_view_copy(raw, rcap, resp->message_id);
+    return 1;
+}
+
+/* A late ESME_ROK with an id for a copy of the message of <e>, sent on
+ * <c>. <m> is that message if still in memory. */
+static void late_accepted(struct up *u, struct up_conn *c,
+                          const struct lateq_entry *e, struct up_msg *m,
+                          const char *canon, const char *raw)
+{
+    if (m && (m->place == UP_MSG_READY || m->place == UP_MSG_RETRY ||
+              m->place == UP_MSG_WAITING)) {
+        list_unlink(u, m); /* no resend: that copy was taken */
+        snprintf(m->upstream_id, sizeof m->upstream_id, "%s", canon);
+        snprintf(m->upstream_raw, sizeof m->upstream_raw, "%s", raw);
+        snprintf(m->map_conn, sizeof m->map_conn, "%s", c->cfg->name);
+        u->stats.ok++;
+        record_sent(u, m);
+        return;
+    }
+    if (m && m->place == UP_MSG_SENT && !m->late_ok) {
+        /* another copy is out: its answer decides which id is recorded */
+        m->late_ok = 1;
+        snprintf(m->late_id, sizeof m->late_id, "%s", canon);
+        snprintf(m->late_raw, sizeof m->late_raw, "%s", raw);
+        snprintf(m->late_conn, sizeof m->late_conn, "%s", c->cfg->name);
+        return;
+    }
+    /* the message is finished (or finishing) under another copy: map this
+     * one too, so that its receipt is not a dead letter */
+    struct store_idmap map;
+    memset(&map, 0, sizeof map);
+    snprintf(map.account, sizeof map.account, "%s", e->account);
+    snprintf(map.msg_id, sizeof map.msg_id, "%s", e->msg_id);
+    map.ts_ms = e->ts_ms;
+    map.registered_delivery = e->registered_delivery;
+    store_idmap_add(u->st, c->cfg->name, canon, &map, u->cfg->redis.id_ttl_s);
+}
+
+/* A late refusal: it decides only for a message that waits with no other
+ * copy whose outcome is unknown; then it is that message's answer. */
+static void late_refused(struct up *u, struct up_msg *m, uint32_t status)
+{
+    if (!m || m->place != UP_MSG_WAITING || maybe_taken(m))
+        return;
+    list_unlink(u, m);
+    if (status == ESME_ROK) {
+        m->fail_status = ESME_ROK; /* accepted, no usable id: UNKNOWN */
+        m->place = UP_MSG_FINISHING;
+        failed_receipt_stored(m);
+    } else if (!is_temporary(status) ||
+               ++m->attempts >= u->cfg->queue.max_attempts) {
+        fail_permanently(u, m, status);
+    } else {
+        retry_later(u, m);
+    }
+}
+
+/* Session callback: a response that matches no outstanding request. A
+ * remembered timed-out submit_sm is matched and used; anything else is
+ * left to be counted as a glitch. */
+static int on_late_resp(struct sess *s, const struct pdu *resp, void *ctx)
+{
+    struct up_session *us = ctx;
+    struct up *u = us->conn->up;
+    struct lateq_entry e;
+    char canon[DLR_ID_MAX + 1], raw[DLR_ID_MAX + 1];
+    if (us->sess != s ||
+        !lateq_take(&us->late, resp->sequence_number, clock_mono_ms(), &e))
+        return 0;
+    uint32_t status = resp->command_status;
+    struct up_msg *m = held_find(u, e.entry_id);
+    if (m && m->late_pending)
+        m->late_pending--;
+    u->stats.late++;
+    metrics_add(u->m_late, 1,
+                METRICS_LABELS(us->conn->cfg->name, pdu_status_name(status)));
+    log_event(LOG_INFO, TAG,
+              LOG_FIELDS("account", e.account, "msg_id", e.msg_id, "status",
+                         pdu_status_name(status)),
+              "[%s#%d] late answer for message %s of %s: %s",
+              us->conn->cfg->name, us->index, e.msg_id, e.account,
+              pdu_status_name(status));
+    if (status == ESME_ROK && resp->command_id != PDU_GENERIC_NACK &&
+        resp_upstream_id(resp, canon, sizeof canon, raw, sizeof raw))
+        late_accepted(u, us->conn, &e, m, canon, raw);
+    else
+        late_refused(u, m, status);
+    schedule_pump(u);
+    return 1;
+}
+
+/* ---- answers to what we sent ---------------------------------------- */
 
 static void count_resp(const struct up_conn *c, uint32_t status,
                        uint64_t sent_us);
 
-static void on_submit_resp(struct sess *s, const struct pdu *resp,
-                           uint32_t status, void *arg)
+/* An earlier copy was accepted late while this one was out: that id is
+ * the message's. */
+static void record_late_copy(struct up *u, struct up_msg *m)
 {
-    struct up_msg *m = arg;
-    struct up *u = m->sent_on->up;
-    (void)s;
-    u->n_inflight--;
-    count_resp(m->sent_on, status, m->sent_us);
-    if (status == ESME_ROK && resp && resp->message_id.len &&
-        dlr_id_canonical((const char *)resp->message_id.ptr,
-                         resp->message_id.len, m->upstream_id,
-                         sizeof m->upstream_id) > 0) {
+    snprintf(m->upstream_id, sizeof m->upstream_id, "%s", m->late_id);
+    snprintf(m->upstream_raw, sizeof m->upstream_raw, "%s", m->late_raw);
+    snprintf(m->map_conn, sizeof m->map_conn, "%s", m->late_conn);
+    u->stats.ok++;
+    record_sent(u, m);
+}
+
+static void on_accepted(struct up *u, struct up_msg *m, const struct pdu *resp)
+{
+    if (resp_upstream_id(resp, m->upstream_id, sizeof m->upstream_id,
+                         m->upstream_raw, sizeof m->upstream_raw)) {
+        struct store_idmap map;
         u->stats.ok++;
-        pdu_view_copy(m->upstream_raw, sizeof m->upstream_raw, resp->message_id);
+        snprintf(m->map_conn, sizeof m->map_conn, "%s", m->sent_on->cfg->name);
+        if (m->late_ok) { /* two copies taken: both receipts route back */
+            memset(&map, 0, sizeof map);
+            snprintf(map.account, sizeof map.account, "%s", m->account);
+            snprintf(map.msg_id, sizeof map.msg_id, "%s", m->msg_id);
+            map.ts_ms = m->ts_ms;
+            map.registered_delivery = m->registered_delivery;
+            store_idmap_add(u->st, m->late_conn, m->late_id, &map,
+                            u->cfg->redis.id_ttl_s);
+        }
         record_sent(u, m);
-    } else if (status == ESME_ROK) {
-        /* accepted, but with no usable id: its receipt cannot be matched;
-         * not a rejection either */
-        u->stats.ok++;
-        log_event(LOG_WARN, TAG,
-                  LOG_FIELDS("account", m->account, "msg_id", m->msg_id, "status",
-                             pdu_status_name(status)),
-                  "message %s of %s accepted upstream without a usable id",
-                  m->msg_id, m->account);
-        m->fail_status = ESME_ROK; /* its state: UNKNOWN, not REJECTED */
-        failed_receipt_stored(m);
+        return;
+    }
+    if (m->late_ok) {
+        record_late_copy(u, m);
+        return;
+    }
+    /* accepted, but with no usable id: its receipt cannot be matched;
+     * not a rejection either */
+    u->stats.ok++;
+    log_event(LOG_WARN, TAG,
+              LOG_FIELDS("account", m->account, "msg_id", m->msg_id, "status",
+                         pdu_status_name(ESME_ROK)),
+              "message %s of %s accepted upstream without a usable id",
+              m->msg_id, m->account);
+    m->fail_status = ESME_ROK; /* its state: UNKNOWN, not REJECTED */
+    failed_receipt_stored(m);
+}
+
+/* No answer to this copy (timed out, or its session was lost after it
+ * was written): it may have been accepted. */
+static void on_unknown(struct up *u, struct up_msg *m)
+{
+    if (++m->attempts < u->cfg->queue.max_attempts && may_send_again(u, m)) {
+        unknown_count(u, m, "resent");
+        retry_later(u, m);
+    } else {
+        go_waiting(u, m);
+    }
+}
+
+/* Upstream answered this copy with an error. */
+static void on_refused(struct up *u, struct up_msg *m, uint32_t status)
+{
+    if (maybe_taken(m)) {
+        /* an earlier copy may have been accepted: this refusal does not
+         * say the message was not sent */
+        if (is_temporary(status) && may_send_again(u, m) &&
+            ++m->attempts < u->cfg->queue.max_attempts)
+            retry_later(u, m);
+        else
+            go_waiting(u, m);
     } else if (!is_temporary(status) ||
                ++m->attempts >= u->cfg->queue.max_attempts) {
         fail_permanently(u, m, status);
@@ -437,8 +809,33 @@ static void on_submit_resp(struct sess *s, const struct pdu *resp,
         u->stats.temporary++;
         retry_later(u, m);
     }
+}
+
+static void on_submit_resp(struct sess *s, const struct pdu *resp,
+                           uint32_t status, void *arg)
+{
+    struct up_msg *m = arg;
+    struct up *u = m->sent_on->up;
+    int unanswered = status == SESS_STATUS_TIMEOUT || status == SESS_STATUS_CLOSED;
+    u->n_inflight--;
+    count_resp(m->sent_on, status, m->sent_us);
+    if (status == SESS_STATUS_TIMEOUT && m->sent_session->sess == s &&
+        late_remember(m->sent_session, m))
+        m->late_pending++;
+    else if (unanswered)
+        m->lost_copies++; /* no answer to it can come any more */
+    if (status == ESME_ROK)
+        on_accepted(u, m, resp);
+    else if (m->late_ok)
+        record_late_copy(u, m);
+    else if (unanswered)
+        on_unknown(u, m);
+    else
+        on_refused(u, m, status);
     schedule_pump(u);
 }
+
+/* ---- sending -------------------------------------------------------- */
 
 /* The connector's tps, held across every instance (throttle.h). */
 static int take_token(struct up_conn *c)
@@ -510,8 +907,14 @@ static int try_send(struct up *u, struct up_conn *c, struct up_msg *m)
     p.registered_delivery = (uint8_t)((p.registered_delivery & ~0x03u) | 0x01u);
     m->sent_on = c;
     m->sent_us = clock_mono_us();
-    if (sess_send(s->sess, &p, on_submit_resp, m, NULL) != 0)
+    if (sess_send(s->sess, &p, on_submit_resp, m, &m->sent_seq) != 0)
         return 0;
+    m->sent_session = s;
+    m->place = UP_MSG_SENT;
+    if (maybe_taken(m)) { /* the one copy more the bound allows */
+        m->resent = 1;
+        u->stats.resent_unknown++;
+    }
     u->n_inflight++;
     u->stats.sent++;
     return 1;
@@ -563,6 +966,17 @@ static unsigned capacity(const struct up *u)
     return cap;
 }
 
+/* How many waiting messages may be held beyond the windows: as many as
+ * the sessions remember timed-out submits. */
+static unsigned waiting_room(const struct up *u)
+{
+    unsigned room = 0;
+    for (int i = 0; i < u->n_conns; i++)
+        if (u->conns[i].state == UP_CONN_ACTIVE)
+            room += u->conns[i].n_sessions * u->conns[i].cfg->late_resp_max;
+    return room;
+}
+
 static void on_entries(int status, const struct store_entry *e, size_t n,
                        void *arg);
 static void on_history(int status, const struct store_entry *e, size_t n,
@@ -574,7 +988,10 @@ static void maybe_read(struct up *u)
     if (u->reading || u->stopping || !store_up(u->st))
         return;
     unsigned cap = capacity(u);
-    unsigned used = u->n_held;
+    /* messages waiting for a late answer take no window, but only so many
+     * of them: a silent upstream must not make memory grow */
+    unsigned room = waiting_room(u);
+    unsigned used = u->n_held - (u->n_waiting < room ? u->n_waiting : room);
     if (cap == 0 || used >= cap)
         return;
     unsigned want = cap - used;
@@ -761,6 +1178,8 @@ static void on_up_close(struct sess *s, enum sess_close_reason why, void *ctx)
               sess_close_reason_name(why));
     us->bound = 0;
     us->sess = NULL;
+    /* no answer comes on a closed connection */
+    lateq_clear(&us->late, late_drop, u);
     sess_unref(s);
     if (!u->stopping && us->conn->state == UP_CONN_ACTIVE)
         schedule_reconnect(us);
@@ -770,6 +1189,7 @@ static const struct sess_callbacks up_callbacks = {
     .on_connected = on_connected,
     .on_bound = on_bound,
     .on_request = on_up_request,
+    .on_late_resp = on_late_resp,
     .on_writable = on_up_writable,
     .on_close = on_up_close,
 };
@@ -803,6 +1223,9 @@ static void session_connect(struct up_session *us)
     cfg.enquire_interval_ms = c->cfg->enquire_link_interval_ms;
     cfg.idle_timeout_ms = 0; /* enquire_link decides that the link is dead */
     cfg.max_pdu_len_unbound = PDU_MAX_LEN_DEFAULT;
+    /* a rate, not a lifetime total: a long session is not closed for a
+     * few stray PDUs over days (late answers are not counted at all) */
+    cfg.glitch_window_ms = c->cfg->glitch_window_ms;
     us->sess = sess_new(u->base, bev, SESS_CLIENT, &cfg, &up_callbacks, us);
     if (!us->sess)
         schedule_reconnect(us);
@@ -881,6 +1304,7 @@ static int conn_open(struct up *u, struct up_conn *c, struct up_conn_plan *plan,
         us->type = !pairs ? SESS_BIND_TRX : (i % 2 ? SESS_BIND_RX : SESS_BIND_TX);
         us->transmitter = us->type != SESS_BIND_RX;
         us->reconnect_ev = evtimer_new(u->base, on_reconnect, us);
+        lateq_init(&us->late, cfg->late_resp_max);
     }
     c->state = UP_CONN_ACTIVE;
     for (unsigned i = 0; connect && i < n; i++)
@@ -894,8 +1318,10 @@ static int conn_open(struct up *u, struct up_conn *c, struct up_conn_plan *plan,
  * name and owner for messages still finishing what was sent on it. */
 static void conn_release(struct up_conn *c)
 {
-    for (unsigned k = 0; k < c->n_sessions; k++)
+    for (unsigned k = 0; k < c->n_sessions; k++) {
         event_free(c->sessions[k].reconnect_ev);
+        lateq_free(&c->sessions[k].late);
+    }
     free(c->sessions);
     c->sessions = NULL;
     c->n_sessions = 0;
@@ -1042,6 +1468,7 @@ struct up *up_new(struct event_base *base, const struct conf *cfg,
      * its own: the tick starts it again once Redis is back. */
     u->tick_ev = event_new(base, -1, EV_PERSIST, on_pump, u);
     u->retire_ev = evtimer_new(base, on_retire_tick, u);
+    u->waiting_ev = evtimer_new(base, on_waiting_timer, u);
     return u;
 }
 
@@ -1270,9 +1697,16 @@ int up_reload(struct up *u, const struct conf *next, char *summary,
     return 0;
 }
 
+/* Messages waiting for a late answer end UNKNOWN now (see go_waiting);
+ * the drain waits for that to be written like for any answer. */
 void up_stop(struct up *u)
 {
     u->stopping = 1;
+    while (u->waiting) {
+        struct up_msg *m = u->waiting;
+        list_unlink(u, m);
+        finish_unknown(u, m);
+    }
 }
 
 unsigned up_in_memory(const struct up *u)
@@ -1287,6 +1721,8 @@ unsigned up_unanswered(const struct up *u)
         waiting++;
     for (const struct up_msg *m = u->retry; m; m = m->next)
         waiting++;
+    /* waiting for a late answer: pending in the stream, like the others */
+    waiting += u->n_waiting;
     return u->n_held - waiting;
 }
 
@@ -1334,6 +1770,7 @@ void up_free(struct up *u)
     event_free(u->claim_ev);
     event_free(u->tick_ev);
     event_free(u->retire_ev);
+    event_free(u->waiting_ev);
     free(u);
 }
 
@@ -1348,6 +1785,20 @@ static void up_metrics(struct up *u)
                                   "connector,status");
     u->m_rtt = metrics_family(m, METRICS_HISTOGRAM, "smppbridge_upstream_rtt_seconds",
                               "Upstream submit_sm to submit_sm_resp.", "connector");
+    u->m_late = metrics_family(m, METRICS_COUNTER,
+                               "smppbridge_upstream_late_responses_total",
+                               "submit_sm_resp matched after resp_timeout, by status.",
+                               "connector,status");
+    u->m_unknown = metrics_family(m, METRICS_COUNTER,
+                                  "smppbridge_upstream_unknown_outcomes_total",
+                                  "Submits with an unknown outcome, by what was done: "
+                                  "resent, waiting, unknown (recorded UNKNOWN).",
+                                  "connector,action");
+    u->m_late_forgotten = metrics_family(m, METRICS_COUNTER,
+                                         "smppbridge_upstream_late_forgotten_total",
+                                         "Timed-out submits forgotten before their "
+                                         "grace ended (late_resp_max reached).",
+                                         "connector");
 }
 
 /* An answer (or its absence) to a submit_sm sent on <c> at <sent_us>. */

@@ -9,9 +9,12 @@
  * lowest priority number that has one, and leave the stream only when
  * upstream answered: ESME_ROK (the upstream id is mapped to ours) or a
  * permanent error (reported through on_failed, which may make a receipt).
- * Temporary errors (throttled, queue full, system error, timeout, session
- * lost) are retried with backoff. Parts of one concatenated message use
- * the same session, in order.
+ * Temporary errors (throttled, queue full, system error) are retried with
+ * backoff. No answer (timeout, session lost) is an unknown outcome, not an
+ * error: sent again at most once ([queue] resend_unknown), a late answer
+ * still used, and UNKNOWN in the end if none comes (on_failed with
+ * SESS_STATUS_TIMEOUT or SESS_STATUS_CLOSED). Parts of one concatenated
+ * message use the same session, in order.
  */
 #ifndef SMPPBRIDGE_UPSTREAM_H
 #define SMPPBRIDGE_UPSTREAM_H
@@ -34,7 +37,10 @@ struct up_hooks {
      * sess_reply() once it is stored (hold a reference meanwhile). */
     void (*on_deliver)(void *ctx, struct sess *s, const struct conf_upstream *c,
                        const struct pdu *p);
-    /* A message failed for good with <status>; <pdu> is what the customer
+    /* A message failed for good with <status>, or its outcome stayed
+     * unknown (<status> ESME_ROK: accepted without a usable id;
+     * SESS_STATUS_TIMEOUT / SESS_STATUS_CLOSED: never answered - a
+     * stat:UNKNOWN receipt, never REJECTD); <pdu> is what the customer
      * submitted. Called before the message leaves the queue; call <done>
      * with <done_arg> once any receipt is stored. */
     void (*on_failed)(void *ctx, const char *account, const char *msg_id,
@@ -85,6 +91,9 @@ unsigned up_bound_sessions(const struct up *u);
 struct up_stats {
     unsigned long long sent, ok, temporary, permanent, retried, claimed,
         record_errors;
+    unsigned long long late;           /* answers matched after resp_timeout */
+    unsigned long long resent_unknown; /* copies sent after an unknown outcome */
+    unsigned long long unknown;        /* messages recorded UNKNOWN */
 };
 const struct up_stats *up_stats(const struct up *u);
 

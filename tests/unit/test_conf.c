@@ -293,6 +293,7 @@ static void check_defaults(const struct conf *d)
     cr_assert_eq(d->queue.retry_min_ms, 1000);
     cr_assert_eq(d->queue.retry_max_ms, 60000);
     cr_assert_eq(d->queue.max_attempts, 10);
+    cr_assert_eq(d->queue.resend_unknown, CONF_RESEND_ONCE);
     cr_assert_eq(d->relay.ttl_ms, 72 * 3600000u);
     cr_assert_eq(d->relay.sweep_interval_ms, 60000);
     cr_assert_eq(d->relay.retry_min_ms, 1000);
@@ -329,6 +330,26 @@ Test(defaults, absent_keys_take_their_default)
     cr_assert_eq(u->priority, 10);
     cr_assert_eq(u->dlr_id_format, CONF_ID_AUTO);
     cr_assert_eq(u->resp_timeout_ms, 30000);
+    cr_assert_eq(u->late_resp_grace_ms, 300000);
+    cr_assert_eq(u->late_resp_max, 1024);
+    cr_assert_eq(u->glitch_window_ms, 60000);
+}
+
+/* What bounds the copies of a message whose outcome is unknown, and how
+ * long a late answer is waited for: bad values are refused. */
+Test(types, unknown_outcome_keys)
+{
+    cr_assert_eq(load(UP "late_resp_grace = 90s\nlate_resp_max = 7\n"
+                         "glitch_window = 10m\n[queue]\nresend_unknown = never\n"),
+                 0, "%s", errs);
+    cr_assert_eq(c.upstreams[0].late_resp_grace_ms, 90000);
+    cr_assert_eq(c.upstreams[0].late_resp_max, 7);
+    cr_assert_eq(c.upstreams[0].glitch_window_ms, 600000);
+    cr_assert_eq(c.queue.resend_unknown, CONF_RESEND_NEVER);
+    cr_assert_eq(load(UP "late_resp_grace = 2h\nlate_resp_max = 0\n"
+                         "[queue]\nresend_unknown = twice\n"),
+                 3, "%s", errs);
+    expect_err("resend_unknown: 'twice' is not one of once, never");
 }
 
 /* ------------------------------------------------------------------ */

@@ -75,6 +75,9 @@ struct fx {
     unsigned nreqs;
     struct req_rec reqs[MAX_RECS];
     unsigned completions;
+    int late_known;     /* on_late_resp claims what it is shown */
+    unsigned lates;     /* responses shown to on_late_resp */
+    uint32_t late_seq;
 };
 
 /* The completion of one request we sent. */
@@ -159,7 +162,17 @@ static void cb_close(struct sess *s, enum sess_close_reason why, void *ctx)
     }
 }
 
+static int cb_late_resp(struct sess *s, const struct pdu *resp, void *ctx)
+{
+    struct fx *f = ctx;
+    (void)s;
+    f->lates++;
+    f->late_seq = resp->sequence_number;
+    return f->late_known;
+}
+
 static const struct sess_callbacks fx_cbs = {
+    .on_late_resp = cb_late_resp,
     .on_connected = cb_connected,
     .on_bind = cb_bind,
     .on_bound = cb_bound,
@@ -1196,6 +1209,36 @@ Test(session_errors, glitch_limit_closes)
     fx_free(f);
 }
 
+/* With a glitch window, the limit holds within one window: glitches
+ * spread wider never add up to a close. */
+Test(session_errors, glitch_window_is_a_rate)
+{
+    struct sess_config cfg = test_cfg();
+    cfg.max_glitches = 3;
+    cfg.glitch_window_ms = 300;
+    struct fx *f = fx_new(SESS_SERVER, &cfg, 0);
+    uint32_t seq = 1;
+    server_bind(f, PDU_BIND_TRANSCEIVER, 0x34);
+    for (int round = 0; round < 3; round++) {
+        STEP("round %d: two glitches", round);
+        for (int i = 0; i < 2; i++, seq++) {
+            peer_send_hdr(&f->peer, 0x00000099, 0, seq);
+            peer_expect_only(&f->peer, PDU_GENERIC_NACK, seq, ESME_RINVCMDID);
+        }
+        uint64_t t = peer_now_ms();
+        RUN_UNTIL(f, peer_now_ms() >= t + 350, WAIT_MS); /* next window */
+        cr_assert_eq(f->closes, 0, "closed in round %d", round);
+    }
+    cr_assert_eq(sess_stats(f->s)->glitches, 6, "the total still counts all");
+    STEP("three within one window close");
+    for (int i = 0; i < 3; i++, seq++) {
+        peer_send_hdr(&f->peer, 0x00000099, 0, seq);
+        peer_expect_only(&f->peer, PDU_GENERIC_NACK, seq, ESME_RINVCMDID);
+    }
+    expect_close(f, SESS_CLOSE_GLITCHES);
+    fx_free(f);
+}
+
 /* ---- the peer's window ---------------------------------------------- */
 
 Test(session_window, peer_window_overflow_throttled_at_once)
@@ -1410,6 +1453,38 @@ Test(session_requests, timeout_completes_once_in_order)
     RUN_UNTIL(f, sess_stats(f->s)->glitches == 1, WAIT_MS);
     cr_assert_eq(sess_stats(f->s)->glitches, 1);
     cr_assert_eq(d[0].calls, 1, "completed again by a late response");
+    fx_free(f);
+}
+
+/* A late response the owner recognises (its request timed out) is handed
+ * to it and is no glitch; the request is not completed a second time. */
+Test(session_requests, late_response_known_to_owner_is_no_glitch)
+{
+    struct sess_config cfg = test_cfg();
+    cfg.resp_timeout_ms = 100;
+    cfg.max_glitches = 1; /* one glitch would close */
+    struct fx *f = fx_new(SESS_CLIENT, &cfg, 0);
+    struct done d = {0};
+    client_bind(f, SESS_BIND_TX);
+    f->late_known = 1;
+    uint32_t seq = client_submit(f, &d);
+    peer_expect_only(&f->peer, PDU_SUBMIT_SM, seq, ESME_ROK);
+    RUN_UNTIL(f, d.calls == 1, WAIT_MS);
+    cr_assert_eq(d.status, SESS_STATUS_TIMEOUT);
+    STEP("late submit_sm_resp");
+    peer_submit_resp(f, seq, ESME_ROK, "late");
+    RUN_UNTIL(f, f->lates == 1, WAIT_MS);
+    cr_assert_eq(f->late_seq, seq);
+    cr_assert_eq(sess_stats(f->s)->glitches, 0);
+    cr_assert_eq(d.calls, 1, "completed again by a late response");
+    peer_send_hdr(&f->peer, PDU_ENQUIRE_LINK, 0, 90);
+    peer_expect_only(&f->peer, PDU_ENQUIRE_LINK_RESP, 90, ESME_ROK);
+    cr_assert_eq(f->closes, 0);
+    STEP("one the owner does not know is a glitch");
+    f->late_known = 0;
+    peer_submit_resp(f, 4242, ESME_ROK, "stray");
+    expect_close(f, SESS_CLOSE_GLITCHES);
+    cr_assert_eq(f->lates, 2);
     fx_free(f);
 }
 

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# A slow upstream: unknown outcomes are not failures. smsc-sim answers
+# every submit_sm later than the bridge's resp_timeout. What customers
+# rely on: an SMS is not multiplied (each message reaches the SMSC at most
+# twice: the one resend after an unknown outcome), every message gets the
+# SMSC's real receipt state, nothing is recorded REJECTED nor receipted
+# REJECTD, and the upstream session is not closed for the late answers.
+# Then an SMSC that never answers within the grace: each message is sent
+# at most twice and ends UNKNOWN (stat:UNKNOWN receipt), never REJECTD;
+# and with resend_unknown = never, exactly once. A bridge stopped while
+# messages wait for a late answer records them UNKNOWN and leaves nothing
+# in the queue that a restart would send a third time.
+. "$(dirname "$0")/lib.sh"
+
+N=30
+R() { redis-cli -p "$REDIS_PORT" "$@"; }
+
+# conf NAME EXTRA: a bridge config on a free port, its admin on another;
+# the upstream answers in 1.5 s, we wait 1 s; retries come fast so that a
+# resend is on the wire when the first copy's late answer arrives.
+conf() {
+    BRIDGE_PORT=$(free_port)
+    ADMIN_PORT=$(free_port)
+    # the first lines continue bridge_conf's [upstream sim]
+    bridge_conf "$WORK/$1.conf" "$BRIDGE_PORT" "sessions = 1
+resp_timeout = 1s
+reconnect_min = 100ms
+reconnect_max = 500ms
+$3
+[admin]
+listen = 127.0.0.1:$ADMIN_PORT
+[queue]
+retry_min = ${RETRY_MIN:-100ms}
+retry_max = 2s
+max_attempts = 3
+$2"
+}
+
+# load NAME ACCOUNT ARGS...: N messages with registered_delivery, JSON out
+load() {
+    local name=$1 acct=$2
+    shift 2
+    timeout 120 "$BIN/smpp-load" --port "$BRIDGE_PORT" --system-id "$acct" \
+        --password pw --json --no-progress --count "$N" --window "$N" \
+        --resp-timeout 10 --retry-throttled "$@" >"$WORK/$name.json" 2>"$WORK/$name.err"
+}
+field() { json "$WORK/$1.json" "$2"; }
+
+# records_in STATE ACCOUNT: message records of ACCOUNT in STATE
+records_in() {
+    local n=0 k
+    for k in $(R --scan --pattern "sb:msg:{$2}:*"); do
+        [ "$(R HGET "$k" state)" = "$1" ] && n=$((n + 1))
+    done
+    echo "$n"
+}
+# cdrs FIELD VALUE ACCOUNT: CDRs of ACCOUNT whose FIELD is VALUE
+cdrs() {
+    R --raw XRANGE sb:cdr - + | awk -v f="$1" -v v="$2" -v a="$3" '
+        /^[0-9]+-[0-9]+$/ { if (ok && mine) n++; ok = 0; mine = 0; key = ""; next }
+        key == "" { key = $0; next }
+        { if (key == f && $0 == v) ok = 1; if (key == "account" && $0 == a) mine = 1; key = "" }
+        END { if (ok && mine) n++; print n + 0 }'
+}
+metric() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'; }
+
+start_redis
+# ---- late answers: 1.5 s against resp_timeout 1 s ---------------------------
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 1500 \
+    --dlr-delay-ms 500
+conf slow "" ""
+for a in slow patient silent never drain; do
+    echo pw | "$BIN/smppctl" -c "$WORK/slow.conf" account add "$a" \
+        --password-stdin --tps 1000 >/dev/null
+done
+check "bridge starts on the slow upstream" run_bridge slow "$WORK/slow.conf"
+check "$N messages with receipts through an upstream slower than resp_timeout" \
+    load slow slow --dlr --dlr-timeout 30
+check "every submit answered ESME_ROK" eq "$(field slow .submits.ok)" "$N"
+check "every message gets the SMSC's real receipt state: DELIVRD" \
+    eq "$(field slow '"\(.receipts.matched) \(.receipts.missing) \(.receipts.states.DELIVRD // 0)"')" "$N 0 $N"
+check "no REJECTD receipt" eq "$(field slow '.receipts.states.REJECTD // 0')" 0
+check "no duplicate receipt" eq "$(field slow .receipts.duplicate)" 0
+check "late answers are counted, not dropped" \
+    ge "$(metric smppbridge_upstream_late_responses_total)" 1
+check "no message recorded REJECTED" eq "$(records_in REJECTED slow)" 0
+check "every message recorded DELIVERED" eq "$(records_in DELIVERED slow)" "$N"
+check "every CDR says DELIVERED" eq "$(cdrs state DELIVERED slow)" "$N"
+RESENT=$(cdrs resent 1 slow)
+echo "    $RESENT of $N CDRs say resent=1"
+check "the upstream session stayed up: bound once, never closed" \
+    eq "$(grep -c '\[up\].*bound as BOUND_TRX' "$WORK/slow.log") $(grep -c 'session closed' "$WORK/slow.log")" "1 0"
+stop "$slow_PID"
+stop "$SIM_PID"
+SEEN=$(json "$WORK/sim.json" .submit_sm)
+check "the SMSC saw each message at most twice (one resend after an unknown outcome)" \
+    le "$SEEN" $((2 * N))
+check "the SMSC saw every message" ge "$SEEN" "$N"
+check "the SMSC saw one bind" eq "$(json "$WORK/sim.json" .binds)" 1
+check "resent=1 in the CDR of each message the SMSC saw twice" \
+    eq "$RESENT" $((SEEN - N))
+
+# ---- the late answer comes before the resend is due: no second copy ----------
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 1500 \
+    --dlr-delay-ms 500
+RETRY_MIN=1s conf patient "" ""
+check "bridge starts (retry_min 1s: the late answer comes first)" \
+    run_bridge patient "$WORK/patient.conf"
+check "$N messages, each answered 0.5 s after resp_timeout" \
+    load patient patient --dlr --dlr-timeout 30
+check "every message DELIVRD, none REJECTD" \
+    eq "$(field patient '"\(.receipts.states.DELIVRD // 0) \(.receipts.states.REJECTD // 0)"')" "$N 0"
+check "no CDR says resent" eq "$(cdrs resent 1 patient) $(cdrs state DELIVERED patient)" "0 $N"
+stop "$patient_PID"
+stop "$SIM_PID"
+check "a late answer stops the resend: the SMSC saw each message once" \
+    eq "$(json "$WORK/sim.json" .submit_sm)" "$N"
+
+# ---- no answer within the grace: UNKNOWN, never REJECTED ---------------------
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 600000
+conf silent "" "late_resp_grace = 2s"
+check "bridge starts on a silent upstream" run_bridge silent "$WORK/silent.conf"
+check "$N messages whose submits are never answered in time" \
+    load silent silent --dlr --dlr-timeout 30
+check "every one ends with a stat:UNKNOWN receipt, none REJECTD" \
+    eq "$(field silent '"\(.receipts.states.UNKNOWN // 0) \(.receipts.states.REJECTD // 0)"')" "$N 0"
+check "recorded UNKNOWN, never REJECTED" \
+    eq "$(records_in UNKNOWN silent) $(records_in REJECTED silent)" "$N 0"
+check "each CDR says UNKNOWN and resent=1" \
+    eq "$(cdrs state UNKNOWN silent) $(cdrs resent 1 silent)" "$N $N"
+check "the upstream session stayed up" eq "$(grep -c 'session closed' "$WORK/silent.log")" 0
+stop "$silent_PID"
+stop "$SIM_PID"
+check "the silent SMSC saw each message exactly twice (resend_unknown = once)" \
+    eq "$(json "$WORK/sim.json" .submit_sm)" $((2 * N))
+
+# ---- resend_unknown = never: one copy only -----------------------------------
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 600000
+conf never "resend_unknown = never" "late_resp_grace = 2s"
+check "bridge starts with resend_unknown = never" run_bridge never "$WORK/never.conf"
+check "$N messages, never answered in time" load never never --dlr --dlr-timeout 30
+check "resend_unknown = never: stat:UNKNOWN receipts, none REJECTD" \
+    eq "$(field never '"\(.receipts.states.UNKNOWN // 0) \(.receipts.states.REJECTD // 0)"')" "$N 0"
+check "resend_unknown = never: no CDR says resent" eq "$(cdrs resent 1 never)" 0
+stop "$never_PID"
+stop "$SIM_PID"
+check "resend_unknown = never: the SMSC saw each message once" \
+    eq "$(json "$WORK/sim.json" .submit_sm)" "$N"
+
+# ---- SIGTERM while messages wait for a late answer ---------------------------
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 600000
+conf drain "" ""
+check "bridge starts (late_resp_grace at its default, 5 minutes)" \
+    run_bridge drain "$WORK/drain.conf"
+check "$N messages, never answered" load drain drain
+waiting() { [ "$(grep -c 'waiting for a late answer' "$WORK/drain.log")" -eq "$N" ]; }
+check "each waits for a late answer after its one resend" wait_until 30 waiting
+check "SIGTERM: the bridge drains and exits 0" stop "$drain_PID"
+check "the waiting messages are recorded UNKNOWN at the drain" \
+    eq "$(records_in UNKNOWN drain) $(records_in REJECTED drain)" "$N 0"
+check "nothing left in the queue for a restart to send a third time" \
+    eq "$(R XLEN sb:queue) $(R XPENDING sb:queue bridge | head -1)" "0 0"
+stop "$SIM_PID"
+check "the SMSC saw each message twice, no more" \
+    eq "$(json "$WORK/sim.json" .submit_sm)" $((2 * N))
+
+finish
