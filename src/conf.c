@@ -119,6 +119,10 @@ static const struct conf_name conf_id_formats[] = {{"auto", CONF_ID_AUTO},
                                                    {"hex", CONF_ID_HEX},
                                                    {"dec", CONF_ID_DEC},
                                                    {NULL, 0}};
+/* dlr_id_case: the value is whether ids are folded to one case. */
+static const struct conf_name conf_id_cases[] = {{"sensitive", 0},
+                                                 {"insensitive", 1},
+                                                 {NULL, 0}};
 static const struct conf_name conf_log_formats[] = {{"text", CONF_LOG_TEXT},
                                                     {"logfmt", CONF_LOG_LOGFMT},
                                                     {"json", CONF_LOG_JSON},
@@ -250,6 +254,7 @@ static const struct conf_key conf_upstream_keys[] = {
           DUR_H(24)),
     K_UINT(UP, "priority", priority, "10", 0, 1000),
     K_ENUM(UP, "dlr_id_format", dlr_id_format, "auto", conf_id_formats),
+    K_ENUM(UP, "dlr_id_case", dlr_id_fold_case, "sensitive", conf_id_cases),
     K_DUR(CONF_T_MS, UP, "resp_timeout", resp_timeout_ms, "30s", DUR_S(1),
           DUR_M(10)),
 };

@@ -121,6 +121,7 @@ struct conf_upstream {
     unsigned reconnect_max_ms;
     unsigned priority;           /* lower first */
     enum conf_id_format dlr_id_format;
+    int dlr_id_fold_case;        /* dlr_id_case = insensitive */
     unsigned resp_timeout_ms;
 };
 

@@ -183,6 +183,8 @@ struct pending {
     uint64_t sent_us;      /* for smppbridge_redis_latency_seconds */
     char id[16];           /* the account asked for (HGETALL has no id) */
     char msg_id[32];       /* store_queue_add: whose record gets the entry */
+    char *ukey;            /* store_queue_sent: the id map key (owned) */
+    unsigned ttl_s;        /* store_queue_sent: its time to live */
     struct pending *prev, *next;
 };
 
@@ -221,6 +223,7 @@ struct store {
     void *event_arg;
     struct store_stats stats;
     struct metrics_family *m_latency, *m_dead; /* see store_metrics() */
+    struct metrics_family *m_id_collisions;
 };
 
 struct receipt_job;
@@ -282,6 +285,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         metrics_observe(st->m_latency, (double)(clock_mono_us() - p->sent_us) / 1e6,
                         NULL);
     pending_finish(st, p, reply);
+    free(p->ukey);
     free(p);
 }
 
@@ -1027,6 +1031,9 @@ static void complete_range(struct store *st, redisReply *r, struct pending *p)
     deliver_entries(r, p);
 }
 
+/* What an id map key holds once two messages were given its id. */
+#define IDMAP_COLLISION "!collision"
+
 /* MGET of the candidate keys: every one that is mapped. */
 static void complete_idmap(struct store *st, redisReply *r, struct pending *p)
 {
@@ -1046,6 +1053,12 @@ static void complete_idmap(struct store *st, redisReply *r, struct pending *p)
         if (v->type != REDIS_REPLY_STRING)
             continue;
         memset(m, 0, sizeof *m);
+        if (v->len > 0 && v->str[0] == IDMAP_COLLISION[0]) {
+            m->collided = 1;
+            m->candidate = (unsigned)i;
+            n++;
+            continue;
+        }
         snprintf(buf, sizeof buf, "%.*s", (int)v->len, v->str);
         if (sscanf(buf, "%15[^\t]\t%31[^\t]\t%llu\t%u", m->account, m->msg_id,
                    &ts, &rd) != 4)
@@ -1122,13 +1135,6 @@ static redisReply *exec_reply(struct store *st, redisReply *r)
         return NULL;
     }
     return r;
-}
-
-static void complete_exec_done(struct store *st, redisReply *r,
-                               struct pending *p)
-{
-    if (p->cb.done)
-        p->cb.done(exec_reply(st, r) ? 0 : -1, p->arg);
 }
 
 int store_account_get(struct store *st, const char *id, store_account_cb cb,
@@ -1308,6 +1314,46 @@ int store_queue_failed(struct store *st, const char *entry_id,
                       pdu_status_name(status), 1, cb, arg);
 }
 
+/* Whether id map value <v> of <len> bytes names message <msg_id> of
+ * <account> (a retried transaction finds its own earlier write). */
+static int idmap_names(const char *v, size_t len, const char *account,
+                       const char *msg_id)
+{
+    size_t a = strlen(account), k = strlen(msg_id);
+    return len > a + k + 1 && memcmp(v, account, a) == 0 && v[a] == '\t' &&
+           memcmp(v + a + 1, msg_id, k) == 0 && v[a + 1 + k] == '\t';
+}
+
+/* The id was mapped to another message already: mark it (a third one
+ * finds the mark and leaves it), log and count. The mark lives a full
+ * id_ttl from now, as long as the newer message's receipt may take. */
+static void idmap_collision(struct store *st, const struct pending *p,
+                            const redisReply *old)
+{
+    char ttl[16];
+    int marked = old->len > 0 && old->str[0] == IDMAP_COLLISION[0];
+    metrics_add(st->m_id_collisions, 1, NULL);
+    log_event(LOG_WARN, TAG,
+              LOG_FIELDS("key", p->ukey, "account", p->id, "msg_id", p->msg_id,
+                         "reason", "upstream-id-collision"),
+              "upstream gave message %s of %s an id already mapped to %s: "
+              "its receipts go to dead letters",
+              p->msg_id, p->id, marked ? "two messages" : "another message");
+    snprintf(ttl, sizeof ttl, "%u", p->ttl_s);
+    const char *set[] = {"SET", p->ukey, IDMAP_COLLISION, "EX", ttl};
+    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 5, set, NULL);
+}
+
+static void complete_sent(struct store *st, redisReply *r, struct pending *p)
+{
+    redisReply *e = exec_reply(st, r);
+    if (e && e->elements > 0 && e->element[0]->type == REDIS_REPLY_STRING &&
+        !idmap_names(e->element[0]->str, e->element[0]->len, p->id, p->msg_id))
+        idmap_collision(st, p, e->element[0]);
+    if (p->cb.done)
+        p->cb.done(e ? 0 : -1, p->arg);
+}
+
 int store_queue_sent(struct store *st, const char *entry_id,
                      const char *connector, const char *upstream_id,
                      const char *upstream_raw, const struct store_idmap *m,
@@ -1329,22 +1375,33 @@ int store_queue_sent(struct store *st, const char *entry_id,
      * cancelled. It lives id_ttl from now: its receipt may come so late.
      * The final receipt is always asked for upstream: the life of the
      * message (and its CDR) ends with it. */
-    const char *set[] = {"SET", ukey, val, "EX", ttl};
+    /* NX GET: an id upstream gave to another message too is never
+     * overwritten, and the reply says whose it was (complete_sent) */
+    const char *set[] = {"SET", ukey, val, "NX", "GET", "EX", ttl};
     const char *xack[] = {"XACK", qkey, "bridge", entry_id};
     const char *xdel[] = {"XDEL", qkey, entry_id};
     const char *hset[] = {"HSET", mkey, "state", "ENROUTE", "connector",
                           connector, "upstream_id", upstream_raw, "sent", now};
     const char *expire[] = {"EXPIRE", mkey, ttl};
     const struct store_cmd cmds[] = {
-        {5, set, NULL},  {4, xack, NULL},   {3, xdel, NULL},
+        {7, set, NULL},  {4, xack, NULL},   {3, xdel, NULL},
         {10, hset, NULL}, {3, expire, NULL},
     };
+    char *ukey_copy = strdup(ukey);
+    if (!ukey_copy)
+        return -1;
     /* its "entry" field stays: only a QUEUED record's entry is used, and
      * the CDR leaves it out */
-    struct pending *p = run_multi(st, complete_exec_done, arg, cmds, 5);
-    if (!p)
+    struct pending *p = run_multi(st, complete_sent, arg, cmds, 5);
+    if (!p) {
+        free(ukey_copy);
         return -1;
+    }
     p->cb.done = cb;
+    p->ukey = ukey_copy;
+    p->ttl_s = ttl_s;
+    snprintf(p->id, sizeof p->id, "%s", m->account);
+    snprintf(p->msg_id, sizeof p->msg_id, "%s", m->msg_id);
     return 0;
 }
 
@@ -1966,6 +2023,10 @@ static void store_metrics(struct store *st)
         "Redis commands on the command connection: sent to reply.", NULL);
     st->m_dead = metrics_family(m, METRICS_COUNTER, "smppbridge_dead_letters_total",
                                 "Entries written to P:dead, by reason.", "reason");
+    st->m_id_collisions = metrics_family(
+        m, METRICS_COUNTER, "smppbridge_upstream_id_collisions_total",
+        "Upstream message ids already mapped to another message when sent: "
+        "the id is marked, and its receipts go to dead letters.", NULL);
 }
 
 /* KEYS[1] queue. {length, first entry id or "", Redis time in ms}. */

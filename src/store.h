@@ -21,7 +21,8 @@
  *                                 consumer group "bridge"; fields:
  *                                 a=account i=our id t=ms p=raw PDU
  *   P:up:{CONN}:UPID       string "ACCOUNT\tOURID\tTS\tRD" (TTL id_ttl)
- *                                 upstream id (canonical) -> ours
+ *                                 upstream id (dlr_id_key()) -> ours;
+ *                                 "!collision" once two messages got it
  *   P:dlr:{ID}             stream receipts and MO for account ID, ready
  *                                 to send (field p = encoded deliver_sm)
  *   P:dead                 stream what could not be routed, and receipts
@@ -66,6 +67,8 @@ struct store_idmap {
     uint64_t ts_ms;
     uint8_t registered_delivery;
     unsigned candidate;     /* store_idmap_find: which of the ids matched */
+    int collided;           /* the id was issued for two messages: whose
+                             * receipt it is cannot be known (no account) */
 };
 
 /* Status of a completed command: 0 ok, -1 failed (Redis down, error
@@ -133,11 +136,13 @@ int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
 int store_queue_failed(struct store *st, const char *entry_id,
                        const char *account, const char *msg_id,
                        uint32_t status, store_done_cb cb, void *arg);
-/* After a submit_sm_resp: map the upstream id (<upstream_id>, canonical
- * form) to ours and finish the entry, in one transaction (one round trip,
- * applied whole); the message is ENROUTE on <connector> from now, under
- * the id as upstream wrote it (<upstream_raw>: cancel_sm and replace_sm
- * name it so). */
+/* After a submit_sm_resp: map the upstream id (<upstream_id>, in
+ * dlr_id_key() form) to ours and finish the entry, in one transaction (one
+ * round trip, applied whole); the message is ENROUTE on <connector> from
+ * now, under the id as upstream wrote it (<upstream_raw>: cancel_sm and
+ * replace_sm name it so). An id already mapped to another message is
+ * never overwritten: it is marked as a collision (logged, counted), so
+ * that its receipts go to dead letters rather than to either message. */
 int store_queue_sent(struct store *st, const char *entry_id,
                      const char *connector, const char *upstream_id,
                      const char *upstream_raw, const struct store_idmap *m,

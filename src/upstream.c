@@ -109,7 +109,7 @@ struct up_msg {
     int has_concat;
     uint32_t concat_key;
     uint8_t registered_delivery;
-    char upstream_id[DLR_ID_MAX + 1];   /* once answered: canonical form */
+    char upstream_id[DLR_ID_MAX + 1];   /* once answered: dlr_id_key() */
     char upstream_raw[DLR_ID_MAX + 1];  /* and as upstream wrote it */
     int done_only;                      /* failed for good: only XACK/XDEL left */
     uint32_t fail_status;               /* why, then */
@@ -413,9 +413,9 @@ static void on_submit_resp(struct sess *s, const struct pdu *resp,
     u->n_inflight--;
     count_resp(m->sent_on, status, m->sent_us);
     if (status == ESME_ROK && resp && resp->message_id.len &&
-        dlr_id_canonical((const char *)resp->message_id.ptr,
-                         resp->message_id.len, m->upstream_id,
-                         sizeof m->upstream_id) > 0) {
+        dlr_id_key((const char *)resp->message_id.ptr, resp->message_id.len,
+                   m->sent_on->cfg->dlr_id_fold_case, m->upstream_id,
+                   sizeof m->upstream_id) > 0) {
         u->stats.ok++;
         pdu_view_copy(m->upstream_raw, sizeof m->upstream_raw, resp->message_id);
         record_sent(u, m);
