@@ -1336,9 +1336,10 @@ static void idmap_collision(struct store *st, const struct pending *p,
     log_event(LOG_WARN, TAG,
               LOG_FIELDS("key", p->ukey, "account", p->id, "msg_id", p->msg_id,
                          "reason", "upstream-id-collision"),
-              "upstream gave message %s of %s an id already mapped to %s: "
-              "its receipts go to dead letters",
-              p->msg_id, p->id, marked ? "two messages" : "another message");
+              "upstream gave message %s of %s an id already mapped to %s "
+              "(%s): its receipts go to dead letters",
+              p->msg_id, p->id, marked ? "two messages" : "another message",
+              p->ukey);
     snprintf(ttl, sizeof ttl, "%u", p->ttl_s);
     const char *set[] = {"SET", p->ukey, IDMAP_COLLISION, "EX", ttl};
     send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 5, set, NULL);
