@@ -46,7 +46,13 @@ send() {
     SEND_PID=$!
     PIDS+=("$SEND_PID")
 }
-mapped() { [ "$(rcli exists "sb:up:{sim}:$1")" = 1 ]; }
+# Upstream ids mapped so far (whatever form the bridge keys them by), and
+# a wait for one more: the first message is upstream before the second.
+n_mapped() { rcli --scan --pattern 'sb:up:{sim}:*' | wc -l; }
+one_more_mapped() {
+    local before=$1
+    wait_until 10 bash -c "[ \$(redis-cli -p $REDIS_PORT --scan --pattern 'sb:up:{sim}:*' | wc -l) -gt $before ]"
+}
 # counts NAME: "matched unmatched+duplicate" receipts of that client
 # (another message's receipt arrives under one of its ids as a duplicate).
 counts() {
@@ -61,8 +67,8 @@ metric() {
 # ---- unknown radix: two customers' messages match one receipt ---------
 # 1000 (alpha) and 4096 (beta, 0x1000): alpha's receipt "1000" reads as
 # both, and so does beta's "4096". Nothing learnt yet: neither is guessed.
-send amb_a alpha alphapw; A=$SEND_PID
-wait_until 10 mapped 1000
+K=$(n_mapped); send amb_a alpha alphapw; A=$SEND_PID
+one_more_mapped "$K"
 send amb_b beta betapw; B=$SEND_PID
 wait "$A" "$B"
 check "ambiguous ids before the radix is known: no receipt to the wrong customer" \
@@ -78,8 +84,8 @@ check "an unambiguous receipt reaches its customer" eq "$(counts learn)" "1 0"
 # ---- ids that differ only in case --------------------------------------
 # abcd1 (alpha) and ABCD1 (beta): two messages of a case-sensitive
 # upstream. Folding case made them one key, and beta got both receipts.
-send case_a alpha alphapw; A=$SEND_PID
-wait_until 10 mapped abcd1
+K=$(n_mapped); send case_a alpha alphapw; A=$SEND_PID
+one_more_mapped "$K"
 send case_b beta betapw; B=$SEND_PID
 wait "$A" "$B"
 check "ids differing in case: alpha gets its own receipt and only it" \
@@ -91,8 +97,8 @@ check "ids differing in case: beta gets its own receipt and only it" \
 # 2000 (alpha) is no longer mapped when its receipt comes (as after
 # id_ttl); 8192 (beta) is 0x2000. The connector was seen to use the same
 # radix, so "2000" matching beta's 8192 read as hex is not beta's.
-send rad_a alpha alphapw; A=$SEND_PID
-wait_until 10 mapped 2000 && rcli del "sb:up:{sim}:2000" >/dev/null
+K=$(n_mapped); send rad_a alpha alphapw; A=$SEND_PID
+one_more_mapped "$K" && rcli del "sb:up:{sim}:2000" >/dev/null
 send rad_b beta betapw; B=$SEND_PID
 wait "$A" "$B"
 check "receipt matching only in the other radix: beta gets only its own" \
@@ -102,8 +108,8 @@ check "it is in dead letters, reason receipt-radix-mismatch" \
     eq "$(dead_with receipt-radix-mismatch)" 1
 
 # ---- an id upstream gave to two messages -------------------------------
-send dup_a alpha alphapw; A=$SEND_PID
-wait_until 10 mapped dup1
+K=$(n_mapped); send dup_a alpha alphapw; A=$SEND_PID
+one_more_mapped "$K"
 send dup_b beta betapw; B=$SEND_PID
 wait "$A" "$B"
 check "reused id: alpha's mapping was not overwritten by beta's" \
