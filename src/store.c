@@ -36,6 +36,12 @@
 #define RECONNECT_MIN_MS 100u
 #define RECONNECT_MAX_MS 2000u
 #define CHECK_INTERVAL_MS 50u
+/* An instance number is a lease (P:lease:{instance:N}, owner: this
+ * instance's consumer name) renewed well within its life; ids are issued
+ * only while the last renewal is known to hold. */
+#define INSTANCE_COUNT 1024u
+#define INSTANCE_LEASE_MS 30000u
+#define INSTANCE_RENEW_MS 10000u
 #define MAX_ARGS 16
 #define KEY_LEN 256
 #define MAX_TOUCH 128
@@ -211,7 +217,13 @@ struct store {
     char consumer[256];
     struct store_conn conns[CONN_COUNT];
     struct event *check_ev;
-    int instance;
+    int instance;           /* the number held, -1 none */
+    int instance_want;      /* the number asked for, -1 none */
+    unsigned instance_tries;
+    uint64_t instance_until_ms; /* mono: the lease holds at least till then */
+    uint64_t instance_asked_ms; /* mono: when the pending lease call left */
+    int instance_asking;    /* a lease call is out */
+    struct event *instance_ev;  /* renewal */
     int reading;            /* a queue read is outstanding */
     char claim_cursor[48];  /* where the next XAUTOCLAIM starts */
     char script_sha[SCRIPT_COUNT][41];
@@ -467,11 +479,76 @@ static void ensure_group(struct store *st)
     send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 6, grp, NULL);
 }
 
+static void instance_ask(struct store *st);
+
+/* The answer for number <st->instance_want>: ours (held until the ask's
+ * departure plus the lease), or taken by a live instance: the next
+ * number is tried, each at most once a round. */
+static void on_instance_lease(int status, int granted, void *arg)
+{
+    struct store *st = arg;
+    int n = st->instance_want;
+    st->instance_asking = 0;
+    if (status != 0 || n < 0)
+        return; /* Redis away: the renewal timer or the reconnect asks */
+    if (granted) {
+        if (st->instance != n)
+            log_event(LOG_INFO, TAG,
+                      LOG_FIELDS("instance", LOG_NUM(n), "owner", st->consumer),
+                      "instance number %d held by %s", n, st->consumer);
+        st->instance = n;
+        st->instance_tries = 0;
+        st->instance_until_ms = st->instance_asked_ms + INSTANCE_LEASE_MS;
+        return;
+    }
+    if (st->instance == n)
+        log_event(LOG_WARN, TAG,
+                  LOG_FIELDS("instance", LOG_NUM(n), "reason", "instance-number-taken"),
+                  "instance number %d is held by another instance (its lease "
+                  "lapsed, or Redis lost it): taking another", n);
+    st->instance = -1;
+    if (++st->instance_tries >= INSTANCE_COUNT) {
+        log_event(LOG_ERROR, TAG, LOG_FIELDS("reason", "instance-numbers-exhausted"),
+                  "all %u instance numbers are held: no message ids until one "
+                  "is free", INSTANCE_COUNT);
+        st->instance_tries = 0;
+        return; /* the renewal timer tries again */
+    }
+    st->instance_want = (int)(((unsigned)n + 1) % INSTANCE_COUNT);
+    instance_ask(st);
+}
+
+static void instance_ask(struct store *st)
+{
+    char name[32];
+    if (st->instance_asking || st->instance_want < 0)
+        return;
+    snprintf(name, sizeof name, "instance:%d", st->instance_want);
+    st->instance_asked_ms = clock_mono_ms();
+    if (store_lease(st, name, st->consumer, INSTANCE_LEASE_MS, on_instance_lease,
+                    st) == 0)
+        st->instance_asking = 1;
+}
+
+/* P:instances only spreads first choices; the lease decides. */
 static void complete_instance(struct store *st, redisReply *r, struct pending *p)
 {
     (void)p;
-    if (r && r->type == REDIS_REPLY_INTEGER)
-        st->instance = (int)(r->integer % 1024);
+    if (!r || r->type != REDIS_REPLY_INTEGER || st->instance_want >= 0)
+        return;
+    st->instance_want = (int)((unsigned long long)r->integer % INSTANCE_COUNT);
+    instance_ask(st);
+}
+
+/* Renew the number held, or go on looking for one; a number whose lease
+ * may have lapsed is not used meanwhile (store_instance_number). */
+static void on_instance_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct store *st = arg;
+    (void)fd;
+    (void)what;
+    if (st->conns[CONN_CMD].up && st->instance_want >= 0)
+        instance_ask(st);
 }
 
 static void on_pubsub_message(redisAsyncContext *ac, void *reply, void *privdata)
@@ -538,7 +615,13 @@ static void conn_setup(struct store_conn *c)
     if (c->kind == CONN_CMD) {
         load_scripts(st);
         ensure_group(st);
-        if (st->instance < 0) {
+        /* a fresh connection may be to a new master that lost the
+         * leases (failover): the number is confirmed before more ids */
+        st->instance_asking = 0;
+        if (st->instance_want >= 0) {
+            st->instance_until_ms = 0;
+            instance_ask(st);
+        } else {
             snprintf(key, sizeof key, "%s:instances", st->cfg.prefix);
             const char *incr[] = {"INCR", key};
             send_cmd(st, c->kind, st->cfg.timeout_ms, complete_instance, NULL,
@@ -813,6 +896,7 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
     st->base = base;
     st->cfg = *cfg;
     st->instance = -1;
+    st->instance_want = -1;
     snprintf(st->consumer, sizeof st->consumer, "%s", consumer_name);
     script_shas(st);
     store_metrics(st);
@@ -837,6 +921,9 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
     struct timeval tv = {0, CHECK_INTERVAL_MS * 1000};
     st->check_ev = event_new(base, -1, EV_PERSIST, on_check, st);
     event_add(st->check_ev, &tv);
+    struct timeval renew = clock_tv_ms(INSTANCE_RENEW_MS);
+    st->instance_ev = event_new(base, -1, EV_PERSIST, on_instance_tick, st);
+    event_add(st->instance_ev, &renew);
     return st;
 }
 
@@ -846,6 +933,7 @@ void store_free(struct store *st)
         return;
     st->closing = 1;
     event_free(st->check_ev);
+    event_free(st->instance_ev);
     for (int k = 0; k < CONN_COUNT; k++) {
         struct store_conn *c = &st->conns[k];
         redisAsyncContext *ac = c->ac;
@@ -885,6 +973,8 @@ void store_on_event(struct store *st, store_event_cb cb, void *arg)
 
 int store_instance_number(const struct store *st)
 {
+    if (st->instance < 0 || clock_mono_ms() >= st->instance_until_ms)
+        return -1;
     return st->instance;
 }
 

@@ -27,13 +27,15 @@
  *                                 to send (field p = encoded deliver_sm)
  *   P:dead                 stream what could not be routed, and receipts
  *                                 and MO past [relay] ttl (counted)
- *   P:instances            counter giving each instance its number
+ *   P:instances            counter spreading instances' first choice of
+ *                                 a number ({instance:N} leases decide)
  *   P:tb:{KEY}             hash   token bucket (tokens, ts) of a rate
  *   P:quota:{ID}:YYYYMMDD  string submits account ID took that UTC day
  *                                 (daily quota); expires after the day
  *   P:numbers              hash   inbound routing: number prefix -> account
  *   P:lease:{ID}           string which instance delivers account ID now
- *                                 ({relay:sweep}: which one expires entries)
+ *                                 ({relay:sweep}: which one expires entries;
+ *                                 {instance:N}: which one has number N)
  *   P:msg:{ID}:MSGID       hash   the state of our message MSGID of account
  *                                 ID (query_sm, cancel_sm, replace_sm), TTL
  *                                 id_ttl; fields in docs/architecture.md
@@ -93,7 +95,12 @@ int store_up(const struct store *st);
 void store_on_state(struct store *st, store_state_cb cb, void *arg);
 void store_on_event(struct store *st, store_event_cb cb, void *arg);
 
-/* Ask for this instance's number (INCR P:instances); -1 until known. */
+/* This instance's number (0-1023, in its message ids), or -1 while none
+ * is known to be ours. A number is a lease P:lease:{instance:N} owned by
+ * the consumer name, renewed every 10 s for 30 s and confirmed again on
+ * every reconnect (a failover may lose it); a number another live
+ * instance holds is never used: the next free one is taken. The first
+ * choice comes from INCR P:instances. */
 int store_instance_number(const struct store *st);
 
 /* Accounts. */
