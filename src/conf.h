@@ -62,6 +62,7 @@ struct conf_redis {
     char host[CONF_STR];
     unsigned port;
     unsigned db;
+    char username[CONF_STR];     /* ACL user; "": AUTH with the password only */
     char password[CONF_STR];
     unsigned timeout_ms;         /* a command slower than this fails */
     unsigned id_ttl_s;           /* upstream id -> our id map (72 h) */
@@ -72,6 +73,7 @@ struct conf_redis {
     char sentinels[CONF_MAX_LISTEN][CONF_STR]; /* "HOST:PORT" */
     int n_sentinels;
     char master_name[CONF_STR];  /* the name the sentinels monitor */
+    char sentinel_username[CONF_STR]; /* ACL user at the sentinels */
     char sentinel_password[CONF_STR]; /* AUTH to the sentinels; "": none */
 };
 

@@ -596,6 +596,23 @@ static void load_scripts(struct store *st)
     }
 }
 
+/* The AUTH command for <user> (may be "") and <pass> into <argv>:
+ * AUTH user pass for a Redis ACL user, AUTH pass for requirepass.
+ * Returns its argc, 0 when there is no password (no AUTH). */
+static int auth_argv(const char *user, const char *pass, const char **argv)
+{
+    if (!pass[0])
+        return 0;
+    argv[0] = "AUTH";
+    if (!user[0]) {
+        argv[1] = pass;
+        return 2;
+    }
+    argv[1] = user;
+    argv[2] = pass;
+    return 3;
+}
+
 /* First commands on a fresh connection: AUTH, SELECT, and per kind the
  * consumer group, the instance number or the subscription. */
 static void conn_setup(struct store_conn *c)
@@ -603,11 +620,9 @@ static void conn_setup(struct store_conn *c)
     struct store *st = c->st;
     char db[16], key[KEY_LEN];
     const char *argv[8];
-    if (st->cfg.password[0]) {
-        argv[0] = "AUTH";
-        argv[1] = st->cfg.password;
-        send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, 2, argv, NULL);
-    }
+    int argc = auth_argv(st->cfg.username, st->cfg.password, argv);
+    if (argc)
+        send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, argc, argv, NULL);
     snprintf(db, sizeof db, "%u", st->cfg.db);
     argv[0] = "SELECT";
     argv[1] = db;
@@ -702,10 +717,10 @@ static void on_role(redisAsyncContext *ac, void *reply, void *privdata)
 static void conn_check_role(struct store_conn *c)
 {
     struct store *st = c->st;
-    if (st->cfg.password[0]) {
-        const char *auth[] = {"AUTH", st->cfg.password};
-        redisAsyncCommandArgv(c->ac, NULL, NULL, 2, auth, NULL);
-    }
+    const char *auth[3];
+    int argc = auth_argv(st->cfg.username, st->cfg.password, auth);
+    if (argc)
+        redisAsyncCommandArgv(c->ac, NULL, NULL, argc, auth, NULL);
     const char *role[] = {"ROLE"};
     redisAsyncCommandArgv(c->ac, on_role, c, 1, role, NULL);
 }
@@ -854,10 +869,11 @@ static void sentinel_ask_next(struct store_conn *c)
         }
         ac->data = c;
         redisLibeventAttach(ac, st->base);
-        if (st->cfg.sentinel_password[0]) {
-            const char *auth[] = {"AUTH", st->cfg.sentinel_password};
-            redisAsyncCommandArgv(ac, NULL, NULL, 2, auth, NULL);
-        }
+        const char *auth[3];
+        int argc = auth_argv(st->cfg.sentinel_username,
+                             st->cfg.sentinel_password, auth);
+        if (argc)
+            redisAsyncCommandArgv(ac, NULL, NULL, argc, auth, NULL);
         const char *ask[] = {"SENTINEL", "get-master-addr-by-name",
                              st->cfg.master_name};
         c->sentinel_ac = ac;
