@@ -42,6 +42,9 @@
 #define INSTANCE_COUNT 1024u
 #define INSTANCE_LEASE_MS 30000u
 #define INSTANCE_RENEW_MS 10000u
+/* A lease call that failed (Redis away, or LOADING after a restart) is
+ * made again this soon: no ids are issued meanwhile. */
+#define INSTANCE_RETRY_MS 250u
 #define MAX_ARGS 16
 #define KEY_LEN 256
 #define MAX_TOUCH 128
@@ -224,6 +227,7 @@ struct store {
     uint64_t instance_asked_ms; /* mono: when the pending lease call left */
     int instance_asking;    /* a lease call is out */
     struct event *instance_ev;  /* renewal */
+    struct event *instance_retry_ev; /* a failed lease call, again */
     int reading;            /* a queue read is outstanding */
     char claim_cursor[48];  /* where the next XAUTOCLAIM starts */
     char script_sha[SCRIPT_COUNT][41];
@@ -489,8 +493,13 @@ static void on_instance_lease(int status, int granted, void *arg)
     struct store *st = arg;
     int n = st->instance_want;
     st->instance_asking = 0;
-    if (status != 0 || n < 0)
-        return; /* Redis away: the renewal timer or the reconnect asks */
+    if (n < 0)
+        return;
+    if (status != 0) { /* Redis away or loading: ask again soon */
+        struct timeval tv = clock_tv_ms(INSTANCE_RETRY_MS);
+        evtimer_add(st->instance_retry_ev, &tv);
+        return;
+    }
     if (granted) {
         if (st->instance != n)
             log_event(LOG_INFO, TAG,
@@ -940,6 +949,7 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
     struct timeval renew = clock_tv_ms(INSTANCE_RENEW_MS);
     st->instance_ev = event_new(base, -1, EV_PERSIST, on_instance_tick, st);
     event_add(st->instance_ev, &renew);
+    st->instance_retry_ev = evtimer_new(base, on_instance_tick, st);
     return st;
 }
 
@@ -950,6 +960,7 @@ void store_free(struct store *st)
     st->closing = 1;
     event_free(st->check_ev);
     event_free(st->instance_ev);
+    event_free(st->instance_retry_ev);
     for (int k = 0; k < CONN_COUNT; k++) {
         struct store_conn *c = &st->conns[k];
         redisAsyncContext *ac = c->ac;
