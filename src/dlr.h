@@ -21,7 +21,8 @@
  *
  * Choices callers must know:
  *
- *  - Canonical id form (what the bridge stores for upstream ids): ASCII
+ *  - Canonical id form (the key of an upstream id for a connector with
+ *    dlr_id_case = insensitive; see dlr_id_key() for the default): ASCII
  *    letters upper-cased, leading '0' characters stripped, an id made only of
  *    zeros becomes "0". So "0000029095" -> "29095", "38601fa" -> "38601FA",
  *    "74e02ee1-4e2f-..." -> "74E02EE1-4E2F-...". This is Jasmin's
