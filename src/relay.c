@@ -773,13 +773,23 @@ static const struct store_idmap *pick_mapping(struct relay *r,
     int kind[DLR_ID_FORMS_MAX];
     size_t pick = 0;
     struct dlr_radix *radix = relay_radix(r, in->conn->name);
-    struct dlr_radix scratch = {-1, 0};
+    struct dlr_radix trial = {-1, 0};
+    if (radix)
+        trial = *radix;
     if (n > DLR_ID_FORMS_MAX)
         n = DLR_ID_FORMS_MAX;
     for (size_t i = 0; i < n; i++)
         kind[i] = m[i].candidate < in->n_cand ? in->kind[m[i].candidate]
                                               : DLR_ID_OTHER_RADIX;
-    switch (dlr_id_pick(radix ? radix : &scratch, kind, n, &pick)) {
+    enum dlr_pick verdict = dlr_id_pick(&trial, kind, n, &pick);
+    /* a receipt that overtook its own submit_sm_resp may meanwhile match
+     * only another message in the other radix: looked up again before it
+     * is refused, and only the refusal counts against what was learnt */
+    if (verdict == DLR_PICK_RADIX_MISMATCH && in->lookups + 1 < LOOKUP_ATTEMPTS)
+        return NULL;
+    if (radix)
+        *radix = trial;
+    switch (verdict) {
     case DLR_PICK_OK:
         break;
     case DLR_PICK_AMBIGUOUS:
