@@ -277,6 +277,10 @@ static void usage(FILE *out)
 "  --error-rate F           fraction (0..1) of submits failed with a temporary error\n"
 "  --reject-rate F          fraction (0..1) refused for good (ESME_RINVDSTADR)\n"
 "  --drop-every N           drop a session after it has sent N submits\n"
+"  --ids FILE               message ids to give, in order (one a line, up to\n"
+"                           23 characters, used as written in submit_sm_resp\n"
+"                           and receipts), before the numbered ones; query_sm,\n"
+"                           cancel_sm and replace_sm do not know them\n"
 "  --mo-rate N              inbound (MO) messages per second to receivers\n"
 "  --mo-from NUM --mo-to NUM      addresses of MO messages\n"
 "  --window N               our outstanding deliver_sm per session (default 1000)\n"
@@ -318,6 +322,42 @@ static int parse_uint(const char *s, unsigned *out)
     return 0;
 }
 
+#define SIM_MAX_IDS 4096
+
+/* --ids FILE: one id a line (1 to SIM_ID_LEN - 1 printable characters, no
+ * space), at most SIM_MAX_IDS; given out in order, then numbered ids. */
+static int load_ids(const char *path, struct sim_opts *o, char *err, size_t cap)
+{
+    char line[256];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, cap, "cannot read '%s'", path);
+        return -1;
+    }
+    free(o->ids);
+    o->ids = calloc(SIM_MAX_IDS, sizeof *o->ids);
+    o->n_ids = 0;
+    int rc = o->ids ? 0 : -1;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        size_t n = strcspn(line, "\r\n");
+        line[n] = 0;
+        if (n == 0)
+            continue;
+        int ok = n < SIM_ID_LEN && o->n_ids < SIM_MAX_IDS;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = line[i] > ' ' && line[i] < 127;
+        if (!ok) {
+            snprintf(err, cap, "'%s': bad id '%.40s' (or more than %d)", path,
+                     line, SIM_MAX_IDS);
+            rc = -1;
+            break;
+        }
+        memcpy(o->ids[o->n_ids++], line, n + 1);
+    }
+    fclose(f);
+    return rc;
+}
+
 static int parse_id_format(const char *s, enum sim_id_format *out, int allow_same)
 {
     if (strcmp(s, "hex") == 0)
@@ -332,7 +372,7 @@ static int parse_id_format(const char *s, enum sim_id_format *out, int allow_sam
 }
 
 enum {
-    OPT_LISTEN = 256, OPT_TLS_LISTEN, OPT_CERT, OPT_KEY, OPT_SYSTEM_ID,
+    OPT_LISTEN = 256, OPT_IDS, OPT_TLS_LISTEN, OPT_CERT, OPT_KEY, OPT_SYSTEM_ID,
     OPT_PASSWORD, OPT_ID_FORMAT, OPT_DLR_ID_FORMAT, OPT_RESP_DELAY,
     OPT_DLR_DELAY, OPT_DLR_MIX, OPT_INTERMEDIATE, OPT_THROTTLE, OPT_ERROR_RATE,
     OPT_REJECT_RATE,
@@ -350,6 +390,7 @@ static const struct option long_opts[] = {
     {"password", required_argument, NULL, OPT_PASSWORD},
     {"id-format", required_argument, NULL, OPT_ID_FORMAT},
     {"dlr-id-format", required_argument, NULL, OPT_DLR_ID_FORMAT},
+    {"ids", required_argument, NULL, OPT_IDS},
     {"resp-delay-ms", required_argument, NULL, OPT_RESP_DELAY},
     {"dlr-delay-ms", required_argument, NULL, OPT_DLR_DELAY},
     {"dlr-mix", required_argument, NULL, OPT_DLR_MIX},
@@ -400,6 +441,8 @@ static int apply_option(struct sim_opts *o, int opt, const char *arg,
     case OPT_DLR_ID_FORMAT:
         if (parse_id_format(arg, &o->dlr_id_format, 1) == 0) return 0;
         break;
+    case OPT_IDS:
+        return load_ids(arg, o, err, cap);
     case OPT_RESP_DELAY:
         if (parse_uint(arg, &o->resp_delay_ms) == 0) return 0;
         break;

@@ -64,7 +64,14 @@ struct sim_opts {
     unsigned msg_track;    /* messages remembered for query/cancel/replace */
     unsigned msg_keep_s;   /* final records forgotten after this */
     int cancel_receipt;    /* DELETED receipt for a cancelled message */
+    /* --ids FILE: the message ids to give, in order, before the numbered
+     * ones (tests of colliding upstream ids) */
+    char (*ids)[SIM_ID_LEN];
+    unsigned n_ids;
 };
+
+/* A message id taken from --ids: its index in the list, with this bit. */
+#define SIM_ID_CHOSEN (1ull << 63)
 
 struct sim_stats {
     uint64_t connections, binds, bind_failures, unbinds, sessions_dropped;

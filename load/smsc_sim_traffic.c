@@ -91,6 +91,7 @@ struct sim_traffic {
     struct sim_deferred *deferred;
     struct sim_concat concat[65536];
     uint64_t next_id;
+    unsigned chosen_used;   /* --ids given out so far */
     uint64_t rng;
     struct sim_account *accounts[SIM_MAX_ACCOUNTS];
     unsigned n_accounts;
@@ -227,7 +228,10 @@ static struct sim_client *pick_receiver(struct sim_account *a)
 
 static void format_id(uint64_t id, enum sim_id_format f, char *out, size_t cap)
 {
-    if (f == SIM_ID_DEC)
+    const struct sim_opts *o = sim_opts(sim_get());
+    if ((id & SIM_ID_CHOSEN) && (id & ~SIM_ID_CHOSEN) < o->n_ids)
+        snprintf(out, cap, "%s", o->ids[id & ~SIM_ID_CHOSEN]);
+    else if (f == SIM_ID_DEC)
         snprintf(out, cap, "%" PRIu64, id);
     else
         snprintf(out, cap, "%" PRIx64, id);
@@ -740,6 +744,14 @@ static void track_concat(struct sim_traffic *t, struct sim_client *c,
     e->seq = udh.concat.seq;
 }
 
+/* The id of the next accepted message: from --ids while any is left. */
+static uint64_t next_msg_id(struct sim_traffic *t)
+{
+    if (t->chosen_used < sim_opts(t->sim)->n_ids)
+        return SIM_ID_CHOSEN | t->chosen_used++;
+    return t->next_id++;
+}
+
 static void handle_submit(struct sim_traffic *t, struct sim_client *c,
                           const struct pdu *p)
 {
@@ -747,7 +759,7 @@ static void handle_submit(struct sim_traffic *t, struct sim_client *c,
     uint32_t status = pdu_validate(p);
     if (status == ESME_ROK)
         status = submit_status(t);
-    uint64_t id = status == ESME_ROK ? t->next_id++ : 0;
+    uint64_t id = status == ESME_ROK ? next_msg_id(t) : 0;
     respond(t, c, p, status, id);
     if (status != ESME_ROK)
         return;

@@ -35,4 +35,14 @@ static inline uint64_t clock_wall_ms(void)
     return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
 }
 
+/* <ms> milliseconds as a timeval for a libevent timer: tv_usec always
+ * below one second (libevent does not normalise what it is given). */
+static inline struct timeval clock_tv_ms(uint64_t ms)
+{
+    struct timeval tv;
+    tv.tv_sec = (time_t)(ms / 1000u);
+    tv.tv_usec = (suseconds_t)(ms % 1000u) * 1000;
+    return tv;
+}
+
 #endif /* SMPPBRIDGE_CLOCK_H */

@@ -121,6 +121,10 @@ static const struct conf_name conf_id_formats[] = {{"auto", CONF_ID_AUTO},
                                                    {"hex", CONF_ID_HEX},
                                                    {"dec", CONF_ID_DEC},
                                                    {NULL, 0}};
+/* dlr_id_case: the value is whether ids are folded to one case. */
+static const struct conf_name conf_id_cases[] = {{"sensitive", 0},
+                                                 {"insensitive", 1},
+                                                 {NULL, 0}};
 static const struct conf_name conf_log_formats[] = {{"text", CONF_LOG_TEXT},
                                                     {"logfmt", CONF_LOG_LOGFMT},
                                                     {"json", CONF_LOG_JSON},
@@ -180,6 +184,7 @@ static const struct conf_key conf_redis_keys[] = {
     K_STR(RD, "host", host, "127.0.0.1", conf_check_nonempty, 0),
     K_UINT(RD, "port", port, "6379", 1, 65535),
     K_UINT(RD, "db", db, "0", 0, 255),
+    K_STR(RD, "username", username, NULL, NULL, 0),
     K_STR(RD, "password", password, NULL, NULL, CONF_SECRET),
     K_DUR(CONF_T_MS, RD, "timeout", timeout_ms, "2s", DUR_MS(10), DUR_S(60)),
     K_DUR(CONF_T_SEC, RD, "id_ttl", id_ttl_s, "72h", DUR_H(1), DUR_D(30)),
@@ -190,6 +195,7 @@ static const struct conf_key conf_redis_keys[] = {
     K_ADDRS(RD, "sentinels", sentinels, n_sentinels, NULL),
     K_STR(RD, "master_name", master_name, "mymaster", conf_check_nonempty, 0),
     K_STR(RD, "sentinel_password", sentinel_password, NULL, NULL, CONF_SECRET),
+    K_STR(RD, "sentinel_username", sentinel_username, NULL, NULL, 0),
 };
 #undef RD
 
@@ -262,6 +268,7 @@ static const struct conf_key conf_upstream_keys[] = {
           DUR_H(24)),
     K_UINT(UP, "priority", priority, "10", 0, 1000),
     K_ENUM(UP, "dlr_id_format", dlr_id_format, "auto", conf_id_formats),
+    K_ENUM(UP, "dlr_id_case", dlr_id_fold_case, "sensitive", conf_id_cases),
     K_DUR(CONF_T_MS, UP, "resp_timeout", resp_timeout_ms, "30s", DUR_S(1),
           DUR_M(10)),
     K_DUR(CONF_T_MS, UP, "late_resp_grace", late_resp_grace_ms, "5m", DUR_S(1),
@@ -1051,9 +1058,23 @@ static void conf_check_upstream(struct conf_parser *p, int i)
                             "tls_ca", u->tls_ca);
 }
 
+/* An ACL user authenticates with a password: AUTH has no form without. */
+static void conf_check_redis_auth(struct conf_parser *p)
+{
+    const struct conf_redis *r = &p->c->redis;
+    const struct conf_lines *l = &p->single[CONF_S_REDIS];
+    if (r->username[0] && !r->password[0])
+        conf_err(p, conf_line_of(l, CONF_S_REDIS, "username"),
+                 "[redis] username is set without password");
+    if (r->sentinel_username[0] && !r->sentinel_password[0])
+        conf_err(p, conf_line_of(l, CONF_S_REDIS, "sentinel_username"),
+                 "[redis] sentinel_username is set without sentinel_password");
+}
+
 static void conf_check_all(struct conf_parser *p)
 {
     const struct conf *c = p->c;
+    conf_check_redis_auth(p);
     conf_check_listeners(p);
     conf_check_tls(p);
     conf_check_admin(p);

@@ -64,6 +64,7 @@ struct conf_redis {
     char host[CONF_STR];
     unsigned port;
     unsigned db;
+    char username[CONF_STR];     /* ACL user; "": AUTH with the password only */
     char password[CONF_STR];
     unsigned timeout_ms;         /* a command slower than this fails */
     unsigned id_ttl_s;           /* upstream id -> our id map (72 h) */
@@ -76,6 +77,7 @@ struct conf_redis {
     char sentinels[CONF_MAX_LISTEN][CONF_STR]; /* "HOST:PORT" */
     int n_sentinels;
     char master_name[CONF_STR];  /* the name the sentinels monitor */
+    char sentinel_username[CONF_STR]; /* ACL user at the sentinels */
     char sentinel_password[CONF_STR]; /* AUTH to the sentinels; "": none */
 };
 
@@ -139,6 +141,7 @@ struct conf_upstream {
     unsigned reconnect_max_ms;
     unsigned priority;           /* lower first */
     enum conf_id_format dlr_id_format;
+    int dlr_id_fold_case;        /* dlr_id_case = insensitive */
     unsigned resp_timeout_ms;
     unsigned late_resp_grace_ms; /* a submit_sm_resp this late still counts */
     unsigned late_resp_max;      /* timed-out submits remembered per session */

@@ -727,3 +727,115 @@ size_t dlr_id_candidates(const char *id, size_t n, char out[][DLR_ID_MAX + 1],
         memcpy(out[i], list[i], strlen(list[i]) + 1);
     return count;
 }
+
+static int all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_digit(s[i]))
+            return 0;
+    return 1;
+}
+
+int dlr_id_key(const char *id, size_t n, int fold_case, char *out, size_t cap)
+{
+    if (fold_case)
+        return dlr_id_canonical(id, n, out, cap);
+    if (id == NULL || n == 0 || n > DLR_ID_MAX || !is_word(id, n))
+        return -1;
+    size_t start = 0;
+    /* only a number's zeros carry no meaning: "0ab" and "ab" may be two
+     * messages of an upstream with alphanumeric ids */
+    if (all_digits(id, n))
+        while (start + 1 < n && id[start] == '0')
+            start++;
+    size_t len = n - start;
+    if (cap <= len)
+        return -1;
+    memcpy(out, id + start, len);
+    out[len] = '\0';
+    return (int)len;
+}
+
+/* Appends <s> of <k> kind unless it is already there or the list is full. */
+static void add_form(char out[][DLR_ID_MAX + 1], int kind[], size_t *count,
+                     size_t max, const char *s, int k)
+{
+    for (size_t i = 0; i < *count; i++)
+        if (strcmp(out[i], s) == 0)
+            return;
+    if (*count >= max)
+        return;
+    memcpy(out[*count], s, strlen(s) + 1);
+    kind[*count] = k;
+    (*count)++;
+}
+
+size_t dlr_id_lookup_forms(const char *id, size_t n, int fold_case,
+                           unsigned allow, char out[][DLR_ID_MAX + 1],
+                           int kind[], size_t max)
+{
+    char tmp[DLR_ID_MAX + 1];
+    size_t count = 0;
+    uint64_t v;
+
+    if (dlr_id_key(id, n, fold_case, tmp, sizeof tmp) < 0)
+        return 0;
+    add_form(out, kind, &count, max, tmp, DLR_ID_SAME);
+    if ((allow & DLR_FORMS_DEC_TO_HEX) && dlr_id_to_u64(id, n, 10, &v) == 0) {
+        if (dlr_id_from_u64(v, 16, 1, tmp, sizeof tmp) > 0)
+            add_form(out, kind, &count, max, tmp, DLR_ID_OTHER_RADIX);
+        if (!fold_case && dlr_id_from_u64(v, 16, 0, tmp, sizeof tmp) > 0)
+            add_form(out, kind, &count, max, tmp, DLR_ID_OTHER_RADIX);
+    }
+    if ((allow & DLR_FORMS_HEX_TO_DEC) && dlr_id_to_u64(id, n, 16, &v) == 0 &&
+        dlr_id_from_u64(v, 10, 1, tmp, sizeof tmp) > 0)
+        add_form(out, kind, &count, max, tmp, DLR_ID_OTHER_RADIX);
+    return count;
+}
+
+/* The one match of kind <k> among <n>: 1 found (*pick set), 0 none, 2
+ * several. */
+static int only_of_kind(const int *kind, size_t n, int k, size_t *pick)
+{
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (kind[i] != k)
+            continue;
+        if (found)
+            return 2;
+        found = 1;
+        *pick = i;
+    }
+    return found;
+}
+
+enum dlr_pick dlr_id_pick(struct dlr_radix *r, const int *kind, size_t n,
+                          size_t *pick)
+{
+    if (n == 0)
+        return DLR_PICK_NONE;
+    if (r->kind < 0) {
+        if (n > 1)
+            return DLR_PICK_AMBIGUOUS;
+        r->kind = kind[0];
+        r->against = 0;
+        *pick = 0;
+        return DLR_PICK_OK;
+    }
+    switch (only_of_kind(kind, n, r->kind, pick)) {
+    case 1:
+        r->against = 0;
+        return DLR_PICK_OK;
+    case 2:
+        return DLR_PICK_AMBIGUOUS;
+    default:
+        break;
+    }
+    /* only the other radix matched: refused; a run of them in a row means
+     * upstream changed its format, and the next receipts follow it */
+    if (n == 1 && ++r->against >= DLR_RADIX_RELEARN) {
+        r->kind = kind[0];
+        r->against = 0;
+    }
+    return DLR_PICK_RADIX_MISMATCH;
+}

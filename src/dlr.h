@@ -21,7 +21,8 @@
  *
  * Choices callers must know:
  *
- *  - Canonical id form (what the bridge stores for upstream ids): ASCII
+ *  - Canonical id form (the key of an upstream id for a connector with
+ *    dlr_id_case = insensitive; see dlr_id_key() for the default): ASCII
  *    letters upper-cased, leading '0' characters stripped, an id made only of
  *    zeros becomes "0". So "0000029095" -> "29095", "38601fa" -> "38601FA",
  *    "74e02ee1-4e2f-..." -> "74E02EE1-4E2F-...". This is Jasmin's
@@ -287,5 +288,78 @@ int dlr_id_canonical(const char *id, size_t n, char *out, size_t cap);
  */
 size_t dlr_id_candidates(const char *id, size_t n, char out[][DLR_ID_MAX + 1],
                          size_t max);
+
+/*
+ * The form the id map stores upstream id <id> under (its key), plus a NUL.
+ * With <fold_case>: dlr_id_canonical(), for an upstream whose ids do not
+ * depend on case. Without (the default): the id exactly as given, except
+ * that an all-decimal id loses its leading zeros - a zero-padded number is
+ * the same number - so two ids that differ only in case, or "0ab" and
+ * "ab", stay two keys. Returns the length, or -1 as dlr_id_canonical().
+ */
+int dlr_id_key(const char *id, size_t n, int fold_case, char *out, size_t cap);
+
+/* How a lookup form of a receipt id relates to the id as the receipt
+ * wrote it: the same radix, or the number read in one radix and written
+ * in the other. */
+enum dlr_id_kind {
+    DLR_ID_SAME = 0,
+    DLR_ID_OTHER_RADIX,
+};
+
+/* dlr_id_lookup_forms() <allow> bits: which radix conversions to try. */
+#define DLR_FORMS_DEC_TO_HEX 1u
+#define DLR_FORMS_HEX_TO_DEC 2u
+#define DLR_ID_FORMS_MAX 4
+
+/*
+ * The keys (see dlr_id_key()) a receipt id <id> of <n> bytes may have
+ * been stored under, without duplicates, each with its kind in <kind>:
+ *   1. dlr_id_key(id) - DLR_ID_SAME;
+ *   2. with DLR_FORMS_DEC_TO_HEX, when <id> is a decimal number that fits
+ *      64 bits: its hex, upper-case, and also lower-case unless
+ *      <fold_case> (a hex number's case is not part of its value, but a
+ *      case-sensitive key keeps the case upstream wrote);
+ *   3. with DLR_FORMS_HEX_TO_DEC, when <id> is a hex number that fits 64
+ *      bits: its decimal.
+ * Returns the number written (at most <max>); 0 for an invalid id.
+ */
+size_t dlr_id_lookup_forms(const char *id, size_t n, int fold_case,
+                           unsigned allow, char out[][DLR_ID_MAX + 1],
+                           int kind[], size_t max);
+
+/*
+ * What a connector's receipts were seen to use: DLR_ID_SAME (the radix of
+ * its submit_sm_resp ids) or DLR_ID_OTHER_RADIX; <kind> -1 while unknown.
+ * Learnt from the first receipt that matched exactly one message, it is a
+ * fact from then on: a receipt that contradicts it is never delivered,
+ * and only DLR_RADIX_RELEARN contradicting receipts in a row (each one
+ * refused) change it - an upstream that really changed its format costs
+ * that many dead letters, one stale or forged receipt costs nothing.
+ */
+#define DLR_RADIX_RELEARN 3
+struct dlr_radix {
+    int kind;
+    unsigned against;
+};
+
+enum dlr_pick {
+    DLR_PICK_OK = 0,            /* *pick is the match */
+    DLR_PICK_NONE,              /* nothing matched */
+    DLR_PICK_AMBIGUOUS,         /* several messages match: never guessed */
+    DLR_PICK_RADIX_MISMATCH,    /* matched only in the radix not learnt */
+};
+
+/*
+ * Which of <n> matches of one receipt (<kind>[i], the dlr_id_kind of the
+ * form each matched under) the receipt means, updating what <r> knows:
+ *  - radix unknown: one match is taken and teaches its kind; several are
+ *    AMBIGUOUS;
+ *  - radix known: only matches of that kind count; one is taken, several
+ *    are AMBIGUOUS, none (while others matched) is RADIX_MISMATCH.
+ * Pure; sets *pick only for DLR_PICK_OK.
+ */
+enum dlr_pick dlr_id_pick(struct dlr_radix *r, const int *kind, size_t n,
+                          size_t *pick);
 
 #endif /* SMPPBRIDGE_DLR_H */

@@ -639,10 +639,12 @@ struct submit_wait {
 
 static int next_msg_id(struct down *d, int decimal, char *out, size_t cap)
 {
-    if (!d->ids_ready) {
-        int n = store_instance_number(d->st);
-        if (n < 0)
-            return -1; /* not known yet: Redis has not answered */
+    /* asked every time: the number is a lease that can be lost, and then
+     * another instance may issue ids under it */
+    int n = store_instance_number(d->st);
+    if (n < 0)
+        return -1; /* not known (yet, or any more) to be ours */
+    if (!d->ids_ready || d->ids.instance != (unsigned)n) {
         msgid_init(&d->ids, (unsigned)n);
         d->ids_ready = 1;
     }

@@ -18,6 +18,8 @@
 
 #include <event2/event.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <openssl/rand.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -228,15 +230,39 @@ static void on_store_state(int up, void *arg)
         relay_reload_routes(b->relay); /* changes made meanwhile */
 }
 
+/*
+ * This run's identity: queue consumer name and owner of its leases. Host
+ * name and first listener keep it readable in logs and XINFO; a random
+ * 64-bit tag makes it unique, since two hosts may share a name (and
+ * then a consumer: each would take the other's unfinished entries as its
+ * own). The cost: a restarted instance no longer finds its unfinished
+ * entries under its name; they are claimed after [queue] claim_idle like
+ * those of any instance that went away.
+ */
+static void instance_identity(const struct bridge *b, char *out, size_t cap)
+{
+    char host[64] = "localhost";
+    unsigned char r[8];
+    uint64_t tag = 0;
+    gethostname(host, sizeof host - 1);
+    if (RAND_bytes(r, sizeof r) != 1) {
+        /* no entropy source: time and pid still tell two runs apart */
+        uint64_t t = clock_mono_us() ^ (uint64_t)getpid() << 40;
+        memcpy(r, &t, sizeof r);
+    }
+    for (size_t i = 0; i < sizeof r; i++)
+        tag = tag << 8 | r[i];
+    snprintf(out, cap, "%.40s/%.200s#%016" PRIx64, host,
+             b->cfg.server.n_listen ? b->cfg.server.listen[0] : b->cfg.tls.listen[0],
+             tag);
+    log_event(LOG_INFO, TAG, LOG_FIELDS("instance", out),
+              "instance identity %s", out);
+}
+
 static int start(struct bridge *b)
 {
-    char err[512], consumer[320], host[64] = "localhost";
-    /* A stable consumer name: a restarted instance takes back at once what
-     * it read and never finished; other instances claim it only if this
-     * one stays away. */
-    gethostname(host, sizeof host - 1);
-    snprintf(consumer, sizeof consumer, "%.40s/%.200s", host,
-             b->cfg.server.n_listen ? b->cfg.server.listen[0] : b->cfg.tls.listen[0]);
+    char err[512], consumer[320];
+    instance_identity(b, consumer, sizeof consumer);
     b->base = event_base_new();
     if (!b->base)
         return -1;

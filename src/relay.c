@@ -88,7 +88,7 @@ struct relay {
     struct route_table *routes;
     struct {
         char name[64];
-        int hint;           /* -1 unknown, 0 same radix, 1 the other */
+        struct dlr_radix radix; /* what its receipts were seen to use */
     } radix[16];
     struct relay_stats stats;
     /* The sweep for expired entries (one instance at a time). */
@@ -99,7 +99,7 @@ struct relay {
 };
 
 static void pump(struct relay_acct *a);
-static int *relay_radix_hint(struct relay *r, const char *connector);
+static struct dlr_radix *relay_radix(struct relay *r, const char *connector);
 static void on_del_flush(evutil_socket_t fd, short what, void *arg);
 static void on_pub(evutil_socket_t fd, short what, void *arg);
 
@@ -598,7 +598,8 @@ struct incoming {
     size_t len;
     struct store_idmap map;
     const struct conf_upstream *conn;
-    char cand[3][DLR_ID_MAX + 1];
+    char cand[DLR_ID_FORMS_MAX][DLR_ID_MAX + 1];
+    int kind[DLR_ID_FORMS_MAX];     /* enum dlr_id_kind of each */
     size_t n_cand;
     unsigned lookups;
 };
@@ -750,31 +751,61 @@ static void on_lookup_again(evutil_socket_t fd, short what, void *arg)
     lookup(arg);
 }
 
+/* The delay before lookup number <n> (1 first) of an id not found yet:
+ * 100 ms, doubling per attempt. */
+static struct timeval lookup_delay(unsigned n)
+{
+    return clock_tv_ms((uint64_t)100u << (n > 1 ? n - 1 : 0));
+}
+
 /*
- * Which mapped candidate a receipt means. One: that one, and the
- * connector learns whether its receipts use the submit_sm_resp's radix
- * (candidate 0) or the other one. Several (an all-digit hex id that is
- * also the decimal id of another message): the form the connector was
- * seen to use; unknown yet: none - a receipt is never guessed onto what
- * may be another customer's message.
+ * Which mapped candidate a receipt means (dlr_id_pick): one match, or the
+ * one in the radix the connector was seen to use. Anything else is not
+ * guessed: the receipt goes to dead letters with <*reason> - several
+ * messages match (maybe of several customers), only the radix the
+ * connector does not use matches, or the id was given to two messages.
  */
 static const struct store_idmap *pick_mapping(struct relay *r,
-                                              const struct conf_upstream *c,
+                                              const struct incoming *in,
                                               const struct store_idmap *m,
-                                              size_t n)
+                                              size_t n, const char **reason)
 {
-    int *hint = relay_radix_hint(r, c->name);
-    if (n == 1) {
-        if (hint)
-            *hint = m[0].candidate == 0 ? 0 : 1;
-        return &m[0];
-    }
-    if (!hint || *hint < 0)
-        return NULL;
+    int kind[DLR_ID_FORMS_MAX];
+    size_t pick = 0;
+    struct dlr_radix *radix = relay_radix(r, in->conn->name);
+    struct dlr_radix trial = {-1, 0};
+    if (radix)
+        trial = *radix;
+    if (n > DLR_ID_FORMS_MAX)
+        n = DLR_ID_FORMS_MAX;
     for (size_t i = 0; i < n; i++)
-        if ((m[i].candidate == 0) == (*hint == 0))
-            return &m[i];
-    return NULL;
+        kind[i] = m[i].candidate < in->n_cand ? in->kind[m[i].candidate]
+                                              : DLR_ID_OTHER_RADIX;
+    enum dlr_pick verdict = dlr_id_pick(&trial, kind, n, &pick);
+    /* a receipt that overtook its own submit_sm_resp may meanwhile match
+     * only another message in the other radix: looked up again before it
+     * is refused, and only the refusal counts against what was learnt */
+    if (verdict == DLR_PICK_RADIX_MISMATCH && in->lookups + 1 < LOOKUP_ATTEMPTS)
+        return NULL;
+    if (radix)
+        *radix = trial;
+    switch (verdict) {
+    case DLR_PICK_OK:
+        break;
+    case DLR_PICK_AMBIGUOUS:
+        *reason = "receipt-ambiguous-id";
+        return NULL;
+    case DLR_PICK_RADIX_MISMATCH:
+        *reason = "receipt-radix-mismatch";
+        return NULL;
+    default:
+        return NULL; /* none: looked up again, then unknown */
+    }
+    if (m[pick].collided) {
+        *reason = "receipt-id-collision";
+        return NULL;
+    }
+    return &m[pick];
 }
 
 static void on_idmap(int status, const struct store_idmap *found, size_t nfound,
@@ -791,18 +822,19 @@ static void on_idmap(int status, const struct store_idmap *found, size_t nfound,
         incoming_finish(in, ESME_RX_T_APPN);
         return;
     }
-    if (nfound > 1 && !(m = pick_mapping(r, in->conn, found, nfound))) {
+    const char *reason = NULL;
+    m = nfound ? pick_mapping(r, in, found, nfound, &reason) : NULL;
+    if (reason) {
         r->stats.receipts_unknown++;
         log_event(LOG_WARN, TAG,
-                  LOG_FIELDS("connector", in->conn->name, "reason", "receipt-ambiguous-id"),
-                  "receipt id matches several messages: kept in dead letters");
-        dead_letter(in, "receipt-ambiguous-id");
+                  LOG_FIELDS("connector", in->conn->name, "reason", reason),
+                  "receipt not matched to one message (%s): kept in dead letters",
+                  reason);
+        dead_letter(in, reason);
         return;
     }
-    if (nfound == 1)
-        m = pick_mapping(r, in->conn, found, 1);
     if (!m && ++in->lookups < LOOKUP_ATTEMPTS) {
-        struct timeval tv = {0, 100000 << (in->lookups - 1)};
+        struct timeval tv = lookup_delay(in->lookups);
         event_base_once(r->base, -1, EV_TIMEOUT, on_lookup_again, in, &tv);
         return;
     }
@@ -842,22 +874,17 @@ static void on_idmap(int status, const struct store_idmap *found, size_t nfound,
         on_receipt_stored(-1, in);
 }
 
-/* The forms an upstream id may be stored under: canonical, and the
- * other radix when the connector's dlr_id_format allows it. */
-static size_t id_candidates(const char *id, size_t len, enum conf_id_format f,
-                            char out[][DLR_ID_MAX + 1])
+/* The forms an upstream id may be stored under (dlr_id_lookup_forms):
+ * its key, and the other radix when the connector's dlr_id_format allows
+ * it. */
+static size_t id_candidates(const char *id, size_t len,
+                            const struct conf_upstream *c,
+                            char out[][DLR_ID_MAX + 1], int kind[])
 {
-    size_t n = 0;
-    uint64_t v;
-    if (dlr_id_canonical(id, len, out[n], DLR_ID_MAX + 1) > 0)
-        n++;
-    if (f != CONF_ID_HEX && dlr_id_to_u64(id, len, 10, &v) == 0 &&
-        dlr_id_from_u64(v, 16, 1, out[n], DLR_ID_MAX + 1) > 0)
-        n++;
-    if (f != CONF_ID_DEC && dlr_id_to_u64(id, len, 16, &v) == 0 &&
-        dlr_id_from_u64(v, 10, 1, out[n], DLR_ID_MAX + 1) > 0)
-        n++;
-    return n;
+    unsigned allow = (c->dlr_id_format != CONF_ID_HEX ? DLR_FORMS_DEC_TO_HEX : 0) |
+                     (c->dlr_id_format != CONF_ID_DEC ? DLR_FORMS_HEX_TO_DEC : 0);
+    return dlr_id_lookup_forms(id, len, c->dlr_id_fold_case, allow, out, kind,
+                               DLR_ID_FORMS_MAX);
 }
 
 /* The upstream id a receipt names: TLV first (§9.4), then the text. */
@@ -959,8 +986,8 @@ void relay_on_upstream_deliver(void *relay, struct sess *s,
     }
     r->stats.receipts_in++;
     in->conn = c;
-    in->n_cand = id_candidates((const char *)id.ptr, id.len, c->dlr_id_format,
-                               in->cand);
+    in->n_cand = id_candidates((const char *)id.ptr, id.len, c, in->cand,
+                               in->kind);
     if (in->n_cand == 0) {
         in->lookups = LOOKUP_ATTEMPTS;
         on_idmap(0, NULL, 0, in);
@@ -971,7 +998,7 @@ void relay_on_upstream_deliver(void *relay, struct sess *s,
 
 static void lookup(struct incoming *in)
 {
-    const char *keys[3];
+    const char *keys[DLR_ID_FORMS_MAX];
     for (size_t i = 0; i < in->n_cand; i++)
         keys[i] = in->cand[i];
     if (sess_state(in->sess) == SESS_CLOSED) {
@@ -1118,15 +1145,16 @@ void relay_on_failed(void *relay, const char *account, const char *msg_id,
 }
 
 /* What a connector's receipts were seen to use (pick_mapping). */
-static int *relay_radix_hint(struct relay *r, const char *connector)
+static struct dlr_radix *relay_radix(struct relay *r, const char *connector)
 {
     for (size_t i = 0; i < ARRAY_LEN(r->radix); i++) {
         if (!r->radix[i].name[0]) {
             snprintf(r->radix[i].name, sizeof r->radix[i].name, "%s", connector);
-            r->radix[i].hint = -1;
+            r->radix[i].radix.kind = -1;
+            r->radix[i].radix.against = 0;
         }
         if (strcmp(r->radix[i].name, connector) == 0)
-            return &r->radix[i].hint;
+            return &r->radix[i].radix;
     }
     return NULL;
 }

@@ -2,8 +2,10 @@
  * relay.h - receipts back to the customers, with our ids.
  *
  * From upstream: a receipt's upstream id is looked up in Redis (in every
- * form the connector's dlr_id_format allows: as sent, canonical, the
- * other radix), the text id: and TLV receipted_message_id are rewritten
+ * form the connector's dlr_id_format allows: its key form, the other
+ * radix; a receipt that does not name exactly one message, in the radix
+ * the connector was learnt to use, goes to dead letters with the
+ * reason), the text id: and TLV receipted_message_id are rewritten
  * to our id, and the receipt is stored in the account's delivery stream
  * before deliver_sm_resp goes upstream - so a crash makes upstream resend
  * rather than lose it. Only receipts that registered_delivery asked for

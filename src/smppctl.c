@@ -393,8 +393,10 @@ static int redis_connect(void)
         return redis_fail("cannot set the timeout", ctl.rc->errstr);
     redisReply *rep = NULL;
     if (r->password[0] != '\0') {
-        const char *argv[] = {"AUTH", r->password};
-        rep = redisCommandArgv(ctl.rc, 2, argv, NULL);
+        /* AUTH user pass for a Redis ACL user, AUTH pass otherwise */
+        const char *argv[] = {"AUTH", r->username[0] ? r->username : r->password,
+                              r->password};
+        rep = redisCommandArgv(ctl.rc, r->username[0] ? 3 : 2, argv, NULL);
         if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
             int rc = redis_fail("AUTH refused",
                                 rep ? rep->str : ctl.rc->errstr);

@@ -36,6 +36,15 @@
 #define RECONNECT_MIN_MS 100u
 #define RECONNECT_MAX_MS 2000u
 #define CHECK_INTERVAL_MS 50u
+/* An instance number is a lease (P:lease:{instance:N}, owner: this
+ * instance's consumer name) renewed well within its life; ids are issued
+ * only while the last renewal is known to hold. */
+#define INSTANCE_COUNT 1024u
+#define INSTANCE_LEASE_MS 30000u
+#define INSTANCE_RENEW_MS 10000u
+/* A lease call that failed (Redis away, or LOADING after a restart) is
+ * made again this soon: no ids are issued meanwhile. */
+#define INSTANCE_RETRY_MS 250u
 #define MAX_ARGS 16
 #define KEY_LEN 256
 #define MAX_TOUCH 128
@@ -166,17 +175,21 @@ enum script_id {
  * message, KEYS[4] the account's queue counters; ARGV[1] entry id,
  * ARGV[2] map value, ARGV[3] TTL s, ARGV[4] connector, ARGV[5] upstream
  * id as written, ARGV[6] now ms, ARGV[7] "1" when it was sent again
- * after an unknown outcome (field "resent"). Nothing here depends on what
- * Redis holds but the entry's cost, given back by qdel. */
+ * after an unknown outcome (field "resent"). The id map is set only when
+ * the id is not mapped yet (NX): an id upstream gave to another message
+ * too is never overwritten, and the reply, the value it had ("" when
+ * none), says whose it was (complete_sent). Nothing else here depends on
+ * what Redis holds but the entry's cost, given back by qdel. */
 static const char sent_script[] =
     QDEL_LUA
-    "redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) "
+    "local old = redis.call('SET', KEYS[2], ARGV[2], 'NX', 'GET', 'EX', "
+    "ARGV[3]) "
     "redis.call('XACK', KEYS[1], 'bridge', ARGV[1]) "
     "qdel(KEYS[1], ARGV[1], KEYS[4]) "
     "redis.call('HSET', KEYS[3], 'state', 'ENROUTE', 'connector', ARGV[4], "
     "'upstream_id', ARGV[5], 'sent', ARGV[6]) "
     "if ARGV[7] == '1' then redis.call('HSET', KEYS[3], 'resent', '1') end "
-    "redis.call('EXPIRE', KEYS[3], ARGV[3]) return 1";
+    "redis.call('EXPIRE', KEYS[3], ARGV[3]) return old or ''";
 
 /*
  * Adding a message to the queue within its account's caps, in one step:
@@ -293,6 +306,8 @@ struct pending {
     uint64_t sent_us;      /* for smppbridge_redis_latency_seconds */
     char id[16];           /* the account asked for (HGETALL has no id) */
     char msg_id[32];       /* store_queue_add: whose record gets the entry */
+    char *ukey;            /* store_queue_sent: the id map key (owned) */
+    unsigned ttl_s;        /* store_queue_sent: its time to live */
     struct pending *prev, *next;
 };
 
@@ -319,7 +334,14 @@ struct store {
     char consumer[256];
     struct store_conn conns[CONN_COUNT];
     struct event *check_ev;
-    int instance;
+    int instance;           /* the number held, -1 none */
+    int instance_want;      /* the number asked for, -1 none */
+    unsigned instance_tries;
+    uint64_t instance_until_ms; /* mono: the lease holds at least till then */
+    uint64_t instance_asked_ms; /* mono: when the pending lease call left */
+    int instance_asking;    /* a lease call is out */
+    struct event *instance_ev;  /* renewal */
+    struct event *instance_retry_ev; /* a failed lease call, again */
     int reading;            /* a queue read is outstanding */
     char claim_cursor[48];  /* where the next XAUTOCLAIM starts */
     char script_sha[SCRIPT_COUNT][41];
@@ -331,6 +353,7 @@ struct store {
     void *event_arg;
     struct store_stats stats;
     struct metrics_family *m_latency, *m_dead, *m_dead_cut; /* store_metrics() */
+    struct metrics_family *m_id_collisions;
     /* Redis's maxmemory-policy when it evicts keys (anything but
      * noeviction): the store is not up while it does ("" otherwise, and
      * while it is not known). Asked on every new command connection,
@@ -401,6 +424,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         metrics_observe(st->m_latency, (double)(clock_mono_us() - p->sent_us) / 1e6,
                         NULL);
     pending_finish(st, p, reply);
+    free(p->ukey);
     free(p);
 }
 
@@ -655,11 +679,81 @@ const char *store_unready_reason(const struct store *st)
     return st->evicting[0] ? st->evicting : NULL;
 }
 
+static void instance_ask(struct store *st);
+
+/* The answer for number <st->instance_want>: ours (held until the ask's
+ * departure plus the lease), or taken by a live instance: the next
+ * number is tried, each at most once a round. */
+static void on_instance_lease(int status, int granted, void *arg)
+{
+    struct store *st = arg;
+    int n = st->instance_want;
+    st->instance_asking = 0;
+    if (n < 0)
+        return;
+    if (status != 0) { /* Redis away or loading: ask again soon */
+        struct timeval tv = clock_tv_ms(INSTANCE_RETRY_MS);
+        evtimer_add(st->instance_retry_ev, &tv);
+        return;
+    }
+    if (granted) {
+        if (st->instance != n)
+            log_event(LOG_INFO, TAG,
+                      LOG_FIELDS("instance", LOG_NUM(n), "owner", st->consumer),
+                      "instance number %d held by %s", n, st->consumer);
+        st->instance = n;
+        st->instance_tries = 0;
+        st->instance_until_ms = st->instance_asked_ms + INSTANCE_LEASE_MS;
+        return;
+    }
+    if (st->instance == n)
+        log_event(LOG_WARN, TAG,
+                  LOG_FIELDS("instance", LOG_NUM(n), "reason", "instance-number-taken"),
+                  "instance number %d is held by another instance (its lease "
+                  "lapsed, or Redis lost it): taking another", n);
+    st->instance = -1;
+    if (++st->instance_tries >= INSTANCE_COUNT) {
+        log_event(LOG_ERROR, TAG, LOG_FIELDS("reason", "instance-numbers-exhausted"),
+                  "all %u instance numbers are held: no message ids until one "
+                  "is free", INSTANCE_COUNT);
+        st->instance_tries = 0;
+        return; /* the renewal timer tries again */
+    }
+    st->instance_want = (int)(((unsigned)n + 1) % INSTANCE_COUNT);
+    instance_ask(st);
+}
+
+static void instance_ask(struct store *st)
+{
+    char name[32];
+    if (st->instance_asking || st->instance_want < 0)
+        return;
+    snprintf(name, sizeof name, "instance:%d", st->instance_want);
+    st->instance_asked_ms = clock_mono_ms();
+    if (store_lease(st, name, st->consumer, INSTANCE_LEASE_MS, on_instance_lease,
+                    st) == 0)
+        st->instance_asking = 1;
+}
+
+/* P:instances only spreads first choices; the lease decides. */
 static void complete_instance(struct store *st, redisReply *r, struct pending *p)
 {
     (void)p;
-    if (r && r->type == REDIS_REPLY_INTEGER)
-        st->instance = (int)(r->integer % 1024);
+    if (!r || r->type != REDIS_REPLY_INTEGER || st->instance_want >= 0)
+        return;
+    st->instance_want = (int)((unsigned long long)r->integer % INSTANCE_COUNT);
+    instance_ask(st);
+}
+
+/* Renew the number held, or go on looking for one; a number whose lease
+ * may have lapsed is not used meanwhile (store_instance_number). */
+static void on_instance_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct store *st = arg;
+    (void)fd;
+    (void)what;
+    if (st->conns[CONN_CMD].up && st->instance_want >= 0)
+        instance_ask(st);
 }
 
 static void on_pubsub_message(redisAsyncContext *ac, void *reply, void *privdata)
@@ -710,6 +804,23 @@ static void load_scripts(struct store *st)
     }
 }
 
+/* The AUTH command for <user> (may be "") and <pass> into <argv>:
+ * AUTH user pass for a Redis ACL user, AUTH pass for requirepass.
+ * Returns its argc, 0 when there is no password (no AUTH). */
+static int auth_argv(const char *user, const char *pass, const char **argv)
+{
+    if (!pass[0])
+        return 0;
+    argv[0] = "AUTH";
+    if (!user[0]) {
+        argv[1] = pass;
+        return 2;
+    }
+    argv[1] = user;
+    argv[2] = pass;
+    return 3;
+}
+
 /* First commands on a fresh connection: AUTH, SELECT, and per kind the
  * consumer group, the instance number or the subscription. */
 static void conn_setup(struct store_conn *c)
@@ -717,11 +828,9 @@ static void conn_setup(struct store_conn *c)
     struct store *st = c->st;
     char db[16], key[KEY_LEN];
     const char *argv[8];
-    if (st->cfg.password[0]) {
-        argv[0] = "AUTH";
-        argv[1] = st->cfg.password;
-        send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, 2, argv, NULL);
-    }
+    int argc = auth_argv(st->cfg.username, st->cfg.password, argv);
+    if (argc)
+        send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, argc, argv, NULL);
     snprintf(db, sizeof db, "%u", st->cfg.db);
     argv[0] = "SELECT";
     argv[1] = db;
@@ -730,7 +839,13 @@ static void conn_setup(struct store_conn *c)
         load_scripts(st);
         ensure_group(st);
         policy_ask(st);
-        if (st->instance < 0) {
+        /* a fresh connection may be to a new master that lost the
+         * leases (failover): the number is confirmed before more ids */
+        st->instance_asking = 0;
+        if (st->instance_want >= 0) {
+            st->instance_until_ms = 0;
+            instance_ask(st);
+        } else {
             snprintf(key, sizeof key, "%s:instances", st->cfg.prefix);
             const char *incr[] = {"INCR", key};
             send_cmd(st, c->kind, st->cfg.timeout_ms, complete_instance, NULL,
@@ -811,10 +926,10 @@ static void on_role(redisAsyncContext *ac, void *reply, void *privdata)
 static void conn_check_role(struct store_conn *c)
 {
     struct store *st = c->st;
-    if (st->cfg.password[0]) {
-        const char *auth[] = {"AUTH", st->cfg.password};
-        redisAsyncCommandArgv(c->ac, NULL, NULL, 2, auth, NULL);
-    }
+    const char *auth[3];
+    int argc = auth_argv(st->cfg.username, st->cfg.password, auth);
+    if (argc)
+        redisAsyncCommandArgv(c->ac, NULL, NULL, argc, auth, NULL);
     const char *role[] = {"ROLE"};
     redisAsyncCommandArgv(c->ac, on_role, c, 1, role, NULL);
 }
@@ -963,10 +1078,11 @@ static void sentinel_ask_next(struct store_conn *c)
         }
         ac->data = c;
         redisLibeventAttach(ac, st->base);
-        if (st->cfg.sentinel_password[0]) {
-            const char *auth[] = {"AUTH", st->cfg.sentinel_password};
-            redisAsyncCommandArgv(ac, NULL, NULL, 2, auth, NULL);
-        }
+        const char *auth[3];
+        int argc = auth_argv(st->cfg.sentinel_username,
+                             st->cfg.sentinel_password, auth);
+        if (argc)
+            redisAsyncCommandArgv(ac, NULL, NULL, argc, auth, NULL);
         const char *ask[] = {"SENTINEL", "get-master-addr-by-name",
                              st->cfg.master_name};
         c->sentinel_ac = ac;
@@ -1005,6 +1121,7 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
     st->base = base;
     st->cfg = *cfg;
     st->instance = -1;
+    st->instance_want = -1;
     snprintf(st->consumer, sizeof st->consumer, "%s", consumer_name);
     script_shas(st);
     store_metrics(st);
@@ -1029,6 +1146,10 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
     struct timeval tv = {0, CHECK_INTERVAL_MS * 1000};
     st->check_ev = event_new(base, -1, EV_PERSIST, on_check, st);
     event_add(st->check_ev, &tv);
+    struct timeval renew = clock_tv_ms(INSTANCE_RENEW_MS);
+    st->instance_ev = event_new(base, -1, EV_PERSIST, on_instance_tick, st);
+    event_add(st->instance_ev, &renew);
+    st->instance_retry_ev = evtimer_new(base, on_instance_tick, st);
     return st;
 }
 
@@ -1038,6 +1159,8 @@ void store_free(struct store *st)
         return;
     st->closing = 1;
     event_free(st->check_ev);
+    event_free(st->instance_ev);
+    event_free(st->instance_retry_ev);
     for (int k = 0; k < CONN_COUNT; k++) {
         struct store_conn *c = &st->conns[k];
         redisAsyncContext *ac = c->ac;
@@ -1077,6 +1200,8 @@ void store_on_event(struct store *st, store_event_cb cb, void *arg)
 
 int store_instance_number(const struct store *st)
 {
+    if (st->instance < 0 || clock_mono_ms() >= st->instance_until_ms)
+        return -1;
     return st->instance;
 }
 
@@ -1359,6 +1484,9 @@ static void complete_range(struct store *st, redisReply *r, struct pending *p)
     deliver_entries(st, r, p);
 }
 
+/* What an id map key holds once two messages were given its id. */
+#define IDMAP_COLLISION "!collision"
+
 /* MGET of the candidate keys: every one that is mapped. */
 static void complete_idmap(struct store *st, redisReply *r, struct pending *p)
 {
@@ -1378,6 +1506,12 @@ static void complete_idmap(struct store *st, redisReply *r, struct pending *p)
         if (v->type != REDIS_REPLY_STRING)
             continue;
         memset(m, 0, sizeof *m);
+        if (v->len > 0 && v->str[0] == IDMAP_COLLISION[0]) {
+            m->collided = 1;
+            m->candidate = (unsigned)i;
+            n++;
+            continue;
+        }
         snprintf(buf, sizeof buf, "%.*s", (int)v->len, v->str);
         if (sscanf(buf, "%15[^\t]\t%31[^\t]\t%llu\t%u", m->account, m->msg_id,
                    &ts, &rd) != 4)
@@ -1677,6 +1811,46 @@ int store_idmap_add(struct store *st, const char *connector,
     return run(st, complete_done, NULL, NULL, 5, argv, NULL);
 }
 
+/* Whether id map value <v> of <len> bytes names message <msg_id> of
+ * <account> (a retried transaction finds its own earlier write). */
+static int idmap_names(const char *v, size_t len, const char *account,
+                       const char *msg_id)
+{
+    size_t a = strlen(account), k = strlen(msg_id);
+    return len > a + k + 1 && memcmp(v, account, a) == 0 && v[a] == '\t' &&
+           memcmp(v + a + 1, msg_id, k) == 0 && v[a + 1 + k] == '\t';
+}
+
+/* The id was mapped to another message already: mark it (a third one
+ * finds the mark and leaves it), log and count. The mark lives a full
+ * id_ttl from now, as long as the newer message's receipt may take. */
+static void idmap_collision(struct store *st, const struct pending *p,
+                            const redisReply *old)
+{
+    char ttl[16];
+    int marked = old->len > 0 && old->str[0] == IDMAP_COLLISION[0];
+    metrics_add(st->m_id_collisions, 1, NULL);
+    log_event(LOG_WARN, TAG,
+              LOG_FIELDS("key", p->ukey, "account", p->id, "msg_id", p->msg_id,
+                         "reason", "upstream-id-collision"),
+              "upstream gave message %s of %s an id already mapped to %s "
+              "(%s): its receipts go to dead letters",
+              p->msg_id, p->id, marked ? "two messages" : "another message",
+              p->ukey);
+    snprintf(ttl, sizeof ttl, "%u", p->ttl_s);
+    const char *set[] = {"SET", p->ukey, IDMAP_COLLISION, "EX", ttl};
+    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 5, set, NULL);
+}
+
+static void complete_sent(struct store *st, redisReply *r, struct pending *p)
+{
+    if (r && r->type == REDIS_REPLY_STRING && r->len > 0 &&
+        !idmap_names(r->str, r->len, p->id, p->msg_id))
+        idmap_collision(st, p, r);
+    if (p->cb.done)
+        p->cb.done(r ? 0 : -1, p->arg);
+}
+
 int store_queue_sent(struct store *st, const char *entry_id,
                      const char *connector, const char *upstream_id,
                      const char *upstream_raw, const struct store_idmap *m,
@@ -1702,7 +1876,21 @@ int store_queue_sent(struct store *st, const char *entry_id,
     const char *argv[] = {"EVALSHA", st->script_sha[SCRIPT_SENT], "4", qkey,
                           ukey, mkey, qckey, entry_id, val, ttl, connector,
                           upstream_raw, now, m->resent ? "1" : "0"};
-    return run(st, complete_done, cb, arg, 14, argv, NULL);
+    char *ukey_copy = strdup(ukey);
+    if (!ukey_copy)
+        return -1;
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_sent, arg, 14, argv, NULL);
+    if (!p) {
+        free(ukey_copy);
+        return -1;
+    }
+    p->cb.done = cb;
+    p->ukey = ukey_copy;
+    p->ttl_s = ttl_s;
+    snprintf(p->id, sizeof p->id, "%s", m->account);
+    snprintf(p->msg_id, sizeof p->msg_id, "%s", m->msg_id);
+    return 0;
 }
 
 int store_idmap_find(struct store *st, const char *connector,
@@ -2356,6 +2544,10 @@ static void store_metrics(struct store *st)
     st->m_dead_cut = metrics_family(
         m, METRICS_COUNTER, "smppbridge_dead_letters_truncated_total",
         "Dead letters whose PDU was cut to [redis] dead_entry_max bytes.", NULL);
+    st->m_id_collisions = metrics_family(
+        m, METRICS_COUNTER, "smppbridge_upstream_id_collisions_total",
+        "Upstream message ids already mapped to another message when sent: "
+        "the id is marked, and its receipts go to dead letters.", NULL);
 }
 
 /* KEYS[1] queue. {length, first entry id or "", Redis time in ms}. */

@@ -26,18 +26,21 @@
  *   P:body:{ID}:BODY       hash   a submit_multi's common part, stored
  *                                 once: d=bytes, refs=entries naming it
  *   P:up:{CONN}:UPID       string "ACCOUNT\tOURID\tTS\tRD" (TTL id_ttl)
- *                                 upstream id (canonical) -> ours
+ *                                 upstream id (dlr_id_key()) -> ours;
+ *                                 "!collision" once two messages got it
  *   P:dlr:{ID}             stream receipts and MO for account ID, ready
  *                                 to send (field p = encoded deliver_sm)
  *   P:dead                 stream what could not be routed, and receipts
  *                                 and MO past [relay] ttl (counted)
- *   P:instances            counter giving each instance its number
+ *   P:instances            counter spreading instances' first choice of
+ *                                 a number ({instance:N} leases decide)
  *   P:tb:{KEY}             hash   token bucket (tokens, ts) of a rate
  *   P:quota:{ID}:YYYYMMDD  string submits account ID took that UTC day
  *                                 (daily quota); expires after the day
  *   P:numbers              hash   inbound routing: number prefix -> account
  *   P:lease:{ID}           string which instance delivers account ID now
- *                                 ({relay:sweep}: which one expires entries)
+ *                                 ({relay:sweep}: which one expires entries;
+ *                                 {instance:N}: which one has number N)
  *   P:msg:{ID}:MSGID       hash   the state of our message MSGID of account
  *                                 ID (query_sm, cancel_sm, replace_sm), TTL
  *                                 id_ttl; fields in docs/architecture.md
@@ -73,6 +76,8 @@ struct store_idmap {
     int resent;             /* store_queue_sent: sent again after an
                                unknown outcome (the CDR says so) */
     unsigned candidate;     /* store_idmap_find: which of the ids matched */
+    int collided;           /* the id was issued for two messages: whose
+                             * receipt it is cannot be known (no account) */
 };
 
 /* Status of a completed command: 0 ok, -1 failed (Redis down, error
@@ -102,7 +107,12 @@ const char *store_unready_reason(const struct store *st);
 void store_on_state(struct store *st, store_state_cb cb, void *arg);
 void store_on_event(struct store *st, store_event_cb cb, void *arg);
 
-/* Ask for this instance's number (INCR P:instances); -1 until known. */
+/* This instance's number (0-1023, in its message ids), or -1 while none
+ * is known to be ours. A number is a lease P:lease:{instance:N} owned by
+ * the consumer name, renewed every 10 s for 30 s and confirmed again on
+ * every reconnect (a failover may lose it); a number another live
+ * instance holds is never used: the next free one is taken. The first
+ * choice comes from INCR P:instances. */
 int store_instance_number(const struct store *st);
 
 /* Accounts. */
@@ -175,11 +185,13 @@ int store_queue_unknown(struct store *st, const char *entry_id,
 int store_idmap_add(struct store *st, const char *connector,
                     const char *upstream_id, const struct store_idmap *m,
                     unsigned ttl_s);
-/* After a submit_sm_resp: map the upstream id (<upstream_id>, canonical
- * form) to ours and finish the entry, in one transaction (one round trip,
- * applied whole); the message is ENROUTE on <connector> from now, under
- * the id as upstream wrote it (<upstream_raw>: cancel_sm and replace_sm
- * name it so). */
+/* After a submit_sm_resp: map the upstream id (<upstream_id>, in
+ * dlr_id_key() form) to ours and finish the entry, in one transaction (one
+ * round trip, applied whole); the message is ENROUTE on <connector> from
+ * now, under the id as upstream wrote it (<upstream_raw>: cancel_sm and
+ * replace_sm name it so). An id already mapped to another message is
+ * never overwritten: it is marked as a collision (logged, counted), so
+ * that its receipts go to dead letters rather than to either message. */
 int store_queue_sent(struct store *st, const char *entry_id,
                      const char *connector, const char *upstream_id,
                      const char *upstream_raw, const struct store_idmap *m,

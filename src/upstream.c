@@ -131,7 +131,7 @@ struct up_msg {
     int has_concat;
     uint32_t concat_key;
     uint8_t registered_delivery;
-    char upstream_id[DLR_ID_MAX + 1];   /* once answered: canonical form */
+    char upstream_id[DLR_ID_MAX + 1];   /* once answered: dlr_id_key() */
     char upstream_raw[DLR_ID_MAX + 1];  /* and as upstream wrote it */
     int done_only;                      /* failed for good: only XACK/XDEL left */
     uint32_t fail_status;               /* why, then */
@@ -627,14 +627,14 @@ static int late_remember(struct up_session *us, const struct up_msg *m)
     return r >= 0;
 }
 
-/* The upstream id in <resp>, canonical in <canon> and as written in
- * <raw>; 0 when there is no usable one. */
-static int resp_upstream_id(const struct pdu *resp, char *canon, size_t ccap,
-                            char *raw, size_t rcap)
+/* The upstream id in <resp> from connector <c>, as a key (dlr_id_key())
+ * in <canon> and as written in <raw>; 0 when there is no usable one. */
+static int resp_upstream_id(const struct up_conn *c, const struct pdu *resp,
+                            char *canon, size_t ccap, char *raw, size_t rcap)
 {
     if (!resp || !resp->message_id.len ||
-        dlr_id_canonical((const char *)resp->message_id.ptr,
-                         resp->message_id.len, canon, ccap) <= 0)
+        dlr_id_key((const char *)resp->message_id.ptr, resp->message_id.len,
+                   c->cfg->dlr_id_fold_case, canon, ccap) <= 0)
         return 0;
     pdu_view_copy(raw, rcap, resp->message_id);
     return 1;
@@ -720,7 +720,7 @@ static int on_late_resp(struct sess *s, const struct pdu *resp, void *ctx)
               us->conn->cfg->name, us->index, e.msg_id, e.account,
               pdu_status_name(status));
     if (status == ESME_ROK && resp->command_id != PDU_GENERIC_NACK &&
-        resp_upstream_id(resp, canon, sizeof canon, raw, sizeof raw))
+        resp_upstream_id(us->conn, resp, canon, sizeof canon, raw, sizeof raw))
         late_accepted(u, us->conn, &e, m, canon, raw);
     else
         late_refused(u, m, status);
@@ -746,8 +746,9 @@ static void record_late_copy(struct up *u, struct up_msg *m)
 
 static void on_accepted(struct up *u, struct up_msg *m, const struct pdu *resp)
 {
-    if (resp_upstream_id(resp, m->upstream_id, sizeof m->upstream_id,
-                         m->upstream_raw, sizeof m->upstream_raw)) {
+    if (resp_upstream_id(m->sent_on, resp, m->upstream_id,
+                         sizeof m->upstream_id, m->upstream_raw,
+                         sizeof m->upstream_raw)) {
         struct store_idmap map;
         u->stats.ok++;
         snprintf(m->map_conn, sizeof m->map_conn, "%s", m->sent_on->cfg->name);

@@ -9,6 +9,8 @@
  *    whose length is exactly the old length with the id swapped;
  *  - dates that parse format back to the same digits;
  *  - id candidates are valid C strings, the canonical form among them;
+ *  - id keys and lookup forms (both case modes) are valid, the key first,
+ *    and a pick among them is one of them;
  *  - dlr_format() of the parsed words parses back to the same id and stat.
  */
 #include <stddef.h>
@@ -105,6 +107,41 @@ static void check_candidates(const char *txt, const struct dlr_field *f)
     check(n == 0 || found);
 }
 
+/* The id map's key and lookup forms of a receipt id (receipt routing):
+ * the key is the first form, every form a C string of its kind, and the
+ * case-sensitive key keeps every byte but an all-digit id's zeros. */
+static void check_lookup_forms(const char *txt, const struct dlr_field *f)
+{
+    char out[DLR_ID_FORMS_MAX][DLR_ID_MAX + 1];
+    char key[DLR_ID_MAX + 1];
+    int kind[DLR_ID_FORMS_MAX];
+
+    for (int fold = 0; fold <= 1; fold++) {
+        int kl = dlr_id_key(txt + f->off, f->len, fold, key, sizeof(key));
+        size_t n = dlr_id_lookup_forms(txt + f->off, f->len, fold,
+                                       DLR_FORMS_DEC_TO_HEX |
+                                           DLR_FORMS_HEX_TO_DEC,
+                                       out, kind, DLR_ID_FORMS_MAX);
+        check(n <= DLR_ID_FORMS_MAX);
+        check((kl < 0) == (n == 0));
+        if (n == 0)
+            continue;
+        check(strcmp(out[0], key) == 0 && kind[0] == DLR_ID_SAME);
+        check((size_t)kl <= f->len);
+        if (!fold && (size_t)kl == f->len)
+            check(memcmp(key, txt + f->off, f->len) == 0);
+        for (size_t i = 1; i < n; i++)
+            check(memchr(out[i], '\0', sizeof(out[i])) != NULL &&
+                  kind[i] == DLR_ID_OTHER_RADIX);
+        /* whatever matched, a pick is one of the matches or none */
+        struct dlr_radix r = {(int)(f->len % 3) - 1, 0};
+        size_t pick = n;
+        if (dlr_id_pick(&r, kind, n, &pick) == DLR_PICK_OK)
+            check(pick < n);
+        check(r.kind >= -1 && r.kind <= DLR_ID_OTHER_RADIX);
+    }
+}
+
 static void check_format(const char *txt, const struct dlr_receipt *r)
 {
     struct dlr_info in;
@@ -152,8 +189,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_rewrite(txt, size, &r);
     check_date(txt, &r.submit_date);
     check_date(txt, &r.done_date);
-    if (r.id.present)
+    if (r.id.present) {
         check_candidates(txt, &r.id);
+        check_lookup_forms(txt, &r.id);
+    }
     if (r.stat.present)
         (void)dlr_stat_to_state(txt + r.stat.off, r.stat.len);
     check_format(txt, &r);

@@ -1186,3 +1186,18 @@ Test(dump, reads_back_to_the_same_configuration)
     cr_assert(strstr(dump, "[upstream b]\n"), "%s", dump);
     free(dump);
 }
+
+/* Redis ACL users: AUTH username password needs both. */
+Test(redis_auth, username_needs_password)
+{
+    cr_assert_eq(load("[redis]\nusername = bridge\npassword = pw\n" UP), 0,
+                 "%s", errs);
+    cr_assert_str_eq(c.redis.username, "bridge");
+    cr_assert_neq(load("[redis]\nusername = bridge\n" UP), 0);
+    cr_assert(strstr(errs, "username is set without password"), "%s", errs);
+    cr_assert_neq(load("[redis]\nsentinel_username = s\n" UP), 0);
+    cr_assert(strstr(errs, "sentinel_username is set without sentinel_password"),
+              "%s", errs);
+    cr_assert_eq(load("[redis]\n" UP), 0, "%s", errs);
+    cr_assert_str_eq(c.redis.username, "");
+}

@@ -1182,3 +1182,147 @@ Test(dlr_id, candidates_max_and_invalid)
     cr_assert_eq(dlr_id_candidates(big, DLR_ID_MAX, out, 4), 1);
     cr_assert_eq(strlen(out[0]), DLR_ID_MAX);
 }
+
+/* ------------------------------------------------------------------ */
+/* Id keys, lookup forms and the learnt radix (receipt routing)         */
+/* ------------------------------------------------------------------ */
+
+static const char *key_of(const char *id, int fold)
+{
+    static char out[DLR_ID_MAX + 1];
+    if (dlr_id_key(id, strlen(id), fold, out, sizeof out) < 0)
+        return NULL;
+    return out;
+}
+
+/* Two messages whose ids differ only in case, or in a leading zero of an
+ * alphanumeric id, keep two keys unless the connector folds case. */
+Test(dlr_id, key_case_sensitive_keeps_distinct_ids)
+{
+    cr_assert_str_eq(key_of("abcD1", 0), "abcD1");
+    cr_assert_str_eq(key_of("ABCD1", 0), "ABCD1");
+    cr_assert_str_eq(key_of("0ab", 0), "0ab");
+    cr_assert_str_eq(key_of("ab", 0), "ab");
+    /* a zero-padded number is the same number */
+    cr_assert_str_eq(key_of("0000029095", 0), "29095");
+    cr_assert_str_eq(key_of("000", 0), "0");
+    cr_assert_str_eq(key_of("74e02ee1-4e2f", 0), "74e02ee1-4e2f");
+    cr_assert_null(key_of("", 0));
+    cr_assert_null(key_of("a b", 0));
+}
+
+Test(dlr_id, key_case_insensitive_is_canonical)
+{
+    cr_assert_str_eq(key_of("abcD1", 1), "ABCD1");
+    cr_assert_str_eq(key_of("0ab", 1), "AB");
+    cr_assert_str_eq(key_of("0000029095", 1), "29095");
+}
+
+/* Checks dlr_id_lookup_forms() against <want> and their kinds. */
+static void expect_forms(const char *id, int fold, unsigned allow,
+                         const char *const *want, const int *kinds)
+{
+    char out[DLR_ID_FORMS_MAX][DLR_ID_MAX + 1];
+    int kind[DLR_ID_FORMS_MAX];
+    size_t n = dlr_id_lookup_forms(id, strlen(id), fold, allow, out, kind,
+                                   DLR_ID_FORMS_MAX);
+    size_t k = 0;
+    for (; want[k]; k++) {
+        cr_assert_lt(k, n, "%s: form %zu (%s) missing", id, k, want[k]);
+        cr_assert_str_eq(out[k], want[k], "%s: form %zu", id, k);
+        cr_assert_eq(kind[k], kinds[k], "%s: kind of %s", id, want[k]);
+    }
+    cr_assert_eq(n, k, "%s: %zu forms, want %zu", id, n, k);
+}
+
+#define BOTH (DLR_FORMS_DEC_TO_HEX | DLR_FORMS_HEX_TO_DEC)
+
+Test(dlr_id, lookup_forms_sensitive)
+{
+    /* decimal receipt id of a hex resp id: both hex cases are tried */
+    expect_forms("6699", 0, BOTH,
+                 (const char *const[]){"6699", "1A2B", "1a2b", "26265", NULL},
+                 (const int[]){DLR_ID_SAME, DLR_ID_OTHER_RADIX,
+                               DLR_ID_OTHER_RADIX, DLR_ID_OTHER_RADIX});
+    /* a hex id keeps its case in the same radix */
+    expect_forms("abcd1", 0, BOTH, (const char *const[]){"abcd1", "703697", NULL},
+                 (const int[]){DLR_ID_SAME, DLR_ID_OTHER_RADIX});
+    /* an opaque id has one form */
+    expect_forms("Xy-1", 0, BOTH, (const char *const[]){"Xy-1", NULL},
+                 (const int[]){DLR_ID_SAME});
+    /* dlr_id_format = hex: no decimal reading */
+    expect_forms("1000", 0, DLR_FORMS_HEX_TO_DEC,
+                 (const char *const[]){"1000", "4096", NULL},
+                 (const int[]){DLR_ID_SAME, DLR_ID_OTHER_RADIX});
+    cr_assert_eq(dlr_id_lookup_forms("", 0, 0, BOTH, NULL, NULL, 4), 0);
+}
+
+Test(dlr_id, lookup_forms_insensitive)
+{
+    expect_forms("0000029095", 1, BOTH,
+                 (const char *const[]){"29095", "71A7", "168085", NULL},
+                 (const int[]){DLR_ID_SAME, DLR_ID_OTHER_RADIX,
+                               DLR_ID_OTHER_RADIX});
+    expect_forms("abcd1", 1, BOTH, (const char *const[]){"ABCD1", "703697", NULL},
+                 (const int[]){DLR_ID_SAME, DLR_ID_OTHER_RADIX});
+}
+
+Test(dlr_id, pick_learns_from_one_match)
+{
+    struct dlr_radix r = {-1, 0};
+    size_t pick = 9;
+    cr_assert_eq(dlr_id_pick(&r, NULL, 0, &pick), DLR_PICK_NONE);
+    cr_assert_eq(dlr_id_pick(&r, (const int[]){DLR_ID_OTHER_RADIX}, 1, &pick),
+                 DLR_PICK_OK);
+    cr_assert_eq(pick, 0);
+    cr_assert_eq(r.kind, DLR_ID_OTHER_RADIX);
+}
+
+/* Unknown radix and two messages match: which one is never guessed. */
+Test(dlr_id, pick_ambiguous_before_learning)
+{
+    struct dlr_radix r = {-1, 0};
+    size_t pick = 9;
+    cr_assert_eq(dlr_id_pick(&r, (const int[]){DLR_ID_SAME, DLR_ID_OTHER_RADIX},
+                             2, &pick),
+                 DLR_PICK_AMBIGUOUS);
+    cr_assert_eq(r.kind, -1, "nothing learnt from an ambiguous receipt");
+    cr_assert_eq(pick, 9);
+}
+
+/* Regression: one match in the other radix was taken and overwrote what
+ * the connector was seen to use, so a receipt reached another customer. */
+Test(dlr_id, pick_radix_mismatch_is_refused_not_learnt)
+{
+    struct dlr_radix r = {DLR_ID_SAME, 0};
+    size_t pick = 9;
+    cr_assert_eq(dlr_id_pick(&r, (const int[]){DLR_ID_OTHER_RADIX}, 1, &pick),
+                 DLR_PICK_RADIX_MISMATCH);
+    cr_assert_eq(r.kind, DLR_ID_SAME);
+    /* the learnt radix decides between a same and an other match */
+    cr_assert_eq(dlr_id_pick(&r, (const int[]){DLR_ID_OTHER_RADIX, DLR_ID_SAME},
+                             2, &pick),
+                 DLR_PICK_OK);
+    cr_assert_eq(pick, 1);
+    cr_assert_eq(r.against, 0, "an agreeing receipt resets the count");
+    /* two matches in the learnt radix (hex in two cases): not guessed */
+    struct dlr_radix o = {DLR_ID_OTHER_RADIX, 0};
+    cr_assert_eq(dlr_id_pick(&o, (const int[]){DLR_ID_OTHER_RADIX,
+                                               DLR_ID_OTHER_RADIX}, 2, &pick),
+                 DLR_PICK_AMBIGUOUS);
+}
+
+/* An upstream that really changed its format is followed after
+ * DLR_RADIX_RELEARN refused receipts in a row, not after one. */
+Test(dlr_id, pick_relearns_only_after_a_run)
+{
+    struct dlr_radix r = {DLR_ID_SAME, 0};
+    size_t pick;
+    const int other[] = {DLR_ID_OTHER_RADIX};
+    for (unsigned i = 0; i < DLR_RADIX_RELEARN; i++) {
+        cr_assert_eq(r.kind, DLR_ID_SAME, "still same after %u", i);
+        cr_assert_eq(dlr_id_pick(&r, other, 1, &pick), DLR_PICK_RADIX_MISMATCH);
+    }
+    cr_assert_eq(r.kind, DLR_ID_OTHER_RADIX);
+    cr_assert_eq(dlr_id_pick(&r, other, 1, &pick), DLR_PICK_OK);
+}
