@@ -33,8 +33,8 @@ listen = 127.0.0.1:$ADMIN_PORT
 level = info"
 ctl() { "$BIN/smppctl" -c "$WORK/bridge.conf" "$@"; }
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
-echo alphapw | ctl account add alpha --password-stdin >/dev/null
-echo betapw | ctl account add beta --password-stdin >/dev/null
+echo alphapw | ctl account add alpha --password-stdin --tps 0 --max-binds 0 >/dev/null
+echo betapw | ctl account add beta --password-stdin --tps 0 --max-binds 0 >/dev/null
 run_bridge bridge "$WORK/bridge.conf" || { echo "bridge did not start" >&2; exit 1; }
 
 # send NAME ACCOUNT PASSWORD: one message with a receipt asked for, in

@@ -20,7 +20,7 @@ listen = 127.0.0.1:$(free_port)
 level = info"
 rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 for a in one two; do
-    echo "${a}pw" | "$BIN/smppctl" -c "$WORK/b1.conf" account add "$a" --password-stdin >/dev/null
+    echo "${a}pw" | "$BIN/smppctl" -c "$WORK/b1.conf" account add "$a" --password-stdin --tps 0 --max-binds 0 >/dev/null
 done
 
 # numbers ACCOUNT: the instance numbers in that account's message ids

@@ -33,7 +33,7 @@ ctl() { "$BIN/smppctl" -c "$WORK/$1" "${@:2}"; }
 check "Redis refuses the default user (the test is meaningful)" \
     bash -c "redis-cli -p $REDIS_PORT ping | grep -q NOAUTH"
 check "smppctl authenticates as the ACL user (AUTH username password)" \
-    bash -c "echo alphapw | '$BIN/smppctl' -c '$WORK/bridge.conf' account add alpha --password-stdin >/dev/null"
+    bash -c "echo alphapw | '$BIN/smppctl' -c '$WORK/bridge.conf' account add alpha --password-stdin --tps 0 --max-binds 0 >/dev/null"
 check "the account is in Redis" eq "$(rcli sismember sb:accounts alpha)" 1
 sed 's/^username = bridge$/username = nobody/' "$WORK/bridge.conf" >"$WORK/wrong.conf"
 ctl wrong.conf account list >/dev/null 2>"$WORK/wrong.err"
@@ -76,7 +76,7 @@ check "number $N taken by another holder: the bridge says so" \
 owns() { [ -n "$consumer" ] && [ "$(rcli get "sb:lease:{instance:$1}")" = "$consumer" ]; }
 check "and holds number $M instead" wait_until 10 owns "$M"
 check "the other holder's lease is left alone" eq "$(rcli get "$key")" "another-instance"
-echo betapw | ctl bridge.conf account add beta --password-stdin >/dev/null
+echo betapw | ctl bridge.conf account add beta --password-stdin --tps 0 --max-binds 0 >/dev/null
 timeout 60 "$BIN/smpp-load" --port "$BRIDGE_PORT" --system-id beta --password betapw \
     --count 5 --json --no-progress >"$WORK/after.json" 2>"$WORK/after.err"
 # our ids: ms << 22 | instance << 12 | seq, in hex
