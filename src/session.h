@@ -71,6 +71,7 @@ enum sess_close_reason {
     SESS_CLOSE_IDLE_TIMEOUT,   /* nothing received for idle_timeout */
     SESS_CLOSE_ENQUIRE_TIMEOUT,/* enquire_link not answered */
     SESS_CLOSE_GLITCHES,       /* too many malformed or misplaced PDUs */
+    SESS_CLOSE_HANDSHAKE_TIMEOUT, /* server role: TLS handshake too slow */
     SESS_CLOSE_REASON_MAX,
 };
 
@@ -88,13 +89,25 @@ struct sess_config {
     unsigned idle_timeout_ms;     /* 0: never; close after this silence */
     unsigned enquire_interval_ms; /* 0: never; enquire_link after silence */
     size_t write_high_water;      /* stop reading above this output size */
-    unsigned max_glitches;        /* close after this many bad PDUs */
+    unsigned max_glitches;        /* close after this many bad PDUs ... */
+    unsigned glitch_window_ms;    /* ... within this long (a rate: see
+                                     sess_config_defaults) */
+    unsigned handshake_timeout_ms;/* server role, 0: none; the connection
+                                     must be up (TLS handshake done, or a
+                                     first byte) this long after accept */
     unsigned pdus_per_read;       /* fairness: PDUs handled per callback */
     const char *system_id;        /* server role: put in bind_resp */
 };
 
 /* Defaults: 64 KiB+ PDUs, window 100, 10 s responses, 10 s bind, 30 s
- * enquire_link, 90 s idle, 1 MiB high water, 16 glitches, 64 PDUs. */
+ * enquire_link, 90 s idle, 1 MiB high water, 16 glitches within 60 s,
+ * 64 PDUs, no handshake limit (the bind timeout still applies).
+ *
+ * Glitches are a rate, not a lifetime count: the session closes when
+ * max_glitches of them fall within any glitch_window_ms (0: within the
+ * session's life), so a client that errs now and then is never cut off.
+ * The times of the last max_glitches are kept: 8 bytes each, allocated on
+ * the first glitch. */
 void sess_config_defaults(struct sess_config *cfg);
 
 /* A request we sent has completed. <resp> is the response (or the
@@ -165,8 +178,10 @@ int sess_send(struct sess *s, struct pdu *req, sess_resp_cb cb, void *arg,
 
 /* Orderly end: send unbind, close on unbind_resp or timeout. */
 void sess_unbind(struct sess *s);
-/* Close now: fail every outstanding request, flush what is written
- * (bounded), then close the connection. */
+/* Close now: fail every outstanding request, stop reading, flush what is
+ * written, then half-close (shutdown for writing) and discard what the
+ * peer still sends until it closes too, so that it reads every response
+ * we sent and sees no reset; flush and linger are each bounded (2 s). */
 void sess_close(struct sess *s, enum sess_close_reason why);
 
 /* Where our sequence numbers continue (1..0x7FFFFFFF; they wrap to 1 and
