@@ -671,7 +671,7 @@ static int queue_message(struct down_client *c, const struct pdu *p,
 static void submit_reply(struct sess *s, uint32_t command_id, uint32_t seq,
                          uint32_t status, struct pdu *resp, uint64_t read_us)
 {
-    if (sess_state(s) == SESS_CLOSED)
+    if (!sess_answering(s)) /* closing: answers still go out while it flushes */
         return;
     struct down_client *c = sess_ctx(s);
     struct down *d = c->d;
@@ -692,7 +692,7 @@ static void submit_reply(struct sess *s, uint32_t command_id, uint32_t seq,
 static void on_queued(int status, void *arg)
 {
     struct submit_wait *w = arg;
-    if (sess_state(w->sess) != SESS_CLOSED) {
+    if (sess_answering(w->sess)) {
         struct down_client *c = sess_ctx(w->sess);
         struct down *d = c->d;
         if (status == 0) {
@@ -861,7 +861,7 @@ static void multi_fail(struct multi_wait *m, const struct pdu_dest *dst,
 
 static void multi_reply(struct multi_wait *m)
 {
-    if (sess_state(m->sess) != SESS_CLOSED) {
+    if (sess_answering(m->sess)) {
         struct down *d = ((struct down_client *)sess_ctx(m->sess))->d;
         uint8_t list[PDU_MAX_DESTS * 30];
         struct pdu r;

@@ -408,7 +408,9 @@ static int close_phase_done(const struct sess *s)
 {
     if (!s->bev || s->dead || clock_mono_ms() >= s->close_deadline_ms)
         return 1;
-    return !s->half_closed && output_len(s) == 0;
+    /* the peer's requests already read are answered first (a submit
+     * queued but not acknowledged would be sent again) */
+    return !s->half_closed && output_len(s) == 0 && s->peer_inflight == 0;
 }
 
 /* Everything we wrote is out: send our FIN and read (discarding) until
@@ -1014,14 +1016,23 @@ void sess_unref(struct sess *s)
         sess_free(s);
 }
 
+int sess_answering(const struct sess *s)
+{
+    if (s->state != SESS_CLOSED)
+        return 1;
+    return s->bev && !s->dead && !s->half_closed && !s->finished;
+}
+
 void sess_reply(struct sess *s, uint32_t req_id, uint32_t seq,
                 uint32_t status, struct pdu *resp)
 {
     if (s->peer_inflight)
         s->peer_inflight--;
-    if (s->state == SESS_CLOSED)
+    if (!sess_answering(s))
         return;
-    if (s->peer_paused && s->peer_inflight < s->cfg.peer_window) {
+    if (s->state == SESS_CLOSED) {
+        sess_schedule(s); /* the last answer may end the flush */
+    } else if (s->peer_paused && s->peer_inflight < s->cfg.peer_window) {
         s->peer_paused = 0;
         if (!s->read_paused)
             bufferevent_enable(s->bev, EV_READ);

@@ -160,9 +160,15 @@ void sess_bind_reply(struct sess *s, uint32_t status);
 
 /* Answer the request <req_id>/<seq> that on_request reported. <resp> may
  * be NULL for a bodyless answer with <status>; otherwise its command_id,
- * status and sequence are set here. No-op once the session is closed. */
+ * status and sequence are set here. A closing session still takes the
+ * answers to requests it had read (it waits for them, bounded, before it
+ * half-closes); after that, and once closed, a no-op. */
 void sess_reply(struct sess *s, uint32_t req_id, uint32_t seq,
                 uint32_t status, struct pdu *resp);
+
+/* 1 while an answer given with sess_reply() still reaches the peer: the
+ * session is open, or closing and not yet past its flush. */
+int sess_answering(const struct sess *s);
 
 /* 1 when the session can take a request now: bound, window not full,
  * output under its high water. Whether the bind type allows a given

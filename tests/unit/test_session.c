@@ -1251,6 +1251,30 @@ Test(session_errors, close_half_closes_and_lingers_for_the_peer)
     fx_free(f);
 }
 
+/* A submit read before the close that ended the session is still
+ * answered (a customer told nothing would send it again: a duplicate),
+ * and only then does the peer see EOF. */
+Test(session_errors, close_waits_for_answers_already_owed)
+{
+    struct sess_config cfg = test_cfg();
+    cfg.max_glitches = 1;
+    struct fx *f = fx_new(SESS_SERVER, &cfg, 0);
+    f->req_mode = OWNER_HOLD;
+    server_bind(f, PDU_BIND_TRANSMITTER, 0x34);
+    peer_send_sample(f, PDU_SUBMIT_SM, 7);
+    RUN_UNTIL(f, f->nreqs == 1, WAIT_MS);
+    cr_assert_eq(f->nreqs, 1);
+    STEP("a bad PDU closes while the submit is being queued");
+    peer_send_hex(&f->peer, "00000010 00000099 00000000 00000008");
+    peer_expect_only(&f->peer, PDU_GENERIC_NACK, 8, ESME_RINVCMDID);
+    peer_loop_for(f->base, 50);
+    cr_assert(sess_answering(f->s), "the owed answer can no longer go out");
+    sess_reply(f->s, PDU_SUBMIT_SM, 7, ESME_ROK, NULL);
+    peer_expect_only(&f->peer, PDU_SUBMIT_SM_RESP, 7, ESME_ROK);
+    expect_close(f, SESS_CLOSE_GLITCHES);
+    fx_free(f);
+}
+
 /* ---- the peer's window ---------------------------------------------- */
 
 Test(session_window, peer_window_overflow_throttled_at_once)
