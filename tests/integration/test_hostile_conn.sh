@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Hostile connections against the real bridge, Redis and smsc-sim:
+#   - descriptors run out (RLIMIT_NOFILE 64, twice that many idle
+#     connections): the bridge does not spin or flood its log, a bound
+#     customer keeps submitting, a new bind works once the idle ones go;
+#   - max_connections_per_address: the N+1th connection from one address
+#     is closed at once, another address is still served;
+#   - 16 malformed PDUs interleaved with good submits, all in one write:
+#     the client reads every response sent (each good submit before the
+#     close got its submit_sm_resp) and an EOF, not a reset;
+#   - bad PDUs slower than max_bad_pdus per bad_pdu_window never cut a
+#     bind off.
+# The client is tests/interop/hostile_client.pl (raw pack()ed PDUs).
+. "$(dirname "$0")/lib.sh"
+
+CLIENT="$ROOT/tests/interop/hostile_client.pl"
+start_redis
+start_sim sim
+bridge_conf "$WORK/ctl.conf" "$(free_port)"
+echo pw | "$BIN/smppctl" -c "$WORK/ctl.conf" account add acme --password-stdin \
+    --tps 1000 >/dev/null
+
+# bridge NAME EXTRA...: start bridge NAME (port in NAME_PORT, admin port
+# in NAME_ADMIN) with the [server] lines EXTRA; the command before it
+# (prlimit) in PRE.
+bridge() {
+    local name=$1 port admin
+    shift
+    port=$(free_port)
+    admin=$(free_port)
+    eval "${name}_PORT=$port ${name}_ADMIN=$admin"
+    bridge_conf "$WORK/$name.conf" "$port" "$(printf '%s\n' "[admin]" \
+        "listen = 127.0.0.1:$admin" "[server]" "$@")"
+    ${PRE:-} "$BIN/smppbridge" -c "$WORK/$name.conf" 2>>"$WORK/$name.log" &
+    PIDS+=($!)
+    eval "${name}_PID=$!"
+    wait_until 20 grep -qs "bound as BOUND_TRX" "$WORK/$name.log"
+}
+
+# script OUT PORT STEPS [TIMEOUT]: run the scripted client, JSON in OUT
+script() {
+    perl "$CLIENT" script --port "$2" --system-id acme --password pw \
+        --steps "$3" --timeout "${4:-10}" >"$WORK/$1.jsonl" 2>"$WORK/$1.err"
+}
+count() { grep -c "$2" "$WORK/$1.jsonl"; }  # count OUT PATTERN
+ended() { jq -r 'select(.end) | .end' "$WORK/$1.jsonl"; }
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# ---- descriptors run out ---------------------------------------------------
+PRE="prlimit --nofile=64:64" bridge a \
+    "max_connections_per_address = 1000" \
+    "accepts_per_second_per_address = 10000" \
+    "accept_burst_per_address = 10000"
+# a customer bound before the flood, submitting after it
+rm -f "$WORK/go"
+perl "$CLIENT" script --port "$a_PORT" --system-id acme --password pw \
+    --timeout 30 --steps "readyfile:$WORK/bound,waitfile:$WORK/go,good,wait,good,wait,good,wait,good,wait,good,wait,unbind,wait" \
+    >"$WORK/bound.jsonl" 2>"$WORK/bound.err" &
+BOUND_PID=$!
+PIDS+=("$BOUND_PID")
+wait_file "$WORK/bound" 10
+before_lines=$(wc -l <"$WORK/a.log")
+perl "$CLIENT" idle --port "$a_PORT" --count 128 --out "$WORK/idle.out" \
+    --hold-file "$WORK/idle.release" --max-seconds 30 2>"$WORK/idle.err" &
+IDLE_PID=$!
+PIDS+=("$IDLE_PID")
+wait_file "$WORK/idle.out" 20
+t0=$(cpu_ticks "$a_PID")
+sleep 3
+t1=$(cpu_ticks "$a_PID")
+hz=$(getconf CLK_TCK)
+echo "    idle: $(cat "$WORK/idle.out"); bridge CPU $((t1 - t0)) ticks of $((3 * hz)) in 3 s"
+check "128 idle connections with 64 descriptors: bridge CPU under 10% over 3 s" \
+    le "$((t1 - t0))" "$((3 * hz / 10))"
+log_lines=$(tail -n +"$((before_lines + 1))" "$WORK/a.log" |
+    grep -ciE "accept|too many open|connection closed at once|libevent")
+check "fewer than 10 log lines about it" le "$log_lines" 9
+check "the bridge kept some idle connections and closed the rest at once" \
+    grep -qE "open=[1-9][0-9]* closed=[1-9]" "$WORK/idle.out"
+: >"$WORK/go"
+wait_gone "$BOUND_PID" 30
+check "the bound customer kept submitting: 5 x ESME_ROK" \
+    eq "$(count bound '"cmd":"0x80000004","seq":[2-6],"status":0')" 5
+: >"$WORK/idle.release"
+wait_gone "$IDLE_PID" 10
+new_bind() {
+    script newbind "$a_PORT" "unbind,wait" 5
+    grep -q '"cmd":"0x80000009","seq":1,"status":0' "$WORK/newbind.jsonl"
+}
+check "a new bind succeeds once the idle connections are gone" wait_until 15 new_bind
+
+# ---- 16 malformed PDUs among good submits (defaults: 16 within 60 s) -------
+steps=""
+for _ in $(seq 16); do steps+="good,bad,"; done
+steps+="good,good,good,good"
+script mixed "$a_PORT" "$steps" 10
+# (answered: ESME_ROK, or ESME_RTHROTTLED for a burst the account's rate
+# lease has not caught up with; either way an answer the client can act on)
+check "16 bad PDUs: every good submit before the close got its submit_sm_resp" \
+    eq "$(count mixed '"cmd":"0x80000004"')" 16
+check "16 bad PDUs: each answered with generic_nack" \
+    eq "$(count mixed '"cmd":"0x80000000"')" 16
+check "16 bad PDUs: the bridge closed with EOF after its answers, no reset" \
+    eq "$(ended mixed)" eof
+check "bridge exits 0 on SIGTERM" stop "$a_PID"
+if grep -q "ERROR: AddressSanitizer\|runtime error:" "$WORK/a.log"; then
+    check "no sanitizer report" false
+fi
+
+# ---- descriptors run out for real (a reserve too small): accept pauses ------
+PRE="prlimit --nofile=64:64" bridge e "fd_reserve = 8" \
+    "max_connections_per_address = 1000" \
+    "accepts_per_second_per_address = 10000" \
+    "accept_burst_per_address = 10000"
+before_lines=$(wc -l <"$WORK/e.log")
+perl "$CLIENT" idle --port "$e_PORT" --count 128 --out "$WORK/idle2.out" \
+    --hold-file "$WORK/idle2.release" --max-seconds 30 2>"$WORK/idle2.err" &
+IDLE_PID=$!
+PIDS+=("$IDLE_PID")
+wait_file "$WORK/idle2.out" 20
+t0=$(cpu_ticks "$e_PID")
+sleep 3
+t1=$(cpu_ticks "$e_PID")
+echo "    idle: $(cat "$WORK/idle2.out"); bridge CPU $((t1 - t0)) ticks of $((3 * hz)) in 3 s"
+check "EMFILE itself: bridge CPU under 10% over 3 s" le "$((t1 - t0))" "$((3 * hz / 10))"
+log_lines=$(tail -n +"$((before_lines + 1))" "$WORK/e.log" |
+    grep -ciE "accept|too many open|connection closed at once|libevent")
+check "EMFILE itself: fewer than 10 log lines about it" le "$log_lines" 9
+curl -s "http://127.0.0.1:$e_ADMIN/metrics" >"$WORK/e.metrics"
+check "EMFILE itself: the listener paused (smppbridge_accept_pauses_total > 0)" \
+    grep -qE '^smppbridge_accept_pauses_total [1-9]' "$WORK/e.metrics"
+: >"$WORK/idle2.release"
+wait_gone "$IDLE_PID" 10
+new_bind_e() {
+    script newbind "$e_PORT" "unbind,wait" 5
+    grep -q '"cmd":"0x80000009","seq":1,"status":0' "$WORK/newbind.jsonl"
+}
+check "EMFILE itself: a new bind succeeds once the idle connections are gone" \
+    wait_until 15 new_bind_e
+check "bridge exits 0 on SIGTERM" stop "$e_PID"
+
+# ---- per address, and bad PDUs slower than the window ----------------------
+bridge b "max_connections_per_address = 5" "max_bad_pdus = 3" \
+    "bad_pdu_window = 2s"
+perl "$CLIENT" idle --port "$b_PORT" --count 6 --out "$WORK/six.out" \
+    --hold-file "$WORK/six.release" --max-seconds 20 2>"$WORK/six.err" &
+SIX_PID=$!
+PIDS+=("$SIX_PID")
+wait_file "$WORK/six.out" 15
+check "6 connections from 127.0.0.1 with a cap of 5: 5 open, 1 closed at once" \
+    grep -qx "open=5 closed=1 refused=0" "$WORK/six.out"
+perl "$CLIENT" idle --port "$b_PORT" --src 127.0.0.2 --count 1 \
+    --out "$WORK/other.out" --hold-file "$WORK/six.release" --max-seconds 20 \
+    2>"$WORK/other.err" &
+PIDS+=($!)
+wait_file "$WORK/other.out" 15
+check "meanwhile a connection from 127.0.0.2 is kept" \
+    grep -qx "open=1 closed=0 refused=0" "$WORK/other.out"
+: >"$WORK/six.release"
+wait_gone "$SIX_PID" 10
+curl -s "http://127.0.0.1:$b_ADMIN/metrics" >"$WORK/b.metrics"
+check "the refusal is counted: smppbridge_connections_refused_total{reason=\"per_address\"} 1" \
+    grep -q 'smppbridge_connections_refused_total{reason="per_address"} 1' "$WORK/b.metrics"
+steps="bad,wait"
+for _ in $(seq 5); do steps+=",sleep:1100,bad,wait"; done
+steps+=",good,wait,unbind,wait"
+script trickle "$b_PORT" "$steps" 15
+check "6 bad PDUs 1.1 s apart (limit 3 per 2 s): never cut off, submit answered" \
+    eq "$(count trickle '"cmd":"0x80000004".*"status":0')" 1
+check "... and the bind ended by its own unbind" \
+    eq "$(count trickle '"cmd":"0x80000006"')" 1
+script burst "$b_PORT" "bad,bad,bad,good" 10
+check "3 bad PDUs at once (limit 3 per 2 s): closed with EOF after 3 nacks" \
+    eq "$(count burst '"cmd":"0x80000000"') $(ended burst)" "3 eof"
+check "bridge exits 0 on SIGTERM" stop "$b_PID"
+finish
