@@ -154,8 +154,11 @@ check "EMFILE itself: a new bind succeeds once the idle connections are gone" \
 check "bridge exits 0 on SIGTERM" stop "$e_PID"
 
 # ---- per address, and bad PDUs slower than the window ----------------------
+tls_cert
+TLS_PORT=$(free_port)
 bridge b "max_connections_per_address = 5" "max_bad_pdus = 3" \
-    "bad_pdu_window = 1s"
+    "bad_pdu_window = 1s" "[tls]" "listen = 127.0.0.1:$TLS_PORT" \
+    "cert = $WORK/cert.pem" "key = $WORK/key.pem" "handshake_timeout = 1s"
 perl "$CLIENT" idle --port "$b_PORT" --count 6 --out "$WORK/six.out" \
     --hold-file "$WORK/six.release" --max-seconds 20 2>"$WORK/six.err" &
 SIX_PID=$!
@@ -188,5 +191,17 @@ check "... and the bind ended by its own unbind" \
 script burst "$b_PORT" "bad,bad,bad,good" 10
 check "3 bad PDUs at once (limit 3 per 1 s): closed with EOF after 3 nacks" \
     eq "$(count burst '"cmd":"0x80000000"') $(ended burst)" "3 eof"
+# a TLS connection that never starts its handshake: closed after
+# handshake_timeout (1 s), not after bind_timeout (10 s)
+silent_tls_ms() {
+    perl -MIO::Socket::INET -MTime::HiRes=time -e '
+        my $s = IO::Socket::INET->new("127.0.0.1:$ARGV[0]") or die "connect: $!";
+        my $t0 = time; $SIG{ALRM} = sub { print "none\n"; exit };
+        alarm 8; sysread($s, my $b, 1); printf "%d\n", (time - $t0) * 1000' "$1"
+}
+ms=$(silent_tls_ms "$TLS_PORT")
+echo "    silent TLS connection closed after $ms ms"
+check "a TLS handshake that never comes: closed within 2 s (handshake_timeout 1s)" \
+    le "${ms/none/99999}" 2000
 check "bridge exits 0 on SIGTERM" stop "$b_PID"
 finish
