@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1045,6 +1046,37 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ---- life cycle ----------------------------------------------------- */
 
+/* ---- accept errors -------------------------------------------------- */
+
+#define ACCEPT_PAUSE_MS 250
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(arg);
+}
+
+/* accept() failed (out of descriptors, usually): pause the listener for
+ * a moment instead of letting libevent retry at once, for ever. The
+ * callback's argument is evhttp's, so the resume is a one-shot event of
+ * the base (freed with it if it never fires) and the log budget is the
+ * process's: there is one admin server. */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    static struct log_ratelimit budget;
+    int err = EVUTIL_SOCKET_ERROR();
+    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    (void)arg;
+    evconnlistener_disable(l);
+    if (event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT,
+                        on_accept_resume, l, &tv) != 0)
+        evconnlistener_enable(l); /* out of memory: as before */
+    if (log_ratelimit_allow(&budget, clock_mono_ms(), 3, 60000))
+        log_warn(TAG, "accept() failed: %s: paused for %d ms", strerror(err),
+                 ACCEPT_PAUSE_MS);
+}
+
 struct admin *admin_new(struct event_base *base, const struct conf *cfg,
                         const struct admin_sources *src, char *err, size_t cap)
 {
@@ -1078,11 +1110,17 @@ struct admin *admin_new(struct event_base *base, const struct conf *cfg,
                                             EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
                                             EVHTTP_REQ_PATCH);
     evhttp_set_gencb(a->http, on_request, a);
-    if (!evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port)) {
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port);
+    if (!bound) {
         snprintf(err, cap, "[admin] cannot listen on %s", cfg->admin.listen);
         admin_free(a);
         return NULL;
     }
+    /* evhttp's listener shares the descriptor limit with the SMPP ones:
+     * out of descriptors, it must pause too rather than spin */
+    evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(bound),
+                                on_accept_error);
     log_info(TAG, "listening on %s%s", cfg->admin.listen,
              *cfg->admin.token ? " (bearer token required)" : "");
     return a;
@@ -1092,6 +1130,7 @@ void admin_free(struct admin *a)
 {
     if (!a)
         return;
+
     while (a->waits)
         wait_free(a->waits);
     free(a->refresh); /* its callbacks never come: the store goes next */

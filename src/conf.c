@@ -17,9 +17,11 @@
  */
 #include "common.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +169,17 @@ static const struct conf_key conf_server_keys[] = {
     K_ENUM(SV, "bind_fail_detail", bind_fail_detail, "no", conf_bools),
     K_DUR(CONF_T_MS, SV, "bind_fail_delay", bind_fail_delay_ms, "500ms",
           DUR_MS(0), DUR_S(30)),
+    K_UINT(SV, "max_connections", max_connections, "10000", 1, 1000000),
+    K_UINT(SV, "max_connections_per_address", max_connections_per_address,
+           "64", 1, 1000000),
+    K_UINT(SV, "accepts_per_second_per_address",
+           accepts_per_second_per_address, "20", 1, 100000),
+    K_UINT(SV, "accept_burst_per_address", accept_burst_per_address, "40", 1,
+           1000000),
+    K_UINT(SV, "fd_reserve", fd_reserve, "32", 8, 100000),
+    K_UINT(SV, "max_bad_pdus", max_bad_pdus, "16", 1, 1000),
+    K_DUR(CONF_T_MS, SV, "bad_pdu_window", bad_pdu_window_ms, "60s", DUR_S(1),
+          DUR_H(24)),
 };
 #undef SV
 
@@ -176,6 +189,8 @@ static const struct conf_key conf_tls_keys[] = {
     K_STR(TL, "cert", cert, NULL, NULL, 0),
     K_STR(TL, "key", key, NULL, NULL, 0),
     K_STR(TL, "ca", ca, NULL, NULL, 0),
+    K_DUR(CONF_T_MS, TL, "handshake_timeout", handshake_timeout_ms, "10s",
+          DUR_MS(100), DUR_M(5)),
 };
 #undef TL
 
@@ -1000,10 +1015,21 @@ static void conf_check_tls(struct conf_parser *p)
                         t->ca);
 }
 
+/* Only what is a loopback address as written: a name that merely starts
+ * with "127." ("127.evil.example") is a name, resolved anywhere. */
 static int conf_is_loopback(const char *host)
 {
-    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-           strcmp(host, "::1") == 0;
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (strcmp(host, "localhost") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &v6) != 1)
+        return 0;
+    if (IN6_IS_ADDR_LOOPBACK(&v6))
+        return 1;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
 }
 
 /* The admin server can change accounts: anywhere but loopback it needs a

@@ -50,6 +50,13 @@ struct conf_server {
     int proxy_protocol;          /* connections start with a PROXY header */
     int bind_fail_detail;        /* refusals say why (else all ESME_RBINDFAIL) */
     unsigned bind_fail_delay_ms; /* no refusal is answered sooner */
+    unsigned max_connections;    /* open in all, bound or not */
+    unsigned max_connections_per_address; /* from one IP (IPv6: its /64) */
+    unsigned accepts_per_second_per_address; /* new connections, one IP */
+    unsigned accept_burst_per_address;       /* ... at once */
+    unsigned fd_reserve;         /* descriptors kept for Redis, upstream */
+    unsigned max_bad_pdus;       /* bad PDUs within bad_pdu_window: close */
+    unsigned bad_pdu_window_ms;
 };
 
 struct conf_tls {
@@ -58,6 +65,7 @@ struct conf_tls {
     char cert[CONF_STR];
     char key[CONF_STR];
     char ca[CONF_STR];           /* "": client certificates not required */
+    unsigned handshake_timeout_ms; /* accept to handshake done */
 };
 
 struct conf_redis {

@@ -40,6 +40,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "acceptgate.h"
 #include "account.h"
 #include "auth.h"
 #include "clock.h"
@@ -74,7 +75,7 @@ struct down_client {
     int receiver;
     int id_decimal;
     char peer[64];
-    char peer_key[AUTH_PEER_KEY_MAX];
+    char peer_key[AUTH_PEER_KEY_MAX]; /* also its key in d->gate */
     char pair_key[AUTH_LIMITER_KEY_MAX]; /* "system_id@peer_key" */
     struct sockaddr_storage addr;
     char system_id[16];
@@ -119,6 +120,8 @@ struct down {
     int n_listeners;
     struct down_client *clients;
     struct proxy_wait *proxy_waits;   /* connections before their header */
+    unsigned n_proxy_waits;
+    struct accept_gate *gate;         /* connection limits, accept pauses */
     unsigned n_clients, n_bound;
     struct down_account *accounts[ACCOUNT_BUCKETS];
     struct auth_cache *auth_cache;
@@ -285,6 +288,7 @@ static void on_close(struct sess *s, enum sess_close_reason why, void *ctx)
     if (c->answer_ev)
         event_free(c->answer_ev);
     wipe_password(c);
+    gate_release(d->gate, c->peer_key);
     client_unlink(d, c);
     free(c);
     sess_unref(s);
@@ -782,7 +786,7 @@ static int queue_message(struct down_client *c, const struct pdu *p,
 static void submit_reply(struct sess *s, uint32_t command_id, uint32_t seq,
                          uint32_t status, struct pdu *resp, uint64_t read_us)
 {
-    if (sess_state(s) == SESS_CLOSED)
+    if (!sess_answering(s)) /* closing: answers still go out while it flushes */
         return;
     struct down_client *c = sess_ctx(s);
     struct down *d = c->d;
@@ -817,7 +821,7 @@ static void queue_refused(struct down_client *c, int status)
 static void on_queued(int status, void *arg)
 {
     struct submit_wait *w = arg;
-    if (sess_state(w->sess) != SESS_CLOSED) {
+    if (sess_answering(w->sess)) {
         struct down_client *c = sess_ctx(w->sess);
         struct down *d = c->d;
         if (status == 0) {
@@ -1032,7 +1036,7 @@ static void multi_fail(struct multi_wait *m, const struct pdu_dest *dst,
 
 static void multi_reply(struct multi_wait *m)
 {
-    if (sess_state(m->sess) != SESS_CLOSED) {
+    if (sess_answering(m->sess)) {
         struct down *d = ((struct down_client *)sess_ctx(m->sess))->d;
         uint8_t list[PDU_MAX_DESTS * 30];
         struct pdu r;
@@ -1199,14 +1203,24 @@ static const struct sess_callbacks down_callbacks = {
 
 /* ---- listeners ------------------------------------------------------ */
 
+/* A connection's limits are checked before anything is allocated for it:
+ * one refused costs an accept() and a close(). */
 static void accept_client(struct down *d, int fd, struct sockaddr *peer,
                           int peer_len, SSL_CTX *tls)
 {
+    char key[AUTH_PEER_KEY_MAX];
+    if (auth_limiter_peer_key(peer, key, sizeof key) != 0)
+        net_format_peer(peer, key, sizeof key);
+    if (gate_admit(d->gate, key, peer, d->n_proxy_waits) != 0) {
+        evutil_closesocket(fd);
+        return;
+    }
     struct down_client *c = calloc(1, sizeof *c);
     struct bufferevent *bev = c ? net_accepted_bev(d->base, fd, tls) : NULL;
     if (!bev) {
         free(c);
         evutil_closesocket(fd);
+        gate_release(d->gate, key);
         return;
     }
     c->d = d;
@@ -1214,11 +1228,14 @@ static void accept_client(struct down *d, int fd, struct sockaddr *peer,
     if ((size_t)peer_len <= sizeof c->addr)
         memcpy(&c->addr, peer, (size_t)peer_len);
     net_format_peer(peer, c->peer, sizeof c->peer);
-    if (auth_limiter_peer_key(peer, c->peer_key, sizeof c->peer_key) != 0)
-        snprintf(c->peer_key, sizeof c->peer_key, "%s", c->peer);
-    c->sess = sess_new(d->base, bev, SESS_SERVER, &d->sess_cfg, &down_callbacks, c);
+    memcpy(c->peer_key, key, sizeof c->peer_key);
+    struct sess_config cfg = d->sess_cfg;
+    if (tls) /* a handshake that drags on holds a descriptor and CPU */
+        cfg.handshake_timeout_ms = d->cfg->tls.handshake_timeout_ms;
+    c->sess = sess_new(d->base, bev, SESS_SERVER, &cfg, &down_callbacks, c);
     if (!c->sess) {
         free(c);
+        gate_release(d->gate, key);
         return;
     }
     c->next = d->clients;
@@ -1260,6 +1277,7 @@ static void proxy_wait_free(struct proxy_wait *w, int close_fd)
     event_free(w->ev);
     if (close_fd)
         evutil_closesocket(w->fd);
+    d->n_proxy_waits--;
     free(w);
 }
 
@@ -1330,8 +1348,15 @@ static void on_proxy_readable(evutil_socket_t fd, short what, void *arg)
 static void accept_connection(struct down *d, int fd, struct sockaddr *peer,
                               int peer_len, SSL_CTX *tls)
 {
+    gate_accepted(d->gate);
     if (!d->cfg->server.proxy_protocol) {
         accept_client(d, fd, peer, peer_len, tls);
+        return;
+    }
+    /* the balancer's address is not the customer's: only the global cap
+     * until the header names the customer */
+    if (gate_admit(d->gate, NULL, peer, d->n_proxy_waits) != 0) {
+        evutil_closesocket(fd);
         return;
     }
     struct proxy_wait *w = calloc(1, sizeof *w);
@@ -1351,6 +1376,7 @@ static void accept_connection(struct down *d, int fd, struct sockaddr *peer,
     if (d->proxy_waits)
         d->proxy_waits->prev = w;
     d->proxy_waits = w;
+    d->n_proxy_waits++;
     w->deadline_ms = clock_mono_ms() + d->cfg->server.bind_timeout_ms;
     proxy_wait_arm(w);
 }
@@ -1368,6 +1394,13 @@ static void on_accept_tls(struct evconnlistener *l, int fd,
     struct down *d = arg;
     (void)l;
     accept_connection(d, fd, peer, len, d->tls);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    struct down *d = arg;
+    (void)l;
+    gate_accept_failed(d->gate, EVUTIL_SOCKET_ERROR());
 }
 
 int down_listen(struct down *d, char *err, size_t cap)
@@ -1395,6 +1428,8 @@ int down_listen(struct down *d, char *err, size_t cap)
                   LOG_FIELDS("listen", addr, "transport", tls ? "tls" : "plain"),
                   "listening on %s (%s)", addr, tls ? "tls" : "plain");
         d->listeners[d->n_listeners++] = l;
+        evconnlistener_set_error_cb(l, on_accept_error);
+        gate_add_listener(d->gate, l);
     }
     return 0;
 }
@@ -1412,6 +1447,8 @@ static void session_config(struct down *d)
     d->sess_cfg.idle_timeout_ms = s->idle_timeout_ms;
     d->sess_cfg.enquire_interval_ms = s->enquire_link_interval_ms;
     d->sess_cfg.system_id = s->system_id;
+    d->sess_cfg.max_glitches = s->max_bad_pdus;
+    d->sess_cfg.glitch_window_ms = s->bad_pdu_window_ms;
 }
 
 static void down_metrics(struct down *d);
@@ -1437,7 +1474,8 @@ struct down *down_new(struct event_base *base, const struct conf *cfg,
     d->by_peer = auth_limiter_new_conf(&cfg->server, 0);
     d->by_pair = auth_limiter_new_conf(&cfg->server, 0);
     d->ops = msgops_new(st);
-    if (!d->auth_cache || !d->verifier || !d->by_peer || !d->by_pair ||
+    d->gate = gate_new(base, cfg);
+    if (!d->gate || !d->auth_cache || !d->verifier || !d->by_peer || !d->by_pair ||
         !d->ops) {
         down_free(d);
         return NULL;
@@ -1462,6 +1500,7 @@ const struct msgops_stats *down_msgops_stats(const struct down *d)
 
 void down_stop_accepting(struct down *d)
 {
+    gate_stop(d->gate);
     for (int i = 0; i < d->n_listeners; i++)
         evconnlistener_disable(d->listeners[i]);
 }
@@ -1502,6 +1541,7 @@ void down_reload(struct down *d, const struct conf_server *before,
 {
     const struct conf_server *now = &d->cfg->server;
     session_config(d);
+    gate_configure(d->gate, d->cfg);
     if (tls) {
         if (d->tls)
             SSL_CTX_free(d->tls); /* connections made with it keep a reference */
@@ -1540,6 +1580,7 @@ void down_free(struct down *d)
     while (d->proxy_waits)
         proxy_wait_free(d->proxy_waits, 1);
     msgops_free(d->ops);
+    gate_free(d->gate);
     if (d->drain_ev)
         event_free(d->drain_ev);
     free(d);

@@ -371,3 +371,18 @@ void log_event(enum log_level level, const char *tag, const char *const *fields,
     log_write(level, tag, fields, fmt, ap);
     va_end(ap);
 }
+
+int log_ratelimit_allow(struct log_ratelimit *rl, uint64_t now_ms,
+                        unsigned max_lines, unsigned window_ms)
+{
+    if (rl->lines == 0 || now_ms >= rl->window_start_ms + window_ms) {
+        rl->window_start_ms = now_ms;
+        rl->lines = 0;
+    }
+    if (rl->lines >= max_lines) {
+        rl->suppressed++;
+        return 0;
+    }
+    rl->lines++;
+    return 1;
+}

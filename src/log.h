@@ -24,6 +24,8 @@
 
 #include "common.h"
 
+#include <stdint.h>
+
 enum log_level {
     LOG_DEBUG = 0,
     LOG_INFO,
@@ -73,6 +75,19 @@ void log_event(enum log_level level, const char *tag, const char *const *fields,
  * LOG_FIELDS("session", LOG_NUM(index)). */
 #define LOG_NUM(n) log_num_text((char[24]){""}, (long long)(n))
 const char *log_num_text(char *buf24, long long n);
+
+/* A budget of lines for an event that can repeat at any rate (refused
+ * connections, accept errors): at most <max_lines> per <window_ms>.
+ * log_ratelimit_allow() says whether a line may be written at <now_ms>;
+ * the lines it refused are counted in <suppressed>, for the next line
+ * written to report (and reset). Zero-initialise before use. */
+struct log_ratelimit {
+    uint64_t window_start_ms;
+    unsigned lines;
+    unsigned long long suppressed;
+};
+int log_ratelimit_allow(struct log_ratelimit *rl, uint64_t now_ms,
+                        unsigned max_lines, unsigned window_ms);
 
 #define log_debug(tag, ...) log_msg(LOG_DEBUG, tag, __VA_ARGS__)
 #define log_info(tag, ...) log_msg(LOG_INFO, tag, __VA_ARGS__)

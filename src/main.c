@@ -59,6 +59,24 @@ struct bridge {
     uint64_t drain_deadline_ms;
 };
 
+/* libevent's own warnings ("Error from accept() call", ...) through our
+ * logger, at most a few lines a minute: some of them can repeat at the
+ * rate of a busy loop, and must not fill the disk. */
+static void on_libevent_log(int severity, const char *msg)
+{
+    static struct log_ratelimit budget;
+    enum log_level level = severity >= EVENT_LOG_ERR  ? LOG_ERROR
+                         : severity >= EVENT_LOG_WARN ? LOG_WARN
+                         : severity >= EVENT_LOG_MSG  ? LOG_INFO
+                                                      : LOG_DEBUG;
+    if (level < log_get_level() ||
+        !log_ratelimit_allow(&budget, clock_mono_ms(), 5, 60000))
+        return;
+    log_msg(level, "libevent", "%s (%llu similar lines left out)", msg,
+            budget.suppressed);
+    budget.suppressed = 0;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: smppbridge -c FILE [--check]\n"
@@ -373,6 +391,7 @@ int main(int argc, char **argv)
     }
     log_set_level((enum log_level)b.cfg.log.level);
     log_set_format((enum log_format)b.cfg.log.format);
+    event_set_log_callback(on_libevent_log);
     log_info(TAG, "starting with %s: %d listener(s), %d upstream connector(s)",
              path, b.cfg.server.n_listen + b.cfg.tls.n_listen, b.cfg.n_upstreams);
     int rc = start(&b) == 0 ? 0 : 1;

@@ -50,7 +50,7 @@ struct bufferevent *net_connect_bev(struct event_base *base,
                                     socklen_t len, SSL_CTX *tls,
                                     const char *server_name);
 
-/* TLS contexts: TLS 1.2 minimum. Server: certificate chain and key; with
+/* TLS contexts: TLS 1.2 minimum, renegotiation refused. Server: certificate chain and key; with
  * <ca>, client certificates are required and checked against it. Client:
  * with <ca> (or the system store when <ca> is NULL and <verify> is set)
  * the server's certificate is checked. NULL with <err> on failure. */

@@ -23,6 +23,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "clock.h"
@@ -30,6 +31,8 @@
 
 #define SEQ_MAX 0x7FFFFFFFu
 #define CLOSE_FLUSH_MS 2000u
+/* after our half-close: how long the peer has to read and close too */
+#define CLOSE_LINGER_MS 2000u
 /* Slots beyond the window for the session's own requests: bind,
  * enquire_link, unbind. */
 #define TXN_RESERVED 3u
@@ -63,6 +66,8 @@ struct sess {
     int read_paused;    /* output over high water */
     int peer_paused;    /* peer window full (cfg.peer_window_pause) */
     int want_writable;  /* someone was told "no": tell them when yes */
+    int half_closed;    /* closing: our FIN is sent, waiting for theirs */
+    int handshaking;    /* server role: not up yet (TLS handshake) */
     enum sess_close_reason close_reason;
 
     struct event *timer;
@@ -70,10 +75,11 @@ struct sess {
     uint64_t timer_at_ms;   /* 0: not armed */
     uint64_t last_rx_ms;
     uint64_t bind_deadline_ms;
-    uint64_t close_deadline_ms;
+    uint64_t close_deadline_ms; /* flushing, then lingering */
+    uint64_t handshake_deadline_ms;
+    uint64_t *glitch_times;     /* ring: the last max_glitches bad PDUs */
+    unsigned glitch_next, glitch_count;
     int enquire_outstanding;
-    uint64_t glitch_window_start_ms; /* cfg.glitch_window_ms: this window */
-    unsigned glitches_in_window;
 
     struct txn *txns;
     struct txn **buckets;
@@ -116,6 +122,7 @@ static const char *const close_names[SESS_CLOSE_REASON_MAX] = {
     [SESS_CLOSE_IDLE_TIMEOUT] = "idle_timeout",
     [SESS_CLOSE_ENQUIRE_TIMEOUT] = "enquire_timeout",
     [SESS_CLOSE_GLITCHES] = "glitches",
+    [SESS_CLOSE_HANDSHAKE_TIMEOUT] = "handshake_timeout",
 };
 
 const char *sess_state_name(enum sess_state st)
@@ -141,6 +148,7 @@ void sess_config_defaults(struct sess_config *cfg)
     cfg->enquire_interval_ms = 30000;
     cfg->write_high_water = 1u << 20;
     cfg->max_glitches = 16;
+    cfg->glitch_window_ms = 60000;
     cfg->pdus_per_read = 64;
     cfg->system_id = "smppbridge";
 }
@@ -303,20 +311,32 @@ static void send_generic_nack(struct sess *s, uint32_t status, uint32_t seq)
     write_pdu(s, &r);
 }
 
-/* A malformed or misplaced PDU from the peer. Too many and we close:
- * over the session's life, or, with cfg.glitch_window_ms, within one
- * window, so that a rare mistake over a long bind never adds up. */
+/* Record a bad PDU at <now> in the ring of the last max_glitches ones;
+ * 1 when max_glitches of them fell within glitch_window_ms. Without the
+ * ring (out of memory) it falls back to a lifetime count. */
+static int glitch_window_full(struct sess *s, uint64_t now)
+{
+    unsigned n = s->cfg.max_glitches;
+    if (!s->glitch_times && s->cfg.glitch_window_ms)
+        s->glitch_times = calloc(n, sizeof *s->glitch_times);
+    if (!s->glitch_times)
+        return s->stats.glitches >= n;
+    s->glitch_times[s->glitch_next] = now;
+    s->glitch_next = (s->glitch_next + 1) % n;
+    if (s->glitch_count < n)
+        s->glitch_count++;
+    /* once full, the next slot holds the oldest of the last n */
+    return s->glitch_count == n &&
+           now - s->glitch_times[s->glitch_next] < s->cfg.glitch_window_ms;
+}
+
+/* A malformed or misplaced PDU from the peer (its answer is already
+ * written). max_glitches of them within glitch_window_ms and we close;
+ * a client that errs now and then is never cut off. */
 static void glitch(struct sess *s)
 {
-    uint64_t now = clock_mono_ms();
     s->stats.glitches++;
-    if (s->cfg.glitch_window_ms &&
-        now - s->glitch_window_start_ms >= s->cfg.glitch_window_ms) {
-        s->glitch_window_start_ms = now;
-        s->glitches_in_window = 0;
-    }
-    s->glitches_in_window++;
-    if (s->cfg.max_glitches && s->glitches_in_window >= s->cfg.max_glitches)
+    if (s->cfg.max_glitches && glitch_window_full(s, clock_mono_ms()))
         sess_close(s, SESS_CLOSE_GLITCHES);
 }
 
@@ -357,6 +377,7 @@ static void sess_free(struct sess *s)
         event_free(s->deferred);
     free(s->txns);
     free(s->buckets);
+    free(s->glitch_times);
     free(s);
 }
 
@@ -380,10 +401,37 @@ static void sess_finish(struct sess *s)
         sess_free(s);
 }
 
-static int flush_done(const struct sess *s)
+/* Closing has two bounded phases: flushing what we wrote, then (after
+ * our half-close) lingering until the peer closes. 1 when the current
+ * one is over. */
+static int close_phase_done(const struct sess *s)
 {
-    return !s->bev || s->dead || output_len(s) == 0 ||
-           clock_mono_ms() >= s->close_deadline_ms;
+    if (!s->bev || s->dead || clock_mono_ms() >= s->close_deadline_ms)
+        return 1;
+    /* the peer's requests already read are answered first (a submit
+     * queued but not acknowledged would be sent again) */
+    return !s->half_closed && output_len(s) == 0 && s->peer_inflight == 0;
+}
+
+/* Everything we wrote is out: send our FIN and read (discarding) until
+ * the peer's, so that closing does not reset the connection while the
+ * peer is still reading our last responses: a close() with unread input
+ * sends RST, and a peer that gets RST may lose what it had not read yet.
+ * 0 when lingering, -1 when the connection cannot half-close (a socket
+ * pair in tests, an error): then it is closed at once. */
+static int half_close(struct sess *s)
+{
+    evutil_socket_t fd = bufferevent_getfd(s->bev);
+    if (s->half_closed || s->dead || output_len(s) != 0 || fd < 0 ||
+        shutdown(fd, SHUT_WR) != 0)
+        return -1;
+    s->half_closed = 1;
+    s->close_deadline_ms = clock_mono_ms() + CLOSE_LINGER_MS;
+    evbuffer_drain(bufferevent_get_input(s->bev),
+                   evbuffer_get_length(bufferevent_get_input(s->bev)));
+    bufferevent_enable(s->bev, EV_READ);
+    sess_arm_timer(s);
+    return 0;
 }
 
 void sess_close(struct sess *s, enum sess_close_reason why)
@@ -703,6 +751,7 @@ static void process_input(struct sess *s)
     struct evbuffer *in = bufferevent_get_input(s->bev);
     unsigned handled = 0;
     s->connected = 1; /* bytes arrived: whatever the role, it is up */
+    s->handshaking = 0;
     sess_ref(s);
     while (s->state != SESS_CLOSED && !s->read_paused && !s->peer_paused) {
         size_t avail = evbuffer_get_length(in);
@@ -732,8 +781,14 @@ static void process_input(struct sess *s)
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
-    (void)bev;
-    process_input(arg);
+    struct sess *s = arg;
+    if (s->state == SESS_CLOSED) {
+        /* lingering after our half-close: what comes is not read */
+        struct evbuffer *in = bufferevent_get_input(bev);
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    process_input(s);
 }
 
 /* Output drained to the low water mark: resume reading, wake senders. */
@@ -763,6 +818,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
         s->connected = 1;
+        s->handshaking = 0;
         if (s->cbs.on_connected && s->state == SESS_OPEN)
             s->cbs.on_connected(s, s->ctx);
         return;
@@ -815,6 +871,8 @@ static uint64_t next_due(const struct sess *s)
     }
     if (s->oldest)
         CONSIDER(s->oldest->deadline_ms);
+    if (s->handshaking)
+        CONSIDER(s->handshake_deadline_ms);
     /* both roles: a client whose connect or TLS handshake hangs, or whose
      * bind_resp never comes, must not stay OPEN for ever */
     if (!state_is_bound(s->state) && s->state != SESS_UNBINDING)
@@ -866,6 +924,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
             (s->state == SESS_OPEN || s->state == SESS_BINDING) &&
             now >= s->bind_deadline_ms)
             sess_close(s, SESS_CLOSE_BIND_TIMEOUT);
+        if (s->state != SESS_CLOSED && s->handshaking &&
+            now >= s->handshake_deadline_ms)
+            sess_close(s, SESS_CLOSE_HANDSHAKE_TIMEOUT);
         if (state_is_bound(s->state) && s->cfg.idle_timeout_ms &&
             now >= s->last_rx_ms + s->cfg.idle_timeout_ms)
             sess_close(s, SESS_CLOSE_IDLE_TIMEOUT);
@@ -886,10 +947,10 @@ static void on_deferred(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (s->state == SESS_CLOSED) {
-        if (flush_done(s))
-            sess_finish(s);
-        else
+        if (!close_phase_done(s))
             sess_arm_timer(s);
+        else if (s->half_closed || half_close(s) != 0)
+            sess_finish(s);
         return;
     }
     sess_ref(s);
@@ -940,6 +1001,8 @@ struct sess *sess_new(struct event_base *base, struct bufferevent *bev,
     }
     s->last_rx_ms = clock_mono_ms();
     s->bind_deadline_ms = s->last_rx_ms + s->cfg.bind_timeout_ms;
+    s->handshaking = role == SESS_SERVER && s->cfg.handshake_timeout_ms;
+    s->handshake_deadline_ms = s->last_rx_ms + s->cfg.handshake_timeout_ms;
     bufferevent_setcb(bev, on_read, on_write, on_event, s);
     bufferevent_setwatermark(bev, EV_WRITE, s->cfg.write_high_water / 2, 0);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -958,14 +1021,23 @@ void sess_unref(struct sess *s)
         sess_free(s);
 }
 
+int sess_answering(const struct sess *s)
+{
+    if (s->state != SESS_CLOSED)
+        return 1;
+    return s->bev && !s->dead && !s->half_closed && !s->finished;
+}
+
 void sess_reply(struct sess *s, uint32_t req_id, uint32_t seq,
                 uint32_t status, struct pdu *resp)
 {
     if (s->peer_inflight)
         s->peer_inflight--;
-    if (s->state == SESS_CLOSED)
+    if (!sess_answering(s))
         return;
-    if (s->peer_paused && s->peer_inflight < s->cfg.peer_window) {
+    if (s->state == SESS_CLOSED) {
+        sess_schedule(s); /* the last answer may end the flush */
+    } else if (s->peer_paused && s->peer_inflight < s->cfg.peer_window) {
         s->peer_paused = 0;
         if (!s->read_paused)
             bufferevent_enable(s->bev, EV_READ);

@@ -71,6 +71,7 @@ enum sess_close_reason {
     SESS_CLOSE_IDLE_TIMEOUT,   /* nothing received for idle_timeout */
     SESS_CLOSE_ENQUIRE_TIMEOUT,/* enquire_link not answered */
     SESS_CLOSE_GLITCHES,       /* too many malformed or misplaced PDUs */
+    SESS_CLOSE_HANDSHAKE_TIMEOUT, /* server role: TLS handshake too slow */
     SESS_CLOSE_REASON_MAX,
 };
 
@@ -88,15 +89,25 @@ struct sess_config {
     unsigned idle_timeout_ms;     /* 0: never; close after this silence */
     unsigned enquire_interval_ms; /* 0: never; enquire_link after silence */
     size_t write_high_water;      /* stop reading above this output size */
-    unsigned max_glitches;        /* close after this many bad PDUs */
-    unsigned glitch_window_ms;    /* 0: max_glitches over the session's
-                                     life; else within any one window */
+    unsigned max_glitches;        /* close after this many bad PDUs ... */
+    unsigned glitch_window_ms;    /* ... within this long (a rate: see
+                                     sess_config_defaults) */
+    unsigned handshake_timeout_ms;/* server role, 0: none; the connection
+                                     must be up (TLS handshake done, or a
+                                     first byte) this long after accept */
     unsigned pdus_per_read;       /* fairness: PDUs handled per callback */
     const char *system_id;        /* server role: put in bind_resp */
 };
 
 /* Defaults: 64 KiB+ PDUs, window 100, 10 s responses, 10 s bind, 30 s
- * enquire_link, 90 s idle, 1 MiB high water, 16 glitches, 64 PDUs. */
+ * enquire_link, 90 s idle, 1 MiB high water, 16 glitches within 60 s,
+ * 64 PDUs, no handshake limit (the bind timeout still applies).
+ *
+ * Glitches are a rate, not a lifetime count: the session closes when
+ * max_glitches of them fall within any glitch_window_ms (0: within the
+ * session's life), so a client that errs now and then is never cut off.
+ * The times of the last max_glitches are kept: 8 bytes each, allocated on
+ * the first glitch. */
 void sess_config_defaults(struct sess_config *cfg);
 
 /* A request we sent has completed. <resp> is the response (or the
@@ -154,9 +165,15 @@ void sess_bind_reply(struct sess *s, uint32_t status);
 
 /* Answer the request <req_id>/<seq> that on_request reported. <resp> may
  * be NULL for a bodyless answer with <status>; otherwise its command_id,
- * status and sequence are set here. No-op once the session is closed. */
+ * status and sequence are set here. A closing session still takes the
+ * answers to requests it had read (it waits for them, bounded, before it
+ * half-closes); after that, and once closed, a no-op. */
 void sess_reply(struct sess *s, uint32_t req_id, uint32_t seq,
                 uint32_t status, struct pdu *resp);
+
+/* 1 while an answer given with sess_reply() still reaches the peer: the
+ * session is open, or closing and not yet past its flush. */
+int sess_answering(const struct sess *s);
 
 /* 1 when the session can take a request now: bound, window not full,
  * output under its high water. Whether the bind type allows a given
@@ -172,8 +189,10 @@ int sess_send(struct sess *s, struct pdu *req, sess_resp_cb cb, void *arg,
 
 /* Orderly end: send unbind, close on unbind_resp or timeout. */
 void sess_unbind(struct sess *s);
-/* Close now: fail every outstanding request, flush what is written
- * (bounded), then close the connection. */
+/* Close now: fail every outstanding request, stop reading, flush what is
+ * written, then half-close (shutdown for writing) and discard what the
+ * peer still sends until it closes too, so that it reads every response
+ * we sent and sees no reset; flush and linger are each bounded (2 s). */
 void sess_close(struct sess *s, enum sess_close_reason why);
 
 /* Where our sequence numbers continue (1..0x7FFFFFFF; they wrap to 1 and

@@ -11,8 +11,14 @@ start_sim sim --system-id smppbridge --password simpass --dlr-delay-ms 100
 P1=$(free_port); P2=$(free_port)
 bridge_conf "$WORK/b1.conf" "$P1" "[queue]
 claim_idle = 3s"
+# b2 takes the bind storm below: 500 connections from one address at
+# once, beyond the per-address defaults (64 open, 20/s in bursts of 40)
 bridge_conf "$WORK/b2.conf" "$P2" "[queue]
-claim_idle = 3s"
+claim_idle = 3s
+[server]
+max_connections_per_address = 1000
+accepts_per_second_per_address = 1000
+accept_burst_per_address = 1000"
 echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add away --password-stdin --tps 0 --max-binds 0 >/dev/null
 echo pw | "$BIN/smppctl" -c "$WORK/b1.conf" account add split --password-stdin --tps 0 --max-binds 0 >/dev/null
 run_bridge b1 "$WORK/b1.conf"

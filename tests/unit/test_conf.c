@@ -1086,6 +1086,12 @@ Test(cross, admin_off_loopback_or_token)
     cr_assert_eq(load("[admin]\nlisten = *:8080\ntoken = s3cret\n" UP), 0);
     cr_assert_eq(load("[admin]\nlisten = nope\n" UP), 1);
     expect_err("t.conf:2: listen: bad address 'nope': want HOST:PORT");
+    /* loopback is an address, not a prefix of a name */
+    cr_assert_eq(load("[admin]\nlisten = 127.evil.example:8080\n" UP), 1);
+    cr_assert_eq(load("[admin]\nlisten = 127.0.0.2:8080\n" UP), 0, "%s", errs);
+    cr_assert_eq(load("[admin]\nlisten = [::ffff:127.0.0.1]:8080\n" UP), 0,
+                 "%s", errs);
+    cr_assert_eq(load("[admin]\nlisten = [::ffff:10.0.0.1]:8080\n" UP), 1);
 }
 
 Test(cross, redis_prefix_and_host)

@@ -418,3 +418,19 @@ Test(log, overlong_lines_stay_one_valid_line)
         }
     }
 }
+
+/* A line budget: <max> lines per window, the rest counted; a new window
+ * starts the count again. */
+Test(log, ratelimit_budget_per_window)
+{
+    struct log_ratelimit rl = {0};
+    int allowed = 0;
+    for (int i = 0; i < 100; i++)
+        allowed += log_ratelimit_allow(&rl, 1000 + (uint64_t)i, 3, 60000);
+    cr_assert_eq(allowed, 3);
+    cr_assert_eq(rl.suppressed, 97);
+    rl.suppressed = 0;
+    cr_assert(!log_ratelimit_allow(&rl, 60999, 3, 60000));
+    cr_assert(log_ratelimit_allow(&rl, 61000, 3, 60000));
+    cr_assert_eq(rl.suppressed, 1);
+}

@@ -276,10 +276,13 @@ static void fx_free(struct fx *f)
     free(f);
 }
 
-/* The session closes the connection, then on_close says <why>. */
+/* The session closes the connection (half-closes it: the peer reads to
+ * EOF and closes its end, as peers do), then on_close says <why>. */
 static void expect_close(struct fx *f, enum sess_close_reason why)
 {
     peer_expect_eof(&f->peer);
+    close(f->peer.fd);
+    f->peer.fd = -1;
     RUN_UNTIL(f, f->closes == 1, WAIT_MS);
     cr_assert_eq(f->closes, 1, "%s: on_close did not come", peer_step);
     cr_assert_eq(f->why, why, "%s: closed for %s, want %s", peer_step,
@@ -1209,32 +1212,78 @@ Test(session_errors, glitch_limit_closes)
     fx_free(f);
 }
 
-/* With a glitch window, the limit holds within one window: glitches
- * spread wider never add up to a close. */
-Test(session_errors, glitch_window_is_a_rate)
+/* Glitches are a rate: a peer erring more slowly than max_glitches per
+ * glitch_window_ms is never cut off, whatever its lifetime total. */
+Test(session_errors, glitch_trickle_never_closes)
 {
     struct sess_config cfg = test_cfg();
     cfg.max_glitches = 3;
     cfg.glitch_window_ms = 300;
     struct fx *f = fx_new(SESS_SERVER, &cfg, 0);
-    uint32_t seq = 1;
     server_bind(f, PDU_BIND_TRANSCEIVER, 0x34);
-    for (int round = 0; round < 3; round++) {
-        STEP("round %d: two glitches", round);
-        for (int i = 0; i < 2; i++, seq++) {
-            peer_send_hdr(&f->peer, 0x00000099, 0, seq);
-            peer_expect_only(&f->peer, PDU_GENERIC_NACK, seq, ESME_RINVCMDID);
-        }
-        uint64_t t = peer_now_ms();
-        RUN_UNTIL(f, peer_now_ms() >= t + 350, WAIT_MS); /* next window */
-        cr_assert_eq(f->closes, 0, "closed in round %d", round);
+    for (uint32_t i = 1; i <= 8; i++) {
+        STEP("slow glitch %u", i);
+        peer_send_hex(&f->peer, "00000010 00000099 00000000 00000000");
+        peer_expect_only(&f->peer, PDU_GENERIC_NACK, 0, ESME_RINVCMDID);
+        peer_loop_for(f->base, 200); /* 3 span 400 ms > the window */
     }
-    cr_assert_eq(sess_stats(f->s)->glitches, 6, "the total still counts all");
-    STEP("three within one window close");
-    for (int i = 0; i < 3; i++, seq++) {
-        peer_send_hdr(&f->peer, 0x00000099, 0, seq);
-        peer_expect_only(&f->peer, PDU_GENERIC_NACK, seq, ESME_RINVCMDID);
+    cr_assert_eq(f->closes, 0, "closed after a trickle of 8 bad PDUs");
+    peer_loop_for(f->base, 400); /* the trickle out of the window */
+    STEP("a burst of 3 within the window closes");
+    for (uint32_t i = 1; i <= 3; i++) {
+        peer_send_hex(&f->peer, "00000010 00000099 00000000 00000000");
+        peer_expect_only(&f->peer, PDU_GENERIC_NACK, 0, ESME_RINVCMDID);
     }
+    expect_close(f, SESS_CLOSE_GLITCHES);
+    fx_free(f);
+}
+
+/* A close by the session half-closes: the peer reads every response
+ * written before it, then EOF, and the session lingers (reading and
+ * discarding) until the peer closes its end; no reset in between. */
+Test(session_errors, close_half_closes_and_lingers_for_the_peer)
+{
+    struct sess_config cfg = test_cfg();
+    cfg.max_glitches = 2;
+    struct fx *f = fx_new(SESS_SERVER, &cfg, 0);
+    server_bind(f, PDU_BIND_TRANSCEIVER, 0x34);
+    STEP("two bad PDUs and an enquire_link in one write");
+    peer_send_hex(&f->peer, "00000010 00000099 00000000 00000001"
+                            "00000010 00000099 00000000 00000002"
+                            "00000010 00000015 00000000 00000003");
+    peer_expect_only(&f->peer, PDU_GENERIC_NACK, 1, ESME_RINVCMDID);
+    peer_expect_only(&f->peer, PDU_GENERIC_NACK, 2, ESME_RINVCMDID);
+    peer_expect_eof(&f->peer);
+    STEP("the peer still writes after our FIN: no reset, still open");
+    peer_send_hdr(&f->peer, PDU_ENQUIRE_LINK, 0, 4);
+    peer_loop_for(f->base, 100);
+    cr_assert_eq(f->closes, 0, "closed before the peer did");
+    close(f->peer.fd);
+    f->peer.fd = -1;
+    expect_closed(f, SESS_CLOSE_GLITCHES);
+    fx_free(f);
+}
+
+/* A submit read before the close that ended the session is still
+ * answered (a customer told nothing would send it again: a duplicate),
+ * and only then does the peer see EOF. */
+Test(session_errors, close_waits_for_answers_already_owed)
+{
+    struct sess_config cfg = test_cfg();
+    cfg.max_glitches = 1;
+    struct fx *f = fx_new(SESS_SERVER, &cfg, 0);
+    f->req_mode = OWNER_HOLD;
+    server_bind(f, PDU_BIND_TRANSMITTER, 0x34);
+    peer_send_sample(f, PDU_SUBMIT_SM, 7);
+    RUN_UNTIL(f, f->nreqs == 1, WAIT_MS);
+    cr_assert_eq(f->nreqs, 1);
+    STEP("a bad PDU closes while the submit is being queued");
+    peer_send_hex(&f->peer, "00000010 00000099 00000000 00000008");
+    peer_expect_only(&f->peer, PDU_GENERIC_NACK, 8, ESME_RINVCMDID);
+    peer_loop_for(f->base, 50);
+    cr_assert(sess_answering(f->s), "the owed answer can no longer go out");
+    sess_reply(f->s, PDU_SUBMIT_SM, 7, ESME_ROK, NULL);
+    peer_expect_only(&f->peer, PDU_SUBMIT_SM_RESP, 7, ESME_ROK);
     expect_close(f, SESS_CLOSE_GLITCHES);
     fx_free(f);
 }
@@ -1503,6 +1552,8 @@ Test(session_requests, close_fails_outstanding_once)
     sess_close(s, SESS_CLOSE_IO_ERROR); /* a second close changes nothing */
     fill_submit(&p);
     cr_assert_eq(sess_send(s, &p, cb_done, &after, NULL), -1);
+    close(f->peer.fd); /* the peer goes too: the session lingers no more */
+    f->peer.fd = -1;
     expect_closed(f, SESS_CLOSE_LOCAL);
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(d[i].calls, 1, "request %d completed %d times", i,
@@ -2018,6 +2069,14 @@ Test(session_client, bug_client_ignores_bind_timeout_ms)
     evutil_make_socket_nonblocking(f->peer.fd);
     STEP("bind, no answer");
     peer_expect_only(&f->peer, PDU_BIND_TRANSCEIVER, 1, ESME_ROK);
+    /* the session half-closes; on_close once the peer closes too */
+    STEP("EOF within the bind timeout");
+    uint64_t t0 = peer_now_ms();
+    peer_expect_eof(&f->peer);
+    cr_expect_leq(peer_now_ms() - t0, 400, "EOF after %llu ms",
+                  (unsigned long long)(peer_now_ms() - t0));
+    close(f->peer.fd);
+    f->peer.fd = -1;
     RUN_UNTIL(f, f->closes == 1, 400);
     /* cr_expect: fail, but still free the fixture (no leak noise) */
     cr_expect_eq(f->closes, 1, "no bind_resp within bind_timeout_ms (150) "
