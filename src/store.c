@@ -100,7 +100,13 @@ static const char *const lease_script[2] = {
  * bytes, and one message) in the counter hash P:qc:{ACCT} (<ckey>), and
  * drop its reference to a shared body (field r: a submit_multi's common
  * part, see store_queue_add); the last reference deletes the body and
- * gives its bytes back too. Entries written before the counters existed
+ * gives its bytes back too: the amount the entry itself carries (field
+ * rb, what the body cost when the entry was added), so the exact cost
+ * comes back even when the body is no longer there (it lived id_ttl
+ * in older versions). A body lost that way is given back by each of its
+ * entries, too much rather than never: the count heals at 0, where a
+ * count too high would refuse the account for good. Entries written
+ * before the counters existed
  * have no field c and were never counted: nothing to give back. The
  * counts never go below 0, so a counter hash lost or reset heals. (A
  * zero is never passed to HINCRBY: Lua writes -0 as "-0", which Redis
@@ -118,13 +124,15 @@ static const char *const lease_script[2] = {
     "local e = redis.call('XRANGE', q, id, id) "                             \
     "local n = redis.call('XDEL', q, id) "                                   \
     "if n == 0 or #e == 0 then return n end "                                \
-    "local f, c, r = e[1][2], nil, nil "                                     \
+    "local f, c, r, rb = e[1][2], nil, nil, nil "                            \
     "for j = 1, #f - 1, 2 do "                                               \
     "if f[j] == 'c' then c = tonumber(f[j + 1]) "                            \
-    "elseif f[j] == 'r' then r = f[j + 1] end end "                          \
+    "elseif f[j] == 'r' then r = f[j + 1] "                                  \
+    "elseif f[j] == 'rb' then rb = tonumber(f[j + 1]) end end "              \
     "if c then qgive(ckey, 1, c) end "                                       \
     "if r and redis.call('HINCRBY', r, 'refs', -1) <= 0 then "               \
-    "local bl = redis.call('HSTRLEN', r, 'd') "                              \
+    "local bl = rb or tonumber(redis.call('HGET', r, 'bytes')) or "          \
+    "redis.call('HSTRLEN', r, 'd') "                                         \
     "redis.call('DEL', r) "                                                  \
     "if c then qgive(ckey, 0, bl) end end "                                  \
     "return n end "
@@ -197,12 +205,15 @@ static const char sent_script[] =
  * both take the last place. KEYS[1] queue, KEYS[2] message record,
  * KEYS[3] the account's counters P:qc:{ACCT} (fields n messages, b
  * bytes), KEYS[4] a shared body P:body:{ACCT}:ID or "" (fields d bytes,
- * refs). ARGV[1] account, [2] our id, [3] ts ms, [4] the PDU (or, with a
+ * bytes their count, refs). ARGV[1] account, [2] our id, [3] ts ms, [4] the PDU (or, with a
  * body, its head: the PDU is head .. d), [5] max messages, [6] max
  * bytes, [7] TTL s, [8] the body's bytes when this entry creates it, ""
  * otherwise; from [9] the record's fields and values. The entry costs
  * its own bytes (field c); a body costs its bytes once, charged when it
- * is created. Returns the entry id, or -1 over a cap (nothing written),
+ * is created, and each entry names its body (r) and that cost (rb). A
+ * body never expires: its entries never do, and it is deleted with the
+ * last of them (qdel); an older body that still has a TTL loses it
+ * here. Returns the entry id, or -1 over a cap (nothing written),
  * or -2 when the body it names is gone (its first entry was refused).
  */
 static const char queue_add_script[] =
@@ -215,11 +226,15 @@ static const char queue_add_script[] =
     "b + cost + #body > tonumber(ARGV[6]) then return -1 end "
     "local e "
     "if KEYS[4] ~= '' then "
-    "if body ~= '' then redis.call('HSET', KEYS[4], 'd', body, 'refs', 0) end "
+    "local rb = #body "
+    "if body ~= '' then redis.call('HSET', KEYS[4], 'd', body, 'refs', 0, "
+    "'bytes', rb) "
+    "else rb = tonumber(redis.call('HGET', KEYS[4], 'bytes')) or "
+    "redis.call('HSTRLEN', KEYS[4], 'd') end "
     "redis.call('HINCRBY', KEYS[4], 'refs', 1) "
-    "redis.call('EXPIRE', KEYS[4], ARGV[7]) "
+    "redis.call('PERSIST', KEYS[4]) "
     "e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[1], 'i', ARGV[2], "
-    "'t', ARGV[3], 'p', ARGV[4], 'c', cost, 'r', KEYS[4]) "
+    "'t', ARGV[3], 'p', ARGV[4], 'c', cost, 'r', KEYS[4], 'rb', rb) "
     "else e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[1], 'i', ARGV[2], "
     "'t', ARGV[3], 'p', ARGV[4], 'c', cost) end "
     "redis.call('HINCRBY', KEYS[3], 'n', 1) "
@@ -346,6 +361,7 @@ struct store {
     char claim_cursor[48];  /* where the next XAUTOCLAIM starts */
     char script_sha[SCRIPT_COUNT][41];
     struct receipt_job *receipt_jobs; /* waiting for a record (freed at exit) */
+    struct body_job *body_jobs;       /* waiting for shared bodies (same) */
     int closing;            /* store_free: callbacks are not called */
     store_state_cb state_cb;
     void *state_arg;
@@ -365,6 +381,8 @@ struct store {
 #define POLICY_RECHECK_MS 5000u
 
 struct receipt_job;
+struct body_job;
+static void body_job_free(struct body_job *j);
 static void conn_connect(struct store_conn *c);
 static void ensure_group(struct store *st);
 static void receipt_job_free(struct receipt_job *j);
@@ -1178,6 +1196,8 @@ void store_free(struct store *st)
     }
     while (st->receipt_jobs)
         receipt_job_free(st->receipt_jobs);
+    while (st->body_jobs)
+        body_job_free(st->body_jobs);
     free(st);
 }
 
@@ -1301,15 +1321,26 @@ struct held_entry {
 };
 
 struct body_job {
+    struct store *st;           /* NULL until it is on st->body_jobs */
     store_entries_cb cb;
     void *arg;
     size_t n;
     struct store_entry *es;
     struct held_entry **held;
+    struct body_job *prev, *next;
 };
 
+/* Free <j>, off the store's list when it is on it: store_free frees the
+ * ones whose fetch is still out (it drops pending commands without
+ * calling them back). */
 static void body_job_free(struct body_job *j)
 {
+    if (j->st && j->prev)
+        j->prev->next = j->next;
+    else if (j->st)
+        j->st->body_jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
     for (size_t i = 0; i < j->n; i++)
         free(j->held[i]);
     free(j->held);
@@ -1317,9 +1348,10 @@ static void body_job_free(struct body_job *j)
     free(j);
 }
 
-/* The head of entry <i> and its body <b> ("" when gone: the PDU is left
- * as its head alone, which does not decode, and the message fails as an
- * unusable one rather than going out wrong) into one PDU. */
+/* The head of entry <i> and its body <b> into one PDU. A body named but
+ * gone ("") leaves the head alone and the entry marked body_lost: its
+ * reader ends the message without sending it (a head alone would not
+ * decode, and must never go out as if it were the message). */
 static void body_join(struct body_job *j, size_t i, const redisReply *b)
 {
     struct held_entry *h = j->held[i];
@@ -1330,6 +1362,8 @@ static void body_join(struct body_job *j, size_t i, const redisReply *b)
             w->len += b->len;
             j->held[i] = h = w;
         }
+    } else if (h->body_key[0]) {
+        j->es[i].body_lost = 1;
     }
     j->es[i].account = h->account;
     j->es[i].msg_id = h->msg_id;
@@ -1402,6 +1436,11 @@ static int bodies_fetch(struct store *st, struct pending *p,
                   (int)nkeys + 3, argv, NULL))
         goto fail;
     free(argv);
+    j->st = st;
+    j->next = st->body_jobs;
+    if (st->body_jobs)
+        st->body_jobs->prev = j;
+    st->body_jobs = j;
     return 0;
 fail:
     free(argv);
