@@ -1959,10 +1959,14 @@ int store_idmap_find(struct store *st, const char *connector,
  * then one transaction writes its final state, its CDR (the record with
  * the final fields) and the customer's copy of the receipt. A record
  * already final is left alone: a receipt upstream sent twice makes no
- * second CDR, and a record whose final receipt the customer already got
- * (field "receipted") gives it no second one - the second copy of a
- * message sent again after an unknown outcome has its own receipt. A
- * record that ended UNKNOWN still passes the real one on. */
+ * second CDR, and a record a real final receipt already reached (field
+ * "receipted", set by the first whether or not the customer asked for
+ * it) gives the customer no second one - the second copy of a message
+ * sent again after an unknown outcome has its own receipt, which may
+ * differ (DELIVRD, then UNDELIV). A record that ended UNKNOWN still
+ * passes the real one on. Read and write are two steps: two instances
+ * taking the two copies' receipts in the same few milliseconds may both
+ * pass theirs on; a script would close that, at the cost above. */
 struct receipt_job {
     struct store *st;
     char account[16], msg_id[32], state[16], final_ms[24], error[16];
@@ -2049,14 +2053,18 @@ static void complete_receipt_record(struct store *st, redisReply *r,
             cmds[n++] = (struct store_cmd){nc, cdr, NULL};
         }
     }
-    int receipted = r->elements > 0 && is_final_state(state) &&
+    /* The marker goes on whenever a real receipt reaches the record,
+     * whether or not the customer wanted this one (registered_delivery
+     * 2 asks for failures only): the first final receipt decides, a
+     * second copy's must not follow it. */
+    int held_back = r->elements > 0 && is_final_state(state) &&
                     strcmp(state, "UNKNOWN") != 0 && hash_field(r, "receipted");
-    if (j->pdu && !receipted && r->elements > 0) {
+    if (!held_back && r->elements > 0) {
         const char *k[] = {"HSET", mkey, "receipted", "1"};
         memcpy(mark, k, sizeof k);
         cmds[n++] = (struct store_cmd){4, mark, NULL};
     }
-    if (j->pdu && !receipted) {
+    if (j->pdu && !held_back) {
         const char *x[] = {"XADD", dkey, "*", "p", (const char *)j->pdu};
         size_t l[] = {4, strlen(dkey), 1, 1, j->len};
         memcpy(xadd, x, sizeof x);
