@@ -1970,6 +1970,7 @@ int store_idmap_find(struct store *st, const char *connector,
 struct receipt_job {
     struct store *st;
     char account[16], msg_id[32], state[16], final_ms[24], error[16];
+    int from_upstream;  /* a real receipt (store_msg_final: not) */
     uint8_t *pdu;
     size_t len;
     store_done_cb cb;
@@ -2056,10 +2057,12 @@ static void complete_receipt_record(struct store *st, redisReply *r,
     /* The marker goes on whenever a real receipt reaches the record,
      * whether or not the customer wanted this one (registered_delivery
      * 2 asks for failures only): the first final receipt decides, a
-     * second copy's must not follow it. */
+     * second copy's must not follow it. A state we set ourselves (a
+     * cancel upstream: DELETED) is no receipt: upstream's own one for
+     * it still goes to the customer. */
     int held_back = r->elements > 0 && is_final_state(state) &&
                     strcmp(state, "UNKNOWN") != 0 && hash_field(r, "receipted");
-    if (!held_back && r->elements > 0) {
+    if (j->from_upstream && !held_back && r->elements > 0) {
         const char *k[] = {"HSET", mkey, "receipted", "1"};
         memcpy(mark, k, sizeof k);
         cmds[n++] = (struct store_cmd){4, mark, NULL};
@@ -2079,19 +2082,21 @@ static void complete_receipt_record(struct store *st, redisReply *r,
         receipt_job_done(j, -1);
 }
 
-int store_receipt_add(struct store *st, const char *account,
-                      const char *msg_id, const char *final_state,
-                      uint64_t final_ms, unsigned error, const uint8_t *pdu,
-                      size_t len, store_done_cb cb, void *arg)
+/* A final state for the record: store_receipt_add's job, <from_upstream>
+ * when a real receipt brought it. */
+static int final_add(struct store *st, const char *account,
+                     const char *msg_id, const char *final_state,
+                     uint64_t final_ms, unsigned error, int from_upstream,
+                     const uint8_t *pdu, size_t len, store_done_cb cb,
+                     void *arg)
 {
-    if (!final_state) /* not final: only the customer's copy */
-        return pdu ? store_dlr_add(st, account, pdu, len, cb, arg) : -1;
     struct receipt_job *j = calloc(1, sizeof *j);
     if (!j || (pdu && !(j->pdu = malloc(len)))) {
         free(j);
         return -1;
     }
     j->st = st;
+    j->from_upstream = from_upstream;
     snprintf(j->account, sizeof j->account, "%s", account);
     snprintf(j->msg_id, sizeof j->msg_id, "%s", msg_id);
     snprintf(j->state, sizeof j->state, "%s", final_state);
@@ -2479,12 +2484,24 @@ int store_msg_get(struct store *st, const char *account, const char *msg_id,
     return 0;
 }
 
-/* A final receipt with nothing for the customer: the same job. */
+int store_receipt_add(struct store *st, const char *account,
+                      const char *msg_id, const char *final_state,
+                      uint64_t final_ms, unsigned error, const uint8_t *pdu,
+                      size_t len, store_done_cb cb, void *arg)
+{
+    if (!final_state) /* not final: only the customer's copy */
+        return pdu ? store_dlr_add(st, account, pdu, len, cb, arg) : -1;
+    return final_add(st, account, msg_id, final_state, final_ms, error, 1, pdu,
+                     len, cb, arg);
+}
+
+/* A final state we reached (a cancel upstream), nothing for the
+ * customer: the same job, and no receipt marker. */
 int store_msg_final(struct store *st, const char *account, const char *msg_id,
                     const char *state, uint64_t final_ms, unsigned error)
 {
-    return store_receipt_add(st, account, msg_id, state, final_ms, error, NULL,
-                             0, NULL, NULL);
+    return final_add(st, account, msg_id, state, final_ms, error, 0, NULL, 0,
+                     NULL, NULL);
 }
 
 static const char *reply_str(const redisReply *r, size_t i)
