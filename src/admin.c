@@ -59,7 +59,7 @@
  * the others themselves). */
 struct admin_families {
     struct metrics_family *binds, *queue_depth, *queue_age, *up_sessions,
-        *up_window_used, *up_window_size, *receipts_relayed, *receipts_pending,
+        *up_window_used, *up_window_size, *receipts_relayed, *upstream_acked, *receipts_pending,
         *relay_expired, *inbound, *redis_up, *redis_errors, *redis_timeouts, *redis_reconnects,
         *build_info, *rss, *cpu, *fds, *start_time, *auth_blocked;
 };
@@ -238,6 +238,8 @@ static void register_families(struct admin *a)
       "Room for outstanding submit_sm on the bound sessions.", "connector");
     C(receipts_relayed, "smppbridge_receipts_relayed_total",
       "deliver_sm to customers answered ESME_ROK.", NULL);
+    C(upstream_acked, "smppbridge_upstream_deliver_acked_total",
+      "deliver_sm (receipts, MO) from upstream answered ESME_ROK.", NULL);
     G(receipts_pending, "smppbridge_receipts_pending",
       "Entries in P:dlr:* of the accounts bound here.", NULL);
     C(relay_expired, "smppbridge_relay_expired_total",
@@ -336,6 +338,7 @@ static void scrape_metrics(struct admin *a)
     up_connectors(a->src.up, connector_metrics, a);
     const struct relay_stats *rs = relay_stats(a->src.relay);
     metrics_set(f->receipts_relayed, (double)rs->receipts_delivered, NULL);
+    metrics_set(f->upstream_acked, (double)rs->upstream_acked, NULL);
     metrics_set(f->relay_expired, (double)rs->expired, NULL);
     metrics_set(f->inbound, (double)rs->mo_routed, METRICS_LABELS("routed"));
     metrics_set(f->inbound, (double)rs->mo_unrouted, METRICS_LABELS("unroutable"));

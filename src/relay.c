@@ -606,6 +606,8 @@ struct incoming {
 
 static void incoming_finish(struct incoming *in, uint32_t status)
 {
+    if (status == ESME_ROK)
+        in->r->stats.upstream_acked++;
     if (sess_state(in->sess) != SESS_CLOSED)
         sess_reply(in->sess, in->command_id, in->seq, status, NULL);
     sess_unref(in->sess);

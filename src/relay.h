@@ -56,6 +56,8 @@ struct relay_stats {
         receipts_unknown, receipts_delivered, receipts_redelivered,
         failure_receipts, mo_routed, mo_unrouted, store_errors,
         expired; /* entries older than [relay] ttl, moved to P:dead */
+    /* deliver_sm from upstream answered ESME_ROK: done with, for good */
+    unsigned long long upstream_acked;
 };
 const struct relay_stats *relay_stats(const struct relay *r);
 

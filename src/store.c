@@ -100,7 +100,13 @@ static const char *const lease_script[2] = {
  * bytes, and one message) in the counter hash P:qc:{ACCT} (<ckey>), and
  * drop its reference to a shared body (field r: a submit_multi's common
  * part, see store_queue_add); the last reference deletes the body and
- * gives its bytes back too. Entries written before the counters existed
+ * gives its bytes back too: the amount the entry itself carries (field
+ * rb, what the body cost when the entry was added), so the exact cost
+ * comes back even when the body is no longer there (it lived id_ttl
+ * in older versions). A body lost that way is given back by each of its
+ * entries, too much rather than never: the count heals at 0, where a
+ * count too high would refuse the account for good. Entries written
+ * before the counters existed
  * have no field c and were never counted: nothing to give back. The
  * counts never go below 0, so a counter hash lost or reset heals. (A
  * zero is never passed to HINCRBY: Lua writes -0 as "-0", which Redis
@@ -118,13 +124,15 @@ static const char *const lease_script[2] = {
     "local e = redis.call('XRANGE', q, id, id) "                             \
     "local n = redis.call('XDEL', q, id) "                                   \
     "if n == 0 or #e == 0 then return n end "                                \
-    "local f, c, r = e[1][2], nil, nil "                                     \
+    "local f, c, r, rb = e[1][2], nil, nil, nil "                            \
     "for j = 1, #f - 1, 2 do "                                               \
     "if f[j] == 'c' then c = tonumber(f[j + 1]) "                            \
-    "elseif f[j] == 'r' then r = f[j + 1] end end "                          \
+    "elseif f[j] == 'r' then r = f[j + 1] "                                  \
+    "elseif f[j] == 'rb' then rb = tonumber(f[j + 1]) end end "              \
     "if c then qgive(ckey, 1, c) end "                                       \
     "if r and redis.call('HINCRBY', r, 'refs', -1) <= 0 then "               \
-    "local bl = redis.call('HSTRLEN', r, 'd') "                              \
+    "local bl = rb or tonumber(redis.call('HGET', r, 'bytes')) or "          \
+    "redis.call('HSTRLEN', r, 'd') "                                         \
     "redis.call('DEL', r) "                                                  \
     "if c then qgive(ckey, 0, bl) end end "                                  \
     "return n end "
@@ -197,12 +205,15 @@ static const char sent_script[] =
  * both take the last place. KEYS[1] queue, KEYS[2] message record,
  * KEYS[3] the account's counters P:qc:{ACCT} (fields n messages, b
  * bytes), KEYS[4] a shared body P:body:{ACCT}:ID or "" (fields d bytes,
- * refs). ARGV[1] account, [2] our id, [3] ts ms, [4] the PDU (or, with a
+ * bytes their count, refs). ARGV[1] account, [2] our id, [3] ts ms, [4] the PDU (or, with a
  * body, its head: the PDU is head .. d), [5] max messages, [6] max
  * bytes, [7] TTL s, [8] the body's bytes when this entry creates it, ""
  * otherwise; from [9] the record's fields and values. The entry costs
  * its own bytes (field c); a body costs its bytes once, charged when it
- * is created. Returns the entry id, or -1 over a cap (nothing written),
+ * is created, and each entry names its body (r) and that cost (rb). A
+ * body never expires: its entries never do, and it is deleted with the
+ * last of them (qdel); an older body that still has a TTL loses it
+ * here. Returns the entry id, or -1 over a cap (nothing written),
  * or -2 when the body it names is gone (its first entry was refused).
  */
 static const char queue_add_script[] =
@@ -215,11 +226,15 @@ static const char queue_add_script[] =
     "b + cost + #body > tonumber(ARGV[6]) then return -1 end "
     "local e "
     "if KEYS[4] ~= '' then "
-    "if body ~= '' then redis.call('HSET', KEYS[4], 'd', body, 'refs', 0) end "
+    "local rb = #body "
+    "if body ~= '' then redis.call('HSET', KEYS[4], 'd', body, 'refs', 0, "
+    "'bytes', rb) "
+    "else rb = tonumber(redis.call('HGET', KEYS[4], 'bytes')) or "
+    "redis.call('HSTRLEN', KEYS[4], 'd') end "
     "redis.call('HINCRBY', KEYS[4], 'refs', 1) "
-    "redis.call('EXPIRE', KEYS[4], ARGV[7]) "
+    "redis.call('PERSIST', KEYS[4]) "
     "e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[1], 'i', ARGV[2], "
-    "'t', ARGV[3], 'p', ARGV[4], 'c', cost, 'r', KEYS[4]) "
+    "'t', ARGV[3], 'p', ARGV[4], 'c', cost, 'r', KEYS[4], 'rb', rb) "
     "else e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[1], 'i', ARGV[2], "
     "'t', ARGV[3], 'p', ARGV[4], 'c', cost) end "
     "redis.call('HINCRBY', KEYS[3], 'n', 1) "
@@ -346,6 +361,7 @@ struct store {
     char claim_cursor[48];  /* where the next XAUTOCLAIM starts */
     char script_sha[SCRIPT_COUNT][41];
     struct receipt_job *receipt_jobs; /* waiting for a record (freed at exit) */
+    struct body_job *body_jobs;       /* waiting for shared bodies (same) */
     int closing;            /* store_free: callbacks are not called */
     store_state_cb state_cb;
     void *state_arg;
@@ -365,6 +381,8 @@ struct store {
 #define POLICY_RECHECK_MS 5000u
 
 struct receipt_job;
+struct body_job;
+static void body_job_free(struct body_job *j);
 static void conn_connect(struct store_conn *c);
 static void ensure_group(struct store *st);
 static void receipt_job_free(struct receipt_job *j);
@@ -1178,6 +1196,8 @@ void store_free(struct store *st)
     }
     while (st->receipt_jobs)
         receipt_job_free(st->receipt_jobs);
+    while (st->body_jobs)
+        body_job_free(st->body_jobs);
     free(st);
 }
 
@@ -1301,15 +1321,26 @@ struct held_entry {
 };
 
 struct body_job {
+    struct store *st;           /* NULL until it is on st->body_jobs */
     store_entries_cb cb;
     void *arg;
     size_t n;
     struct store_entry *es;
     struct held_entry **held;
+    struct body_job *prev, *next;
 };
 
+/* Free <j>, off the store's list when it is on it: store_free frees the
+ * ones whose fetch is still out (it drops pending commands without
+ * calling them back). */
 static void body_job_free(struct body_job *j)
 {
+    if (j->st && j->prev)
+        j->prev->next = j->next;
+    else if (j->st)
+        j->st->body_jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
     for (size_t i = 0; i < j->n; i++)
         free(j->held[i]);
     free(j->held);
@@ -1317,9 +1348,10 @@ static void body_job_free(struct body_job *j)
     free(j);
 }
 
-/* The head of entry <i> and its body <b> ("" when gone: the PDU is left
- * as its head alone, which does not decode, and the message fails as an
- * unusable one rather than going out wrong) into one PDU. */
+/* The head of entry <i> and its body <b> into one PDU. A body named but
+ * gone ("") leaves the head alone and the entry marked body_lost: its
+ * reader ends the message without sending it (a head alone would not
+ * decode, and must never go out as if it were the message). */
 static void body_join(struct body_job *j, size_t i, const redisReply *b)
 {
     struct held_entry *h = j->held[i];
@@ -1330,6 +1362,8 @@ static void body_join(struct body_job *j, size_t i, const redisReply *b)
             w->len += b->len;
             j->held[i] = h = w;
         }
+    } else if (h->body_key[0]) {
+        j->es[i].body_lost = 1;
     }
     j->es[i].account = h->account;
     j->es[i].msg_id = h->msg_id;
@@ -1402,6 +1436,11 @@ static int bodies_fetch(struct store *st, struct pending *p,
                   (int)nkeys + 3, argv, NULL))
         goto fail;
     free(argv);
+    j->st = st;
+    j->next = st->body_jobs;
+    if (st->body_jobs)
+        st->body_jobs->prev = j;
+    st->body_jobs = j;
     return 0;
 fail:
     free(argv);
@@ -1920,13 +1959,18 @@ int store_idmap_find(struct store *st, const char *connector,
  * then one transaction writes its final state, its CDR (the record with
  * the final fields) and the customer's copy of the receipt. A record
  * already final is left alone: a receipt upstream sent twice makes no
- * second CDR, and a record whose final receipt the customer already got
- * (field "receipted") gives it no second one - the second copy of a
- * message sent again after an unknown outcome has its own receipt. A
- * record that ended UNKNOWN still passes the real one on. */
+ * second CDR, and a record a real final receipt already reached (field
+ * "receipted", set by the first whether or not the customer asked for
+ * it) gives the customer no second one - the second copy of a message
+ * sent again after an unknown outcome has its own receipt, which may
+ * differ (DELIVRD, then UNDELIV). A record that ended UNKNOWN still
+ * passes the real one on. Read and write are two steps: two instances
+ * taking the two copies' receipts in the same few milliseconds may both
+ * pass theirs on; a script would close that, at the cost above. */
 struct receipt_job {
     struct store *st;
     char account[16], msg_id[32], state[16], final_ms[24], error[16];
+    int from_upstream;  /* a real receipt (store_msg_final: not) */
     uint8_t *pdu;
     size_t len;
     store_done_cb cb;
@@ -2010,14 +2054,20 @@ static void complete_receipt_record(struct store *st, redisReply *r,
             cmds[n++] = (struct store_cmd){nc, cdr, NULL};
         }
     }
-    int receipted = r->elements > 0 && is_final_state(state) &&
+    /* The marker goes on whenever a real receipt reaches the record,
+     * whether or not the customer wanted this one (registered_delivery
+     * 2 asks for failures only): the first final receipt decides, a
+     * second copy's must not follow it. A state we set ourselves (a
+     * cancel upstream: DELETED) is no receipt: upstream's own one for
+     * it still goes to the customer. */
+    int held_back = r->elements > 0 && is_final_state(state) &&
                     strcmp(state, "UNKNOWN") != 0 && hash_field(r, "receipted");
-    if (j->pdu && !receipted && r->elements > 0) {
+    if (j->from_upstream && !held_back && r->elements > 0) {
         const char *k[] = {"HSET", mkey, "receipted", "1"};
         memcpy(mark, k, sizeof k);
         cmds[n++] = (struct store_cmd){4, mark, NULL};
     }
-    if (j->pdu && !receipted) {
+    if (j->pdu && !held_back) {
         const char *x[] = {"XADD", dkey, "*", "p", (const char *)j->pdu};
         size_t l[] = {4, strlen(dkey), 1, 1, j->len};
         memcpy(xadd, x, sizeof x);
@@ -2032,19 +2082,21 @@ static void complete_receipt_record(struct store *st, redisReply *r,
         receipt_job_done(j, -1);
 }
 
-int store_receipt_add(struct store *st, const char *account,
-                      const char *msg_id, const char *final_state,
-                      uint64_t final_ms, unsigned error, const uint8_t *pdu,
-                      size_t len, store_done_cb cb, void *arg)
+/* A final state for the record: store_receipt_add's job, <from_upstream>
+ * when a real receipt brought it. */
+static int final_add(struct store *st, const char *account,
+                     const char *msg_id, const char *final_state,
+                     uint64_t final_ms, unsigned error, int from_upstream,
+                     const uint8_t *pdu, size_t len, store_done_cb cb,
+                     void *arg)
 {
-    if (!final_state) /* not final: only the customer's copy */
-        return pdu ? store_dlr_add(st, account, pdu, len, cb, arg) : -1;
     struct receipt_job *j = calloc(1, sizeof *j);
     if (!j || (pdu && !(j->pdu = malloc(len)))) {
         free(j);
         return -1;
     }
     j->st = st;
+    j->from_upstream = from_upstream;
     snprintf(j->account, sizeof j->account, "%s", account);
     snprintf(j->msg_id, sizeof j->msg_id, "%s", msg_id);
     snprintf(j->state, sizeof j->state, "%s", final_state);
@@ -2432,12 +2484,24 @@ int store_msg_get(struct store *st, const char *account, const char *msg_id,
     return 0;
 }
 
-/* A final receipt with nothing for the customer: the same job. */
+int store_receipt_add(struct store *st, const char *account,
+                      const char *msg_id, const char *final_state,
+                      uint64_t final_ms, unsigned error, const uint8_t *pdu,
+                      size_t len, store_done_cb cb, void *arg)
+{
+    if (!final_state) /* not final: only the customer's copy */
+        return pdu ? store_dlr_add(st, account, pdu, len, cb, arg) : -1;
+    return final_add(st, account, msg_id, final_state, final_ms, error, 1, pdu,
+                     len, cb, arg);
+}
+
+/* A final state we reached (a cancel upstream), nothing for the
+ * customer: the same job, and no receipt marker. */
 int store_msg_final(struct store *st, const char *account, const char *msg_id,
                     const char *state, uint64_t final_ms, unsigned error)
 {
-    return store_receipt_add(st, account, msg_id, state, final_ms, error, NULL,
-                             0, NULL, NULL);
+    return final_add(st, account, msg_id, state, final_ms, error, 0, NULL, 0,
+                     NULL, NULL);
 }
 
 static const char *reply_str(const redisReply *r, size_t i)

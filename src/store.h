@@ -66,6 +66,8 @@ struct store_entry {
     size_t pdu_len;
     uint64_t ts_ms;
     unsigned deliveries;    /* XAUTOCLAIM/XPENDING delivery count, if known */
+    int body_lost;          /* its shared body is gone: <pdu> is its head
+                             * alone, never to be sent */
 };
 
 struct store_idmap {

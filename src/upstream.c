@@ -131,6 +131,7 @@ struct up_msg {
     int has_concat;
     uint32_t concat_key;
     uint8_t registered_delivery;
+    int body_lost;                      /* store_entry.body_lost: never sent */
     char upstream_id[DLR_ID_MAX + 1];   /* once answered: dlr_id_key() */
     char upstream_raw[DLR_ID_MAX + 1];  /* and as upstream wrote it */
     int done_only;                      /* failed for good: only XACK/XDEL left */
@@ -179,7 +180,8 @@ struct up {
     struct event *waiting_ev;           /* the first waiting one is due */
     struct up_stats stats;
     struct metrics_family *m_submits, *m_rtt;
-    struct metrics_family *m_late, *m_unknown, *m_late_forgotten;
+    struct metrics_family *m_late, *m_unknown, *m_late_forgotten,
+        *m_unsendable;
 };
 
 static void up_pump(struct up *u);
@@ -267,6 +269,7 @@ static struct up_msg *msg_new(struct up *u, const struct store_entry *e)
     snprintf(m->account, sizeof m->account, "%s", e->account);
     snprintf(m->msg_id, sizeof m->msg_id, "%s", e->msg_id);
     m->ts_ms = e->ts_ms;
+    m->body_lost = e->body_lost;
     if (pdu_decode(m->pdu, m->len, &p) == ESME_ROK) {
         m->registered_delivery = p.registered_delivery;
         msg_concat_key(m, &p);
@@ -389,16 +392,40 @@ static void failed_receipt_stored(void *arg)
         on_done_entry(-1, m); /* kept, and finished once Redis is back */
 }
 
+static void fail_recorded(struct up *u, struct up_msg *m, uint32_t status);
+
 static void fail_permanently(struct up *u, struct up_msg *m, uint32_t status)
 {
     u->stats.permanent++;
-    m->fail_status = status;
-    m->place = UP_MSG_FINISHING;
     log_event(LOG_INFO, TAG,
               LOG_FIELDS("account", m->account, "msg_id", m->msg_id, "status",
                          pdu_status_name(status)),
               "message %s of %s refused upstream: %s", m->msg_id, m->account,
               pdu_status_name(status));
+    fail_recorded(u, m, status);
+}
+
+/* A message that cannot be sent at all (<reason>: "body-lost", its
+ * shared body gone from Redis, or "undecodable"): never written
+ * upstream, so its outcome is known, and it ends REJECTED with
+ * ESME_RSYSERR, our own failure, not upstream's: the customer gets the
+ * REJECTD receipt it asked for, the log and the metric say why. */
+static void fail_unsendable(struct up *u, struct up_msg *m, const char *reason)
+{
+    metrics_add(u->m_unsendable, 1, METRICS_LABELS(reason));
+    log_event(LOG_WARN, TAG,
+              LOG_FIELDS("account", m->account, "msg_id", m->msg_id, "reason",
+                         reason),
+              "message %s of %s cannot be sent (%s): recorded REJECTED, not sent",
+              m->msg_id, m->account, reason);
+    fail_recorded(u, m, ESME_RSYSERR);
+}
+
+/* Record <m> failed for good with <status> (its receipt, then its end). */
+static void fail_recorded(struct up *u, struct up_msg *m, uint32_t status)
+{
+    m->fail_status = status;
+    m->place = UP_MSG_FINISHING;
     if (u->hooks.on_failed)
         u->hooks.on_failed(u->hooks_ctx, m->account, m->msg_id, m->pdu, m->len,
                            status, failed_receipt_stored, m);
@@ -895,9 +922,9 @@ static int try_send(struct up *u, struct up_conn *c, struct up_msg *m)
     struct pdu p;
     if (!s)
         return 0;
-    if (pdu_decode(m->pdu, m->len, &p) != ESME_ROK) {
+    if (m->body_lost || pdu_decode(m->pdu, m->len, &p) != ESME_ROK) {
         m->sent_on = c;
-        fail_permanently(u, m, ESME_RSYSERR);
+        fail_unsendable(u, m, m->body_lost ? "body-lost" : "undecodable");
         return -1;
     }
     if (!take_token(c))
@@ -1795,6 +1822,11 @@ static void up_metrics(struct up *u)
                                   "Submits with an unknown outcome, by what was done: "
                                   "resent, waiting, unknown (recorded UNKNOWN).",
                                   "connector,action");
+    u->m_unsendable = metrics_family(m, METRICS_COUNTER,
+                                     "smppbridge_upstream_unsendable_total",
+                                     "Queued messages ended REJECTED without being "
+                                     "sent, by reason: body-lost, undecodable.",
+                                     "reason");
     u->m_late_forgotten = metrics_family(m, METRICS_COUNTER,
                                          "smppbridge_upstream_late_forgotten_total",
                                          "Timed-out submits forgotten before their "

@@ -39,6 +39,8 @@ echo pw | ctl account add heavy --password-stdin --tps 0 \
     --queue-max-messages 1000 --queue-max-bytes 204800 >/dev/null
 echo pw | ctl account add calm --password-stdin --tps 0 >/dev/null
 echo pw | ctl account add multi --password-stdin --tps 0 >/dev/null
+echo pw | ctl account add keep --password-stdin --tps 0 >/dev/null
+echo pw | ctl account add lost --password-stdin --tps 0 >/dev/null
 
 # ---- the client -------------------------------------------------------------
 # client.pl ACCOUNT OP...: binds, runs each OP, prints one line per answer:
@@ -153,6 +155,24 @@ check "multi ops: submit_multi, replace_sm, cancel_sm all ESME_ROK" eq \
 check "multi ops: one more message and one more body counted" eq \
     "$(R HGET 'sb:qc:{multi}' n) $(nkeys 'sb:body:{multi}:*')" "509 2"
 
+# ---- a shared body lasts as long as its entries ---------------------------
+# The entries of a message waiting for its upstream never expire, so
+# neither may the body they share; and if a body is lost all the same
+# (deleted here by hand, as an expiry did before), its entries give back
+# exactly what it cost and end REJECTED (body-lost) without being sent.
+BODY=20000
+client keep multi:5:$BODY >"$WORK/keep.out"
+client lost multi:3:$BODY >"$WORK/lost.out"
+check "body: both submit_multi accepted" eq \
+    "$(cat "$WORK/keep.out" "$WORK/lost.out" | tr '\n' ' ')" "multi 0 0 multi 0 0 "
+KEEP_BODY=$(R --scan --pattern 'sb:body:{keep}:*')
+check "body: the shared body has no TTL (its entries never expire)" \
+    eq "$(R TTL "$KEEP_BODY")" -1
+check "body: keep counts 5 messages and at least one body" \
+    bash -c '[ "$1" = 5 ] && [ "$2" -ge "$3" ]' _ \
+    "$(R HGET 'sb:qc:{keep}' n)" "$(R HGET 'sb:qc:{keep}' b)" "$BODY"
+R DEL "$(R --scan --pattern 'sb:body:{lost}:*')" >/dev/null
+
 check "bridge exits 0 on SIGTERM" stop "$BRIDGE_PID"
 
 # ---- maxmemory-policy allkeys-lru: not ready, and says why ------------------
@@ -187,14 +207,15 @@ ready200() { [ "$(ready_code)" = 200 ]; }
 check "noeviction again: ready within 10 s" wait_until 10 ready200
 
 # ---- the queue drains to the simulator: every cost is given back ----------
-RECORDS=$((70 + BYTES_OK + 508 + 2)) # with the two of the ops
+RECORDS=$((70 + BYTES_OK + 508 + 2 + 5)) # with the two of the ops, keep's 5
 queue_empty() { [ "$(R XLEN sb:queue)" = 0 ]; }
 check "queue drained to the simulator within 60 s" wait_until 60 queue_empty
 check "every account's counters back at 0" eq \
-    "$(for a in flood heavy calm multi; do R HMGET "sb:qc:{$a}" n b; done | sort -u | tr '\n' ' ')" "0 "
+    "$(for a in flood heavy calm multi keep lost; do R HMGET "sb:qc:{$a}" n b; done | sort -u | tr '\n' ' ')" "0 "
 check "the shared body is gone with its last entry" eq "$(nkeys 'sb:body:*')" 0
-states() { # every message's state, counted
-    R --scan --pattern 'sb:msg:*' | while read -r k; do R HGET "$k" state; done |
+states() { # every message's state (of accounts but lost), counted
+    R --scan --pattern 'sb:msg:*' | grep -vF '{lost}' |
+        while read -r k; do R HGET "$k" state; done |
         sort | uniq -c | awk '{printf "%s=%s ", $2, $1}'
 }
 STATES=$(states)
@@ -202,6 +223,20 @@ check "no message refused or unusable: $RECORDS records, none REJECTED or UNKNOW
     bash -c '! grep -qE "REJECTED|UNKNOWN" <<<"$1" && [ "$(grep -oE "[0-9]+" <<<"$1" | paste -sd+ | bc)" = "$2" ]' \
     _ "$STATES" "$RECORDS"
 check "the cancelled destination is DELETED, only it" grep -q "DELETED=1 " <<<"$STATES"
+lost_states() {
+    R --scan --pattern 'sb:msg:{lost}:*' | while read -r k; do R HGET "$k" state; done |
+        sort | uniq -c | awk '{printf "%s=%s ", $2, $1}'
+}
+check "body lost: its 3 messages end REJECTED" eq "$(lost_states)" "REJECTED=3 "
+check "body lost: the log says body-lost, 3 times" \
+    eq "$(grep -c 'cannot be sent (body-lost)' "$WORK/lru.log")" 3
+check "metric: smppbridge_upstream_unsendable_total{reason=\"body-lost\"} 3" \
+    bash -c 'curl -s "http://127.0.0.1:$1/metrics" | grep -q "^smppbridge_upstream_unsendable_total{reason=\"body-lost\"} 3$"' _ "$ADMIN_PORT"
 check "bridge exits 0 on SIGTERM (allkeys-lru run)" stop "$lru_PID"
+# every message sent once but the cancelled one and lost's 3: no head
+# alone went out (a copy sent again would show here too)
+stop "$SIM_PID"
+check "the simulator got each message once, none of lost's" \
+    eq "$(json "$WORK/sim.json" .submit_sm)" $((RECORDS - 1))
 
 finish

@@ -69,7 +69,7 @@ start_redis
 start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 1500 \
     --dlr-delay-ms 500
 conf slow "" ""
-for a in slow patient silent never drain; do
+for a in slow patient silent never drain failonly; do
     echo pw | "$BIN/smppctl" -c "$WORK/slow.conf" account add "$a" \
         --password-stdin --tps 1000 >/dev/null
 done
@@ -163,5 +163,49 @@ check "nothing left in the queue for a restart to send a third time" \
 stop "$SIM_PID"
 check "the SMSC saw each message twice, no more" \
     eq "$(json "$WORK/sim.json" .submit_sm)" $((2 * N))
+
+# ---- failure receipts only: the first real receipt decides -------------------
+# registered_delivery 2 (failures only) and an SMSC whose receipts say
+# DELIVRD or UNDELIV at random. A message sent twice (the one resend after
+# an unknown outcome) is accepted twice and gets two receipts; the first
+# makes the record final, and the customer gets a receipt exactly when
+# that one is a failure: never copy 2's UNDELIV after copy 1's DELIVRD.
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 1500 \
+    --dlr-delay-ms 500 --dlr-mix DELIVRD:50,UNDELIV:50
+conf failonly "" ""
+check "bridge starts (failure receipts only)" run_bridge failonly "$WORK/failonly.conf"
+# a transmitter that goes away: the receipts it gets stay in P:dlr:{failonly}
+OPS=()
+for ((i = 1; i <= N; i++)); do OPS+=("submit:3460001:3460$(printf %07d "$i"):fail only:2"); done
+perl "$ROOT/tests/interop/ops_client.pl" --port "$BRIDGE_PORT" --system-id failonly \
+    --password pw --bind tx --timeout 10 "${OPS[@]}" >"$WORK/failonly.jsonl" 2>"$WORK/failonly.err"
+check "$N submits with registered_delivery 2, each ESME_ROK" \
+    eq "$(jq -r 'select(.op == "submit") | .status' "$WORK/failonly.jsonl" | grep -cx 0)" "$N"
+final_count() {
+    echo $(($(records_in DELIVERED failonly) + $(records_in UNDELIVERABLE failonly)))
+}
+all_final() { [ "$(final_count)" -eq "$N" ]; }
+check "every message final within 60 s" wait_until 60 all_final
+# every copy answered (each timed-out one late) and every receipt of each
+# copy taken in by the bridge (deliver_sm_resp ESME_ROK)
+ok_copies() {
+    echo $(($(metric 'smppbridge_upstream_submits_total{connector="sim",status="ESME_ROK"}') +
+        $(metric 'smppbridge_upstream_late_responses_total{connector="sim",status="ESME_ROK"}')))
+}
+copies_done() {
+    [ "$(metric 'smppbridge_upstream_submits_total{connector="sim",status="timeout"}')" = \
+        "$(metric 'smppbridge_upstream_late_responses_total{connector="sim"')" ] &&
+        [ "$(metric smppbridge_upstream_deliver_acked_total)" -ge "$(ok_copies)" ]
+}
+check "every copy's receipt taken in within 30 s" wait_until 30 copies_done
+FO_RESENT=$(cdrs resent 1 failonly)
+echo "    $FO_RESENT of $N messages sent twice; $(ok_copies) copies accepted"
+check "some messages were sent twice (the case this is about)" ge "$FO_RESENT" 1
+check "the customer got one receipt per message whose record is UNDELIVERABLE" \
+    eq "$(R XLEN 'sb:dlr:{failonly}')" "$(records_in UNDELIVERABLE failonly)"
+check "each message's record has the receipted marker" \
+    eq "$(for k in $(R --scan --pattern 'sb:msg:{failonly}:*'); do R HGET "$k" receipted; done | grep -cx 1)" "$N"
+stop "$failonly_PID"
+stop "$SIM_PID"
 
 finish
