@@ -206,6 +206,7 @@ static const struct conf_key conf_redis_keys[] = {
     K_STR(RD, "prefix", prefix, "sb", conf_check_prefix, 0),
     K_UINT(RD, "cdr_maxlen", cdr_maxlen, "1000000", 0, 100000000),
     K_UINT(RD, "dead_maxlen", dead_maxlen, "100000", 100, 10000000),
+    K_UINT(RD, "dlr_maxlen", dlr_maxlen, "100000", 100, 100000000),
     K_UINT(RD, "dead_entry_max", dead_entry_max, "4096", 256, 65536),
     K_ADDRS(RD, "sentinels", sentinels, n_sentinels, NULL),
     K_STR(RD, "master_name", master_name, "mymaster", conf_check_nonempty, 0),

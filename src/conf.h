@@ -79,6 +79,8 @@ struct conf_redis {
     char prefix[64];             /* key prefix, "sb" */
     unsigned cdr_maxlen;         /* P:cdr kept about this long; 0: no CDRs */
     unsigned dead_maxlen;        /* P:dead kept about this long (entries) */
+    unsigned dlr_maxlen;         /* P:dlr:{ID}: upstream's receipts and MO
+                                    for one account, waiting (entries) */
     unsigned dead_entry_max;     /* bytes of a PDU kept in P:dead, cut after */
     /* Sentinel: when any is set, the master's address is asked of them
      * (in turn) before each connection, and host/port are not used. */

@@ -707,7 +707,8 @@ static void on_receipt_stored(int status, void *arg)
     struct incoming *in = arg;
     struct relay *r = in->r;
     if (status != 0) {
-        r->stats.store_errors++;
+        if (status != STORE_FULL) /* a full stream is logged by the store */
+            r->stats.store_errors++;
         incoming_finish(in, ESME_RX_T_APPN); /* upstream resends it */
         return;
     }
@@ -925,7 +926,7 @@ static void route_inbound(struct relay *r, struct incoming *in,
     }
     r->stats.mo_routed++;
     snprintf(in->map.account, sizeof in->map.account, "%s", acct);
-    if (store_dlr_add(r->st, acct, in->raw, in->len, on_receipt_stored, in) != 0)
+    if (store_dlr_add(r->st, acct, in->raw, in->len, 1, on_receipt_stored, in) != 0)
         on_receipt_stored(-1, in);
 }
 
@@ -1053,7 +1054,7 @@ static void on_failure_stored(int status, void *arg)
 
 static void store_failure_receipt(struct failure_wait *w)
 {
-    if (store_dlr_add(w->r->st, w->account, w->pdu, w->len, on_failure_stored,
+    if (store_dlr_add(w->r->st, w->account, w->pdu, w->len, 0, on_failure_stored,
                       w) != 0)
         on_failure_stored(-1, w);
 }

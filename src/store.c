@@ -322,6 +322,7 @@ struct pending {
     char id[16];           /* the account asked for (HGETALL has no id) */
     char msg_id[32];       /* store_queue_add: whose record gets the entry */
     char *ukey;            /* store_queue_sent: the id map key (owned) */
+    int dlr_refused;       /* store_dlr_add: refused, only measuring */
     unsigned ttl_s;        /* store_queue_sent: its time to live */
     struct pending *prev, *next;
 };
@@ -342,6 +343,11 @@ struct store_conn {
     struct event *sentinel_ev; /* its answer's deadline */
     int sentinel_next;         /* index of the next one to ask */
 };
+
+/* Accounts remembered as having a full receipt stream, and for how long
+ * before one deliver_sm is let through to measure it again. */
+#define DLR_FULL_SLOTS 64
+#define DLR_FULL_RECHECK_MS 1000u
 
 struct store {
     struct event_base *base;
@@ -370,6 +376,14 @@ struct store {
     struct store_stats stats;
     struct metrics_family *m_latency, *m_dead, *m_dead_cut; /* store_metrics() */
     struct metrics_family *m_id_collisions;
+    struct metrics_family *m_dlr_full;
+    /* Accounts whose P:dlr:{ID} had dlr_maxlen entries at the last look,
+     * until when upstream's deliver_sm for them are refused (see
+     * dlr_stream_full()); a few at most, so a small array. */
+    struct {
+        char account[16];
+        uint64_t until_ms;
+    } dlr_full[DLR_FULL_SLOTS];
     /* Redis's maxmemory-policy when it evicts keys (anything but
      * noeviction): the store is not up while it does ("" otherwise, and
      * while it is not known). Asked on every new command connection,
@@ -1967,6 +1981,69 @@ int store_idmap_find(struct store *st, const char *connector,
  * passes the real one on. Read and write are two steps: two instances
  * taking the two copies' receipts in the same few milliseconds may both
  * pass theirs on; a script would close that, at the cost above. */
+/* ---- the bound on each account's receipt stream ------------------------
+ * Receipts and MO wait in P:dlr:{ID} while the customer is away, up to
+ * [relay] ttl. Each write also measures the stream (XLEN in the same
+ * transaction); at dlr_maxlen the account is remembered as full, and
+ * upstream's deliver_sm for it are refused (STORE_FULL: the relay answers
+ * ESME_RX_T_APPN, upstream keeps them and sends them again) until
+ * DLR_FULL_RECHECK_MS later, when one is let through to measure again.
+ * The bound is soft by the writes already on their way. */
+
+static int dlr_stream_full(struct store *st, const char *account)
+{
+    uint64_t now = clock_mono_ms();
+    for (size_t i = 0; i < DLR_FULL_SLOTS; i++)
+        if (st->dlr_full[i].until_ms > now &&
+            strcmp(st->dlr_full[i].account, account) == 0)
+            return 1;
+    return 0;
+}
+
+/* What a write found: <len> entries waiting for <account>. */
+static void dlr_stream_measured(struct store *st, const char *account,
+                                long long len)
+{
+    size_t slot = DLR_FULL_SLOTS, i;
+    for (i = 0; i < DLR_FULL_SLOTS; i++) {
+        if (strcmp(st->dlr_full[i].account, account) == 0)
+            break;
+        if (slot == DLR_FULL_SLOTS && st->dlr_full[i].until_ms <= clock_mono_ms())
+            slot = i; /* a free (or lapsed) slot */
+    }
+    if (len < (long long)st->cfg.dlr_maxlen) {
+        if (i < DLR_FULL_SLOTS)
+            st->dlr_full[i].until_ms = 0;
+        return;
+    }
+    if (i == DLR_FULL_SLOTS)
+        i = slot < DLR_FULL_SLOTS ? slot : 0;
+    if (st->dlr_full[i].until_ms == 0 || strcmp(st->dlr_full[i].account, account))
+        log_event(LOG_WARN, TAG,
+                  LOG_FIELDS("account", account, "reason", "receipt-stream-full"),
+                  "%lld receipts and MO wait for %s ([redis] dlr_maxlen %u): "
+                  "upstream's deliver_sm for it are refused until it reads them",
+                  len, account, st->cfg.dlr_maxlen);
+    snprintf(st->dlr_full[i].account, sizeof st->dlr_full[i].account, "%s",
+             account);
+    st->dlr_full[i].until_ms = clock_mono_ms() + DLR_FULL_RECHECK_MS;
+}
+
+/* The length XLEN reported as the last reply of transaction reply <e>. */
+static void dlr_measured_from(struct store *st, const char *account,
+                              const redisReply *e)
+{
+    if (e && e->elements > 0 &&
+        e->element[e->elements - 1]->type == REDIS_REPLY_INTEGER)
+        dlr_stream_measured(st, account, e->element[e->elements - 1]->integer);
+}
+
+/* A deliver_sm refused for a full stream, counted by account. */
+static void count_dlr_refusal(struct store *st, const char *account)
+{
+    metrics_add(st->m_dlr_full, 1, METRICS_LABELS(account));
+}
+
 struct receipt_job {
     struct store *st;
     char account[16], msg_id[32], state[16], final_ms[24], error[16];
@@ -2001,7 +2078,11 @@ static void receipt_job_done(struct receipt_job *j, int status)
 static void complete_receipt_exec(struct store *st, redisReply *r,
                                   struct pending *p)
 {
-    receipt_job_done(p->arg, exec_reply(st, r) ? 0 : -1);
+    struct receipt_job *j = p->arg;
+    redisReply *e = exec_reply(st, r);
+    if (e && j->pdu)
+        dlr_measured_from(st, j->account, e);
+    receipt_job_done(j, e ? 0 : -1);
 }
 
 static int is_final_state(const char *s)
@@ -2017,11 +2098,17 @@ static void complete_receipt_record(struct store *st, redisReply *r,
     struct receipt_job *j = p->arg;
     char mkey[KEY_LEN], dkey[KEY_LEN], ckey[KEY_LEN], maxlen[16];
     const char *cdr[CDR_MAX_ARGS], *hset[8], *hdel[3], *xadd[5], *mark[4];
+    const char *xlen[2];
     size_t xlens[5];
-    struct store_cmd cmds[5];
+    struct store_cmd cmds[6];
     int n = 0, nc = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         receipt_job_done(j, -1);
+        return;
+    }
+    if (j->pdu && dlr_stream_full(st, j->account)) {
+        count_dlr_refusal(st, j->account); /* nothing written: it comes again */
+        receipt_job_done(j, STORE_FULL);
         return;
     }
     msg_key(st, j->account, j->msg_id, mkey, sizeof mkey);
@@ -2073,6 +2160,8 @@ static void complete_receipt_record(struct store *st, redisReply *r,
         memcpy(xadd, x, sizeof x);
         memcpy(xlens, l, sizeof l);
         cmds[n++] = (struct store_cmd){5, xadd, xlens};
+        xlen[0] = "XLEN", xlen[1] = dkey;
+        cmds[n++] = (struct store_cmd){2, xlen, NULL}; /* measured last */
     }
     if (n == 0) {
         receipt_job_done(j, 0); /* no record (older than id_ttl), none wanted */
@@ -2123,14 +2212,46 @@ static int final_add(struct store *st, const char *account,
     return 0;
 }
 
+/* store_dlr_add's transaction: XADD, XLEN; or, refused, XLEN alone. */
+static void complete_dlr_add(struct store *st, redisReply *r, struct pending *p)
+{
+    if (p->dlr_refused) {
+        if (r && r->type == REDIS_REPLY_INTEGER)
+            dlr_stream_measured(st, p->id, r->integer);
+        p->cb.done(STORE_FULL, p->arg);
+        return;
+    }
+    redisReply *e = exec_reply(st, r);
+    dlr_measured_from(st, p->id, e);
+    p->cb.done(e ? 0 : -1, p->arg);
+}
+
 int store_dlr_add(struct store *st, const char *account, const uint8_t *pdu,
-                  size_t len, store_done_cb cb, void *arg)
+                  size_t len, int from_upstream, store_done_cb cb, void *arg)
 {
     char key[KEY_LEN];
+    struct pending *p;
     snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
-    const char *argv[] = {"XADD", key, "*", "p", (const char *)pdu};
-    size_t lens[] = {4, strlen(key), 1, 1, len};
-    return run(st, complete_done, cb, arg, 5, argv, lens);
+    const char *xlen[] = {"XLEN", key};
+    if (from_upstream && dlr_stream_full(st, account)) {
+        /* refused; the length is asked again so that the mark is lifted
+         * as soon as the customer has read enough */
+        count_dlr_refusal(st, account);
+        p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_dlr_add, arg,
+                     2, xlen, NULL);
+        if (p)
+            p->dlr_refused = 1;
+    } else {
+        const char *xadd[] = {"XADD", key, "*", "p", (const char *)pdu};
+        size_t lens[] = {4, strlen(key), 1, 1, len};
+        const struct store_cmd cmds[] = {{5, xadd, lens}, {2, xlen, NULL}};
+        p = run_multi(st, complete_dlr_add, arg, cmds, 2);
+    }
+    if (!p)
+        return -1;
+    p->cb.done = cb;
+    snprintf(p->id, sizeof p->id, "%s", account);
+    return 0;
 }
 
 int store_dlr_range(struct store *st, const char *account, const char *after,
@@ -2490,7 +2611,7 @@ int store_receipt_add(struct store *st, const char *account,
                       size_t len, store_done_cb cb, void *arg)
 {
     if (!final_state) /* not final: only the customer's copy */
-        return pdu ? store_dlr_add(st, account, pdu, len, cb, arg) : -1;
+        return pdu ? store_dlr_add(st, account, pdu, len, 1, cb, arg) : -1;
     return final_add(st, account, msg_id, final_state, final_ms, error, 1, pdu,
                      len, cb, arg);
 }
@@ -2608,6 +2729,11 @@ static void store_metrics(struct store *st)
     st->m_dead_cut = metrics_family(
         m, METRICS_COUNTER, "smppbridge_dead_letters_truncated_total",
         "Dead letters whose PDU was cut to [redis] dead_entry_max bytes.", NULL);
+    st->m_dlr_full = metrics_family(
+        m, METRICS_COUNTER, "smppbridge_receipt_stream_full_total",
+        "Receipts and MO from upstream refused (ESME_RX_T_APPN, upstream "
+        "sends them again) while the account had [redis] dlr_maxlen waiting.",
+        "account");
     st->m_id_collisions = metrics_family(
         m, METRICS_COUNTER, "smppbridge_upstream_id_collisions_total",
         "Upstream message ids already mapped to another message when sent: "

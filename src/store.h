@@ -83,7 +83,8 @@ struct store_idmap {
 };
 
 /* Status of a completed command: 0 ok, -1 failed (Redis down, error
- * reply, timeout). */
+ * reply, timeout), STORE_FULL refused by a per-account bound. */
+#define STORE_FULL (-2)
 typedef void (*store_done_cb)(int status, void *arg);
 typedef void (*store_account_cb)(int status, const struct account *a,
                                  void *arg); /* a NULL: no such account */
@@ -209,15 +210,21 @@ int store_idmap_find(struct store *st, const char *connector,
  * state (<final_state>, a message_state name, or NULL for an
  * intermediate receipt; recorded once, with the CDR), and, when <pdu> is
  * not NULL, the rewritten deliver_sm added to the account's delivery
- * stream. The record is read, then written in one transaction. */
+ * stream. The record is read, then written in one transaction. Refused
+ * with STORE_FULL, nothing written, while the account's stream is full
+ * (store_dlr_add). */
 int store_receipt_add(struct store *st, const char *account,
                       const char *msg_id, const char *final_state,
                       uint64_t final_ms, unsigned error, const uint8_t *pdu,
                       size_t len, store_done_cb cb, void *arg);
 
-/* Per-account delivery queue (receipts and MO). */
+/* Per-account delivery queue (receipts and MO). <from_upstream>: what
+ * upstream sent (an MO, an intermediate receipt), refused with
+ * STORE_FULL while the account has [redis] dlr_maxlen entries waiting -
+ * upstream keeps it and sends it again; our own failure receipts are
+ * not (one per queued message: the queue caps bound them). */
 int store_dlr_add(struct store *st, const char *account, const uint8_t *pdu,
-                  size_t len, store_done_cb cb, void *arg);
+                  size_t len, int from_upstream, store_done_cb cb, void *arg);
 /* Entries after <after> ("-" for the start), up to <count>. */
 int store_dlr_range(struct store *st, const char *account, const char *after,
                     unsigned count, store_entries_cb cb, void *arg);
