@@ -620,7 +620,7 @@ static int late_remember(struct up_session *us, const struct up_msg *m)
     snprintf(e.entry_id, sizeof e.entry_id, "%s", m->entry_id);
     snprintf(e.account, sizeof e.account, "%s", m->account);
     snprintf(e.msg_id, sizeof e.msg_id, "%s", m->msg_id);
-    int r = lateq_add(&us->late, &e, now, late_drop, us->conn->up);
+    int r = lateq_add(&us->late, &e, now);
     if (r == 1)
         metrics_add(us->conn->up->m_late_forgotten, 1,
                     METRICS_LABELS(cfg->name));
@@ -1180,7 +1180,7 @@ static void on_up_close(struct sess *s, enum sess_close_reason why, void *ctx)
     us->bound = 0;
     us->sess = NULL;
     /* no answer comes on a closed connection */
-    lateq_clear(&us->late, late_drop, u);
+    lateq_clear(&us->late);
     sess_unref(s);
     if (!u->stopping && us->conn->state == UP_CONN_ACTIVE)
         schedule_reconnect(us);
@@ -1305,7 +1305,7 @@ static int conn_open(struct up *u, struct up_conn *c, struct up_conn_plan *plan,
         us->type = !pairs ? SESS_BIND_TRX : (i % 2 ? SESS_BIND_RX : SESS_BIND_TX);
         us->transmitter = us->type != SESS_BIND_RX;
         us->reconnect_ev = evtimer_new(u->base, on_reconnect, us);
-        lateq_init(&us->late, cfg->late_resp_max);
+        lateq_init(&us->late, cfg->late_resp_max, late_drop, u);
     }
     c->state = UP_CONN_ACTIVE;
     for (unsigned i = 0; connect && i < n; i++)
