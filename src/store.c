@@ -1186,6 +1186,11 @@ int store_up(const struct store *st)
     return st->conns[CONN_CMD].up && !st->evicting[0];
 }
 
+int store_connected(const struct store *st)
+{
+    return st->conns[CONN_CMD].up;
+}
+
 void store_on_state(struct store *st, store_state_cb cb, void *arg)
 {
     st->state_cb = cb;

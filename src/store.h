@@ -104,6 +104,10 @@ int store_up(const struct store *st);
 /* Redis's maxmemory-policy when it is an evicting one (the reason the
  * store is not up although connected), or NULL. */
 const char *store_unready_reason(const struct store *st);
+/* 1 when the command connection is up and answering, whatever Redis's
+ * eviction policy: writes that keep what this instance holds (touching
+ * its pending entries) go on while the store is not up for new work. */
+int store_connected(const struct store *st);
 void store_on_state(struct store *st, store_state_cb cb, void *arg);
 void store_on_event(struct store *st, store_event_cb cb, void *arg);
 

@@ -1099,10 +1099,13 @@ static void on_claim_timer(evutil_socket_t fd, short what, void *arg)
     struct up *u = arg;
     (void)fd;
     (void)what;
-    if (!store_up(u->st))
+    /* touched while Redis is reachable at all: an evicting Redis makes
+     * the store not up for new work, but what we hold must not look
+     * abandoned, or another instance would claim it and send it again */
+    if (!store_connected(u->st))
         return;
     touch_held(u);
-    if (!u->stopping && capacity(u) > u->n_held)
+    if (store_up(u->st) && !u->stopping && capacity(u) > u->n_held)
         store_queue_claim(u->st, u->cfg->queue.claim_idle_ms,
                           u->cfg->queue.batch, on_claimed, u);
 }
