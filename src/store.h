@@ -183,6 +183,20 @@ int store_queue_unknown(struct store *st, const char *entry_id,
                         const char *account, const char *msg_id,
                         const char *why, int resent, store_done_cb cb,
                         void *arg);
+/* Unknown outcomes, remembered with the message so that the resend bound
+ * holds across a restart and when another instance claims the entry.
+ * store_msg_note_unknown: a copy of queued message <msg_id> of <account>
+ * got no answer (<resent> 0: field unknown_copies + 1), or a copy went
+ * out after such an outcome (<resent> 1: field resent = 1). Fire and
+ * forget, only while the message is QUEUED. store_msg_unknown reads both
+ * back for an entry taken from history or claimed: <copies> 0 and
+ * <resent> 0 for a message that never had an unknown outcome. */
+typedef void (*store_unknown_cb)(int status, unsigned copies, int resent,
+                                 void *arg);
+int store_msg_note_unknown(struct store *st, const char *account,
+                           const char *msg_id, int resent);
+int store_msg_unknown(struct store *st, const char *account,
+                      const char *msg_id, store_unknown_cb cb, void *arg);
 /* One more upstream id for a message (another copy of it that upstream
  * accepted): its receipt is matched like the first one's. Only the id
  * map is written; fire and forget. */
