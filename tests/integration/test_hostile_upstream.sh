@@ -9,7 +9,10 @@
 # at most twice and ends UNKNOWN (stat:UNKNOWN receipt), never REJECTD;
 # and with resend_unknown = never, exactly once. A bridge stopped while
 # messages wait for a late answer records them UNKNOWN and leaves nothing
-# in the queue that a restart would send a third time.
+# in the queue that a restart would send a third time. The bound holds
+# across runs: a bridge stopped (SIGTERM) while first copies are out, or
+# killed (kill -9) while they wait for their one resend, and started
+# again, sends no message more than twice in all.
 . "$(dirname "$0")/lib.sh"
 
 N=30
@@ -23,7 +26,7 @@ conf() {
     ADMIN_PORT=$(free_port)
     # the first lines continue bridge_conf's [upstream sim]
     bridge_conf "$WORK/$1.conf" "$BRIDGE_PORT" "sessions = 1
-resp_timeout = 1s
+resp_timeout = ${RESP_TIMEOUT:-1s}
 reconnect_min = 100ms
 reconnect_max = 500ms
 $3
@@ -69,7 +72,7 @@ start_redis
 start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 1500 \
     --dlr-delay-ms 500
 conf slow "" ""
-for a in slow patient silent never drain; do
+for a in slow patient silent never drain term crash; do
     echo pw | "$BIN/smppctl" -c "$WORK/slow.conf" account add "$a" \
         --password-stdin --tps 1000 >/dev/null
 done
@@ -163,5 +166,61 @@ check "nothing left in the queue for a restart to send a third time" \
 stop "$SIM_PID"
 check "the SMSC saw each message twice, no more" \
     eq "$(json "$WORK/sim.json" .submit_sm)" $((2 * N))
+
+# ---- SIGTERM while first copies are out, then a restart ----------------------
+# resp_timeout 3 s: the signal comes while every first copy is out, and
+# they time out during the drain
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 600000
+RESP_TIMEOUT=3s conf term "" "late_resp_grace = 2s"
+check "bridge starts (resp_timeout 3s)" run_bridge term "$WORK/term.conf"
+check "$N messages, never answered" load term term
+all_out() { [ "$(metric smppbridge_upstream_window_used)" -eq "$N" ]; }
+check "every first copy is out, unanswered" wait_until 10 all_out
+check "SIGTERM while they are out: the bridge drains and exits 0" stop "$term_PID"
+check "copies that timed out during the drain are recorded UNKNOWN" \
+    eq "$(records_in UNKNOWN term) $(records_in REJECTED term)" "$N 0"
+check "nothing left pending for the next run to send again" \
+    eq "$(R XLEN sb:queue) $(R XPENDING sb:queue bridge | head -1)" "0 0"
+check "the same bridge starts again" run_bridge term2 "$WORK/term.conf"
+queue_empty() { [ "$(R XLEN sb:queue) $(R XPENDING sb:queue bridge | head -1)" = "0 0" ]; }
+check "the restarted bridge has nothing left to do" wait_until 30 queue_empty
+stop "$term2_PID"
+stop "$SIM_PID"
+check "SIGTERM and restart: the SMSC saw each message at most twice in all" \
+    le "$(json "$WORK/sim.json" .submit_sm)" $((2 * N))
+
+# ---- kill -9 while messages wait for their one resend, then a restart --------
+# retry_min 2 s: after its first copy times out each message waits that
+# long for the resend; the bridge is killed meanwhile. The restart takes
+# the entries back from its own history and must count that first copy.
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 600000
+RETRY_MIN=2s conf crash "" "late_resp_grace = 2s"
+check "bridge starts (retry_min 2s)" run_bridge crash "$WORK/crash.conf"
+check "$N messages, never answered" load crash crash
+resend_due() {
+    [ "$(metric 'smppbridge_upstream_unknown_outcomes_total{connector="sim",action="resent"}')" -eq "$N" ]
+}
+check "every first copy timed out, each message waits for its one resend" \
+    wait_until 10 resend_due
+kill -KILL "$crash_PID"
+wait "$crash_PID" 2>/dev/null
+unknown_copies() {
+    local n=0 k
+    for k in $(R --scan --pattern "sb:msg:{crash}:*"); do
+        [ "$(R HGET "$k" unknown_copies)" = 1 ] && n=$((n + 1))
+    done
+    echo "$n"
+}
+check "each record counts its copy whose outcome is unknown" eq "$(unknown_copies)" "$N"
+check "the same bridge starts again after kill -9" run_bridge crash2 "$WORK/crash.conf"
+all_unknown() { [ "$(records_in UNKNOWN crash)" -eq "$N" ]; }
+check "the restarted bridge ends every message UNKNOWN" wait_until 30 all_unknown
+check "none recorded REJECTED, each CDR says UNKNOWN and resent=1" \
+    eq "$(records_in REJECTED crash) $(cdrs state UNKNOWN crash) $(cdrs resent 1 crash)" "0 $N $N"
+stop "$crash2_PID"
+stop "$SIM_PID"
+check "kill -9 and restart: the SMSC saw each message at most twice in all" \
+    le "$(json "$WORK/sim.json" .submit_sm)" $((2 * N))
+check "and each at least once" ge "$(json "$WORK/sim.json" .submit_sm)" "$N"
 
 finish
