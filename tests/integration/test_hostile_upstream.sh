@@ -202,8 +202,7 @@ resend_due() {
 }
 check "every first copy timed out, each message waits for its one resend" \
     wait_until 10 resend_due
-kill -KILL "$crash_PID"
-wait "$crash_PID" 2>/dev/null
+{ kill -KILL "$crash_PID" && wait "$crash_PID"; } 2>/dev/null
 unknown_copies() {
     local n=0 k
     for k in $(R --scan --pattern "sb:msg:{crash}:*"); do
