@@ -12,7 +12,9 @@
 # in the queue that a restart would send a third time. The bound holds
 # across runs: a bridge stopped (SIGTERM) while first copies are out, or
 # killed (kill -9) while they wait for their one resend, and started
-# again, sends no message more than twice in all.
+# again, sends no message more than twice in all. While Redis runs with an
+# evicting policy (the bridge is not ready) the entries it holds are still
+# touched, so that no other instance claims and resends them.
 . "$(dirname "$0")/lib.sh"
 
 N=30
@@ -72,7 +74,7 @@ start_redis
 start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 1500 \
     --dlr-delay-ms 500
 conf slow "" ""
-for a in slow patient silent never drain term crash; do
+for a in slow patient silent never drain term crash evict; do
     echo pw | "$BIN/smppctl" -c "$WORK/slow.conf" account add "$a" \
         --password-stdin --tps 1000 >/dev/null
 done
@@ -221,5 +223,29 @@ stop "$SIM_PID"
 check "kill -9 and restart: the SMSC saw each message at most twice in all" \
     le "$(json "$WORK/sim.json" .submit_sm)" $((2 * N))
 check "and each at least once" ge "$(json "$WORK/sim.json" .submit_sm)" "$N"
+
+# ---- Redis turns to an evicting policy while messages are held -------------
+# claim_idle 1 s: held entries must be touched every third of it, also
+# while the store is not ready, or another instance would claim them
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 600000
+conf evict "claim_idle = 1s" ""
+check "bridge starts (claim_idle 1s)" run_bridge evict "$WORK/evict.conf"
+check "$N messages, never answered" load evict evict
+waiting_evict() { [ "$(grep -c 'waiting for a late answer' "$WORK/evict.log")" -eq "$N" ]; }
+check "each waits for a late answer, held by the bridge" wait_until 30 waiting_evict
+R CONFIG SET maxmemory-policy allkeys-lru >/dev/null
+R CLIENT KILL TYPE normal >/dev/null # the bridge reconnects and asks again
+evicting() { grep -q 'maxmemory-policy is allkeys-lru' "$WORK/evict.log"; }
+check "the bridge sees the evicting policy (not ready)" wait_until 20 evicting
+# the largest idle time of a pending entry, in ms
+idle_max() { R XPENDING sb:queue bridge - + 1000 | awk 'NR % 4 == 3 && $1 > m { m = $1 } END { print m + 0 }'; }
+idle_over() { [ "$(idle_max)" -gt 1500 ]; }
+check "while Redis evicts, held entries are touched: none idle past claim_idle for 4 s" \
+    eval '! wait_until 4 idle_over 2>/dev/null'
+check "and they are still pending, held by this bridge" \
+    eq "$(R XPENDING sb:queue bridge | head -1)" "$N"
+R CONFIG SET maxmemory-policy noeviction >/dev/null
+stop "$evict_PID"
+stop "$SIM_PID"
 
 finish
