@@ -4,8 +4,18 @@
  * response arriving late can still be matched by sequence number.
  *
  * Bounded: at most <cap> entries; when full, the oldest is forgotten to
- * make room (the caller is told, to count it). Entries leave in the order
- * they came (all have the same grace), so expiry looks only at the head.
+ * make room. Entries leave in the order they came (all have the same
+ * grace), so expiry looks only at the head. Every entry forgotten before
+ * it was answered - for room, past its grace, or by lateq_clear - goes to
+ * the queue's <dropped> callback, so that the caller's count of copies
+ * that may still be answered stays true.
+ *
+ * A session times its requests out in the order it sent them, so entries
+ * come in the order of their sequence numbers (which wrap from
+ * LATEQ_SEQ_MAX to 1, SMPP 3.4 section 3.2): a late answer is found by
+ * binary search on the distance from the head's number, not by scanning
+ * up to late_resp_max entries. Should an entry ever come out of that
+ * order, the queue falls back to a scan until it is empty again.
  * Pure data: no I/O, the caller passes the time.
  */
 #ifndef SMPPBRIDGE_LATEQ_H
@@ -13,10 +23,13 @@
 
 #include <stdint.h>
 
+#define LATEQ_SEQ_MAX 0x7FFFFFFFu /* an SMPP sequence_number's largest */
+
 /* What a late answer needs to be used even once the message has left
  * memory: which queue entry and message it was for. */
 struct lateq_entry {
-    uint32_t seq;            /* 0: taken (a hole until it reaches the head) */
+    uint32_t seq;            /* 1..LATEQ_SEQ_MAX */
+    uint8_t taken;           /* answered: a hole until it reaches the head */
     uint64_t until_ms;       /* forgotten at this time */
     char entry_id[32];
     char account[16];
@@ -25,32 +38,36 @@ struct lateq_entry {
     uint8_t registered_delivery;
 };
 
+/* Called for an entry forgotten before it was answered; <e> is valid
+ * during the call, which must not use the queue. */
+typedef void (*lateq_drop_fn)(const struct lateq_entry *e, void *arg);
+
 struct lateq {
     struct lateq_entry *e;   /* ring of <cap>, allocated on first add */
     unsigned cap, head, n;
+    int unordered;           /* an entry came out of sequence order */
+    lateq_drop_fn dropped;
+    void *drop_arg;
 };
 
-/* Called for an entry forgotten before it was answered (for room, or by
- * lateq_clear); <e> is valid during the call. */
-typedef void (*lateq_drop_fn)(const struct lateq_entry *e, void *arg);
-
-/* An empty queue of at most <cap> entries (>= 1); nothing is allocated. */
-void lateq_init(struct lateq *q, unsigned cap);
+/* An empty queue of at most <cap> entries (>= 1); nothing is allocated.
+ * <dropped> (may be NULL) hears of every entry forgotten unanswered. */
+void lateq_init(struct lateq *q, unsigned cap, lateq_drop_fn dropped,
+                void *arg);
 
 /* Remember <e> (its seq not 0) until <e>->until_ms. When full, the oldest
- * is forgotten first and passed to <dropped>. Returns 1 when one was
- * forgotten for room, 0 otherwise, -1 out of memory (nothing stored). */
-int lateq_add(struct lateq *q, const struct lateq_entry *e, uint64_t now_ms,
-              lateq_drop_fn dropped, void *arg);
+ * is forgotten first. Returns 1 when one was forgotten for room, 0
+ * otherwise, -1 out of memory (nothing stored). */
+int lateq_add(struct lateq *q, const struct lateq_entry *e, uint64_t now_ms);
 
 /* The entry for <seq>, if one is remembered and not past its time: copied
- * to <out> and forgotten; 1, or 0 when there is none. */
+ * to <out> and forgotten; 1, or 0 when there is none. O(log n). */
 int lateq_take(struct lateq *q, uint32_t seq, uint64_t now_ms,
                struct lateq_entry *out);
 
 /* Forget everything (the session closed: no answer can come any more);
- * each entry still waiting goes to <dropped> (may be NULL). */
-void lateq_clear(struct lateq *q, lateq_drop_fn dropped, void *arg);
+ * each entry still waiting goes to the <dropped> callback. */
+void lateq_clear(struct lateq *q);
 
 /* Entries remembered (answered ones not yet at the head included). */
 unsigned lateq_len(const struct lateq *q);

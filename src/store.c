@@ -314,6 +314,7 @@ struct pending {
         store_idmap_cb idmap;
         store_ids_cb ids;
         store_count_cb count;
+        store_unknown_cb unknown;
         store_queue_stats_cb qstats;
     } cb;
     void *arg;
@@ -1220,6 +1221,11 @@ int store_up(const struct store *st)
     return st->conns[CONN_CMD].up && !st->evicting[0];
 }
 
+int store_connected(const struct store *st)
+{
+    return st->conns[CONN_CMD].up;
+}
+
 void store_on_state(struct store *st, store_state_cb cb, void *arg)
 {
     st->state_cb = cb;
@@ -1848,6 +1854,60 @@ int store_queue_unknown(struct store *st, const char *entry_id,
     qc_key(st, account, qckey, sizeof qckey);
     return run_finish(st, entry_id, "", "", "0", mkey, qckey, "UNKNOWN", "",
                       why, 1, resent, cb, arg);
+}
+
+/* A fact about a queued message that must outlive this process (see
+ * store_msg_note_unknown): KEYS[1] the record; ARGV[1] "copy" (one more
+ * copy whose outcome is unknown: field unknown_copies) or "resent" (a copy
+ * went out after one: field resent). Only while the message is QUEUED: a
+ * finished record keeps its final fields, and one that expired is not
+ * made again (it would have no TTL). Rare (only unknown outcomes), so
+ * sent whole (EVAL) rather than kept loaded. */
+static const char note_unknown_script[] =
+    "if redis.call('HGET', KEYS[1], 'state') ~= 'QUEUED' then return 0 end "
+    "if ARGV[1] == 'copy' then "
+    "return redis.call('HINCRBY', KEYS[1], 'unknown_copies', 1) end "
+    "redis.call('HSET', KEYS[1], 'resent', '1') return 1";
+
+int store_msg_note_unknown(struct store *st, const char *account,
+                           const char *msg_id, int resent)
+{
+    char mkey[KEY_LEN];
+    msg_key(st, account, msg_id, mkey, sizeof mkey);
+    const char *argv[] = {"EVAL", note_unknown_script, "1", mkey,
+                          resent ? "resent" : "copy"};
+    return run(st, complete_done, NULL, NULL, 5, argv, NULL);
+}
+
+/* HMGET unknown_copies resent: [count or nil, "1" or nil]. */
+static void complete_unknown(struct store *st, redisReply *r,
+                             struct pending *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        p->cb.unknown(-1, 0, 0, p->arg);
+        return;
+    }
+    const redisReply *c = r->element[0], *s = r->element[1];
+    unsigned long copies = c->type == REDIS_REPLY_STRING
+                               ? strtoul(c->str, NULL, 10) : 0;
+    int resent = s->type == REDIS_REPLY_STRING && s->len == 1 &&
+                 s->str[0] == '1';
+    p->cb.unknown(0, copies > 1000 ? 1000 : (unsigned)copies, resent, p->arg);
+}
+
+int store_msg_unknown(struct store *st, const char *account,
+                      const char *msg_id, store_unknown_cb cb, void *arg)
+{
+    char mkey[KEY_LEN];
+    msg_key(st, account, msg_id, mkey, sizeof mkey);
+    const char *argv[] = {"HMGET", mkey, "unknown_copies", "resent"};
+    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
+                                 complete_unknown, arg, 4, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.unknown = cb;
+    return 0;
 }
 
 int store_idmap_add(struct store *st, const char *connector,

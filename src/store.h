@@ -107,6 +107,10 @@ int store_up(const struct store *st);
 /* Redis's maxmemory-policy when it is an evicting one (the reason the
  * store is not up although connected), or NULL. */
 const char *store_unready_reason(const struct store *st);
+/* 1 when the command connection is up and answering, whatever Redis's
+ * eviction policy: writes that keep what this instance holds (touching
+ * its pending entries) go on while the store is not up for new work. */
+int store_connected(const struct store *st);
 void store_on_state(struct store *st, store_state_cb cb, void *arg);
 void store_on_event(struct store *st, store_event_cb cb, void *arg);
 
@@ -182,6 +186,20 @@ int store_queue_unknown(struct store *st, const char *entry_id,
                         const char *account, const char *msg_id,
                         const char *why, int resent, store_done_cb cb,
                         void *arg);
+/* Unknown outcomes, remembered with the message so that the resend bound
+ * holds across a restart and when another instance claims the entry.
+ * store_msg_note_unknown: a copy of queued message <msg_id> of <account>
+ * got no answer (<resent> 0: field unknown_copies + 1), or a copy went
+ * out after such an outcome (<resent> 1: field resent = 1). Fire and
+ * forget, only while the message is QUEUED. store_msg_unknown reads both
+ * back for an entry taken from history or claimed: <copies> 0 and
+ * <resent> 0 for a message that never had an unknown outcome. */
+typedef void (*store_unknown_cb)(int status, unsigned copies, int resent,
+                                 void *arg);
+int store_msg_note_unknown(struct store *st, const char *account,
+                           const char *msg_id, int resent);
+int store_msg_unknown(struct store *st, const char *account,
+                      const char *msg_id, store_unknown_cb cb, void *arg);
 /* One more upstream id for a message (another copy of it that upstream
  * accepted): its receipt is matched like the first one's. Only the id
  * map is written; fire and forget. */

@@ -16,7 +16,12 @@
  * session remembers its timed-out sequence numbers (at most late_resp_max,
  * for late_resp_grace) so that a late submit_sm_resp is still matched: it
  * maps the upstream id, so the real receipt reaches the customer, and it
- * is not a glitch.
+ * is not a glitch. The bound holds across runs: each copy whose outcome
+ * became unknown, and the resend, are noted in the message's record
+ * (store_msg_note_unknown), and an entry taken back after a restart or
+ * claimed from a dead instance goes on from that count; a bridge that
+ * stops ends UNKNOWN, rather than leaving for the next run, every message
+ * a copy of which may have been accepted.
  */
 #include "common.h"
 
@@ -117,6 +122,8 @@ enum up_msg_place {
     UP_MSG_SENT,       /* a session's transaction */
     UP_MSG_WAITING,    /* outcome unknown, no resend left: waiting list */
     UP_MSG_FINISHING,  /* its outcome is being written to Redis */
+    UP_MSG_LOADING,    /* taken back or claimed: its unknown copies are
+                        * being read from its record (on no list) */
 };
 
 struct up_msg {
@@ -153,6 +160,7 @@ struct up_msg {
     char map_conn[64];                  /* the id map goes under this one */
     struct up_msg *next;                /* in the list it is on */
     struct up_msg *hnext;               /* in the held set */
+    struct up *up_owner;                /* LOADING: before sent_on is set */
 };
 
 struct up {
@@ -550,6 +558,20 @@ static void arm_waiting(struct up *u)
 
 static void finish_unknown(struct up *u, struct up_msg *m);
 
+/* The connector a message finishes under (its metrics label, its way
+ * back to <u>) when no copy went out in this run: an active one, else any
+ * that was ever opened. Slot 0 is opened first, so one always exists. */
+static struct up_conn *home_conn(struct up *u)
+{
+    for (int i = 0; i < u->n_conns; i++)
+        if (u->conns[i].state == UP_CONN_ACTIVE)
+            return &u->conns[i];
+    for (int i = 0; i < u->n_conns; i++)
+        if (u->conns[i].cfg)
+            return &u->conns[i];
+    return &u->conns[0];
+}
+
 /* No more copies of <m>: it waits for a late answer until the connector's
  * late_resp_grace is over. When no copy can be answered any more (all
  * were lost with their sessions, or forgotten) there is nothing to wait
@@ -583,6 +605,8 @@ static void go_waiting(struct up *u, struct up_msg *m)
  * never REJECTED. */
 static void finish_unknown(struct up *u, struct up_msg *m)
 {
+    if (!m->sent_on) /* copies went out in an earlier run, none in this one */
+        m->sent_on = home_conn(u);
     m->fail_status = m->late_pending || !m->lost_copies ? SESS_STATUS_TIMEOUT
                                                          : SESS_STATUS_CLOSED;
     m->place = UP_MSG_FINISHING;
@@ -647,7 +671,7 @@ static int late_remember(struct up_session *us, const struct up_msg *m)
     snprintf(e.entry_id, sizeof e.entry_id, "%s", m->entry_id);
     snprintf(e.account, sizeof e.account, "%s", m->account);
     snprintf(e.msg_id, sizeof e.msg_id, "%s", m->msg_id);
-    int r = lateq_add(&us->late, &e, now, late_drop, us->conn->up);
+    int r = lateq_add(&us->late, &e, now);
     if (r == 1)
         metrics_add(us->conn->up->m_late_forgotten, 1,
                     METRICS_LABELS(cfg->name));
@@ -811,7 +835,10 @@ static void on_accepted(struct up *u, struct up_msg *m, const struct pdu *resp)
  * was written): it may have been accepted. */
 static void on_unknown(struct up *u, struct up_msg *m)
 {
-    if (++m->attempts < u->cfg->queue.max_attempts && may_send_again(u, m)) {
+    /* stopping: no copy goes out any more, and a resend left for the next
+     * run would follow copies whose late answers nobody waits for */
+    if (!u->stopping && ++m->attempts < u->cfg->queue.max_attempts &&
+        may_send_again(u, m)) {
         unknown_count(u, m, "resent");
         retry_later(u, m);
     } else {
@@ -825,7 +852,7 @@ static void on_refused(struct up *u, struct up_msg *m, uint32_t status)
     if (maybe_taken(m)) {
         /* an earlier copy may have been accepted: this refusal does not
          * say the message was not sent */
-        if (is_temporary(status) && may_send_again(u, m) &&
+        if (!u->stopping && is_temporary(status) && may_send_again(u, m) &&
             ++m->attempts < u->cfg->queue.max_attempts)
             retry_later(u, m);
         else
@@ -852,6 +879,8 @@ static void on_submit_resp(struct sess *s, const struct pdu *resp,
         m->late_pending++;
     else if (unanswered)
         m->lost_copies++; /* no answer to it can come any more */
+    if (unanswered) /* a restart or another instance must know it too */
+        store_msg_note_unknown(u->st, m->account, m->msg_id, 0);
     if (status == ESME_ROK)
         on_accepted(u, m, resp);
     else if (m->late_ok)
@@ -942,6 +971,7 @@ static int try_send(struct up *u, struct up_conn *c, struct up_msg *m)
     if (maybe_taken(m)) { /* the one copy more the bound allows */
         m->resent = 1;
         u->stats.resent_unknown++;
+        store_msg_note_unknown(u->st, m->account, m->msg_id, 1);
     }
     u->n_inflight++;
     u->stats.sent++;
@@ -1035,6 +1065,45 @@ static void maybe_read(struct up *u)
         u->reading = 1;
 }
 
+/* The unknown copies of a message taken back or claimed, as its record
+ * says (store_msg_note_unknown): it continues where the run that sent
+ * those copies stopped, so the resend bound holds across restarts and
+ * instances. Not known (Redis failed): the message is let go; it stays
+ * pending in the stream and is claimed again once idle. */
+static void on_msg_unknown(int status, unsigned copies, int resent, void *arg)
+{
+    struct up_msg *m = arg;
+    struct up *u = m->up_owner;
+    if (status != 0) {
+        msg_free(u, m);
+        return;
+    }
+    m->lost_copies = copies; /* their late answers went with their sessions */
+    m->resent = resent || copies > 1;
+    if (maybe_taken(m) && (u->stopping || !may_send_again(u, m))) {
+        log_event(LOG_INFO, TAG,
+                  LOG_FIELDS("account", m->account, "msg_id", m->msg_id),
+                  "message %s of %s: %u earlier copies with an unknown "
+                  "outcome%s: not sent again", m->msg_id, m->account, copies,
+                  m->resent ? ", one of them a resend" : "");
+        finish_unknown(u, m);
+        return;
+    }
+    ready_push(u, m); /* after an unknown copy, its next is the one resend */
+    up_pump(u);
+}
+
+/* <m>, just taken from the stream, goes out only once its record has
+ * said how many of its copies had an unknown outcome. */
+static void msg_load(struct up *u, struct up_msg *m)
+{
+    m->place = UP_MSG_LOADING;
+    m->up_owner = u;
+    u->stats.claimed++;
+    if (store_msg_unknown(u->st, m->account, m->msg_id, on_msg_unknown, m) != 0)
+        msg_free(u, m); /* pending in the stream: claimed again once idle */
+}
+
 /* What this consumer read in a previous run and never finished (it was
  * killed, say): taken back first, before anything new. */
 static void on_history(int status, const struct store_entry *e, size_t n,
@@ -1049,10 +1118,8 @@ static void on_history(int status, const struct store_entry *e, size_t n,
     for (size_t i = 0; status == 0 && i < n; i++) {
         struct up_msg *m = msg_new(u, &e[i]);
         snprintf(u->history_after, sizeof u->history_after, "%s", e[i].id);
-        if (m) {
-            u->stats.claimed++;
-            ready_push(u, m);
-        }
+        if (m)
+            msg_load(u, m);
     }
     up_pump(u);
 }
@@ -1095,10 +1162,8 @@ static void on_claimed(int status, const struct store_entry *e, size_t n,
     struct up *u = arg;
     for (size_t i = 0; status == 0 && i < n; i++) {
         struct up_msg *m = msg_new(u, &e[i]);
-        if (m) {
-            u->stats.claimed++;
-            ready_push(u, m);
-        }
+        if (m)
+            msg_load(u, m);
     }
     up_pump(u);
 }
@@ -1126,10 +1191,13 @@ static void on_claim_timer(evutil_socket_t fd, short what, void *arg)
     struct up *u = arg;
     (void)fd;
     (void)what;
-    if (!store_up(u->st))
+    /* touched while Redis is reachable at all: an evicting Redis makes
+     * the store not up for new work, but what we hold must not look
+     * abandoned, or another instance would claim it and send it again */
+    if (!store_connected(u->st))
         return;
     touch_held(u);
-    if (!u->stopping && capacity(u) > u->n_held)
+    if (store_up(u->st) && !u->stopping && capacity(u) > u->n_held)
         store_queue_claim(u->st, u->cfg->queue.claim_idle_ms,
                           u->cfg->queue.batch, on_claimed, u);
 }
@@ -1207,7 +1275,7 @@ static void on_up_close(struct sess *s, enum sess_close_reason why, void *ctx)
     us->bound = 0;
     us->sess = NULL;
     /* no answer comes on a closed connection */
-    lateq_clear(&us->late, late_drop, u);
+    lateq_clear(&us->late);
     sess_unref(s);
     if (!u->stopping && us->conn->state == UP_CONN_ACTIVE)
         schedule_reconnect(us);
@@ -1332,7 +1400,7 @@ static int conn_open(struct up *u, struct up_conn *c, struct up_conn_plan *plan,
         us->type = !pairs ? SESS_BIND_TRX : (i % 2 ? SESS_BIND_RX : SESS_BIND_TX);
         us->transmitter = us->type != SESS_BIND_RX;
         us->reconnect_ev = evtimer_new(u->base, on_reconnect, us);
-        lateq_init(&us->late, cfg->late_resp_max);
+        lateq_init(&us->late, cfg->late_resp_max, late_drop, u);
     }
     c->state = UP_CONN_ACTIVE;
     for (unsigned i = 0; connect && i < n; i++)
@@ -1725,16 +1793,32 @@ int up_reload(struct up *u, const struct conf *next, char *summary,
     return 0;
 }
 
-/* Messages waiting for a late answer end UNKNOWN now (see go_waiting);
- * the drain waits for that to be written like for any answer. */
+/* End UNKNOWN now every message on list <*head> a copy of which may have
+ * been accepted (see go_waiting); the others stay on it. */
+static void finish_taken_on(struct up *u, struct up_msg **head)
+{
+    struct up_msg *m = *head;
+    while (m) {
+        struct up_msg *next = m->next;
+        if (maybe_taken(m)) {
+            list_unlink(u, m);
+            finish_unknown(u, m);
+        }
+        m = next;
+    }
+}
+
+/* Messages waiting for a late answer, and those waiting to be sent again
+ * after an unknown outcome, end UNKNOWN now (see go_waiting): a resend in
+ * the next run would come after copies whose late answers no one waits
+ * for any more. The drain waits for that to be written like for any
+ * answer; what was never sent stays pending in the stream. */
 void up_stop(struct up *u)
 {
     u->stopping = 1;
-    while (u->waiting) {
-        struct up_msg *m = u->waiting;
-        list_unlink(u, m);
-        finish_unknown(u, m);
-    }
+    finish_taken_on(u, &u->waiting);
+    finish_taken_on(u, &u->retry);
+    finish_taken_on(u, &u->ready);
 }
 
 unsigned up_in_memory(const struct up *u)

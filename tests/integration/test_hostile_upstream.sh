@@ -9,7 +9,12 @@
 # at most twice and ends UNKNOWN (stat:UNKNOWN receipt), never REJECTD;
 # and with resend_unknown = never, exactly once. A bridge stopped while
 # messages wait for a late answer records them UNKNOWN and leaves nothing
-# in the queue that a restart would send a third time.
+# in the queue that a restart would send a third time. The bound holds
+# across runs: a bridge stopped (SIGTERM) while first copies are out, or
+# killed (kill -9) while they wait for their one resend, and started
+# again, sends no message more than twice in all. While Redis runs with an
+# evicting policy (the bridge is not ready) the entries it holds are still
+# touched, so that no other instance claims and resends them.
 . "$(dirname "$0")/lib.sh"
 
 N=30
@@ -23,7 +28,7 @@ conf() {
     ADMIN_PORT=$(free_port)
     # the first lines continue bridge_conf's [upstream sim]
     bridge_conf "$WORK/$1.conf" "$BRIDGE_PORT" "sessions = 1
-resp_timeout = 1s
+resp_timeout = ${RESP_TIMEOUT:-1s}
 reconnect_min = 100ms
 reconnect_max = 500ms
 $3
@@ -69,7 +74,7 @@ start_redis
 start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 1500 \
     --dlr-delay-ms 500
 conf slow "" ""
-for a in slow patient silent never drain failonly; do
+for a in slow patient silent never drain failonly term crash evict; do
     echo pw | "$BIN/smppctl" -c "$WORK/slow.conf" account add "$a" \
         --password-stdin --tps 1000 >/dev/null
 done
@@ -206,6 +211,84 @@ check "the customer got one receipt per message whose record is UNDELIVERABLE" \
 check "each message's record has the receipted marker" \
     eq "$(for k in $(R --scan --pattern 'sb:msg:{failonly}:*'); do R HGET "$k" receipted; done | grep -cx 1)" "$N"
 stop "$failonly_PID"
+
+# ---- SIGTERM while first copies are out, then a restart ----------------------
+# resp_timeout 3 s: the signal comes while every first copy is out, and
+# they time out during the drain
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 600000
+RESP_TIMEOUT=3s conf term "" "late_resp_grace = 2s"
+check "bridge starts (resp_timeout 3s)" run_bridge term "$WORK/term.conf"
+check "$N messages, never answered" load term term
+all_out() { [ "$(metric smppbridge_upstream_window_used)" -eq "$N" ]; }
+check "every first copy is out, unanswered" wait_until 10 all_out
+check "SIGTERM while they are out: the bridge drains and exits 0" stop "$term_PID"
+check "copies that timed out during the drain are recorded UNKNOWN" \
+    eq "$(records_in UNKNOWN term) $(records_in REJECTED term)" "$N 0"
+check "nothing left pending for the next run to send again" \
+    eq "$(R XLEN sb:queue) $(R XPENDING sb:queue bridge | head -1)" "0 0"
+check "the same bridge starts again" run_bridge term2 "$WORK/term.conf"
+queue_empty() { [ "$(R XLEN sb:queue) $(R XPENDING sb:queue bridge | head -1)" = "0 0" ]; }
+check "the restarted bridge has nothing left to do" wait_until 30 queue_empty
+stop "$term2_PID"
+stop "$SIM_PID"
+check "SIGTERM and restart: the SMSC saw each message at most twice in all" \
+    le "$(json "$WORK/sim.json" .submit_sm)" $((2 * N))
+
+# ---- kill -9 while messages wait for their one resend, then a restart --------
+# retry_min 2 s: after its first copy times out each message waits that
+# long for the resend; the bridge is killed meanwhile. The restart takes
+# the entries back from its own history and must count that first copy.
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 600000
+RETRY_MIN=2s conf crash "" "late_resp_grace = 2s"
+check "bridge starts (retry_min 2s)" run_bridge crash "$WORK/crash.conf"
+check "$N messages, never answered" load crash crash
+resend_due() {
+    [ "$(metric 'smppbridge_upstream_unknown_outcomes_total{connector="sim",action="resent"}')" -eq "$N" ]
+}
+check "every first copy timed out, each message waits for its one resend" \
+    wait_until 10 resend_due
+{ kill -KILL "$crash_PID" && wait "$crash_PID"; } 2>/dev/null
+unknown_copies() {
+    local n=0 k
+    for k in $(R --scan --pattern "sb:msg:{crash}:*"); do
+        [ "$(R HGET "$k" unknown_copies)" = 1 ] && n=$((n + 1))
+    done
+    echo "$n"
+}
+check "each record counts its copy whose outcome is unknown" eq "$(unknown_copies)" "$N"
+check "the same bridge starts again after kill -9" run_bridge crash2 "$WORK/crash.conf"
+all_unknown() { [ "$(records_in UNKNOWN crash)" -eq "$N" ]; }
+check "the restarted bridge ends every message UNKNOWN" wait_until 30 all_unknown
+check "none recorded REJECTED, each CDR says UNKNOWN and resent=1" \
+    eq "$(records_in REJECTED crash) $(cdrs state UNKNOWN crash) $(cdrs resent 1 crash)" "0 $N $N"
+stop "$crash2_PID"
+stop "$SIM_PID"
+check "kill -9 and restart: the SMSC saw each message at most twice in all" \
+    le "$(json "$WORK/sim.json" .submit_sm)" $((2 * N))
+check "and each at least once" ge "$(json "$WORK/sim.json" .submit_sm)" "$N"
+
+# ---- Redis turns to an evicting policy while messages are held -------------
+# claim_idle 1 s: held entries must be touched every third of it, also
+# while the store is not ready, or another instance would claim them
+start_sim sim --system-id smppbridge --password simpass --resp-delay-ms 600000
+conf evict "claim_idle = 1s" ""
+check "bridge starts (claim_idle 1s)" run_bridge evict "$WORK/evict.conf"
+check "$N messages, never answered" load evict evict
+waiting_evict() { [ "$(grep -c 'waiting for a late answer' "$WORK/evict.log")" -eq "$N" ]; }
+check "each waits for a late answer, held by the bridge" wait_until 30 waiting_evict
+R CONFIG SET maxmemory-policy allkeys-lru >/dev/null
+R CLIENT KILL TYPE normal >/dev/null # the bridge reconnects and asks again
+evicting() { grep -q 'maxmemory-policy is allkeys-lru' "$WORK/evict.log"; }
+check "the bridge sees the evicting policy (not ready)" wait_until 20 evicting
+# the largest idle time of a pending entry, in ms
+idle_max() { R XPENDING sb:queue bridge - + 1000 | awk 'NR % 4 == 3 && $1 > m { m = $1 } END { print m + 0 }'; }
+idle_over() { [ "$(idle_max)" -gt 1500 ]; }
+check "while Redis evicts, held entries are touched: none idle past claim_idle for 4 s" \
+    eval '! wait_until 4 idle_over 2>/dev/null'
+check "and they are still pending, held by this bridge" \
+    eq "$(R XPENDING sb:queue bridge | head -1)" "$N"
+R CONFIG SET maxmemory-policy noeviction >/dev/null
+stop "$evict_PID"
 stop "$SIM_PID"
 
 finish
