@@ -728,10 +728,11 @@ size_t dlr_id_candidates(const char *id, size_t n, char out[][DLR_ID_MAX + 1],
     return count;
 }
 
-static int all_digits(const char *s, size_t n)
+/* Every character a hex digit: the id reads as a number in some radix. */
+static int all_hex_digits(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (!is_digit(s[i]))
+        if (!is_digit(s[i]) && !((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f'))
             return 0;
     return 1;
 }
@@ -743,9 +744,11 @@ int dlr_id_key(const char *id, size_t n, int fold_case, char *out, size_t cap)
     if (id == NULL || n == 0 || n > DLR_ID_MAX || !is_word(id, n))
         return -1;
     size_t start = 0;
-    /* only a number's zeros carry no meaning: "0ab" and "ab" may be two
-     * messages of an upstream with alphanumeric ids */
-    if (all_digits(id, n))
+    /* only a number's zeros carry no meaning ("0xy" and "xy" may be two
+     * messages of an upstream with alphanumeric ids); a hex id's padding
+     * must go too, since the same id written in decimal in a receipt
+     * converts back to hex without it (dlr_id_lookup_forms) */
+    if (all_hex_digits(id, n))
         while (start + 1 < n && id[start] == '0')
             start++;
     size_t len = n - start;

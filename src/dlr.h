@@ -293,9 +293,11 @@ size_t dlr_id_candidates(const char *id, size_t n, char out[][DLR_ID_MAX + 1],
  * The form the id map stores upstream id <id> under (its key), plus a NUL.
  * With <fold_case>: dlr_id_canonical(), for an upstream whose ids do not
  * depend on case. Without (the default): the id exactly as given, except
- * that an all-decimal id loses its leading zeros - a zero-padded number is
- * the same number - so two ids that differ only in case, or "0ab" and
- * "ab", stay two keys. Returns the length, or -1 as dlr_id_canonical().
+ * that an id of hex digits only loses its leading zeros - a zero-padded
+ * number is the same number, and its receipt may write it in the other
+ * radix, which has no padding - so two ids that differ only in case, or
+ * "0xy" and "xy", stay two keys. Returns the length, or -1 as
+ * dlr_id_canonical().
  */
 int dlr_id_key(const char *id, size_t n, int fold_case, char *out, size_t cap);
 

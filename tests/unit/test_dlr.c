@@ -1196,14 +1196,18 @@ static const char *key_of(const char *id, int fold)
 }
 
 /* Two messages whose ids differ only in case, or in a leading zero of an
- * alphanumeric id, keep two keys unless the connector folds case. */
+ * id that is not a number, keep two keys unless the connector folds case;
+ * a number's padding (decimal or hex) is not part of the key. */
 Test(dlr_id, key_case_sensitive_keeps_distinct_ids)
 {
     cr_assert_str_eq(key_of("abcD1", 0), "abcD1");
     cr_assert_str_eq(key_of("ABCD1", 0), "ABCD1");
-    cr_assert_str_eq(key_of("0ab", 0), "0ab");
-    cr_assert_str_eq(key_of("ab", 0), "ab");
+    cr_assert_str_eq(key_of("0xy", 0), "0xy");
+    cr_assert_str_eq(key_of("xy", 0), "xy");
     /* a zero-padded number is the same number */
+    cr_assert_str_eq(key_of("0ab", 0), "ab");
+    cr_assert_str_eq(key_of("0a1b2c3d", 0), "a1b2c3d");
+    cr_assert_str_eq(key_of("000003E8", 0), "3E8");
     cr_assert_str_eq(key_of("0000029095", 0), "29095");
     cr_assert_str_eq(key_of("000", 0), "0");
     cr_assert_str_eq(key_of("74e02ee1-4e2f", 0), "74e02ee1-4e2f");
@@ -1255,6 +1259,23 @@ Test(dlr_id, lookup_forms_sensitive)
                  (const char *const[]){"1000", "4096", NULL},
                  (const int[]){DLR_ID_SAME, DLR_ID_OTHER_RADIX});
     cr_assert_eq(dlr_id_lookup_forms("", 0, 0, BOTH, NULL, NULL, 4), 0);
+}
+
+/* A zero-padded hex resp id, its receipt in decimal: the converted form
+ * has no padding, and neither has the key the resp id was stored under. */
+Test(dlr_id, padded_hex_resp_id_matches_its_decimal_receipt)
+{
+    char out[DLR_ID_FORMS_MAX][DLR_ID_MAX + 1];
+    int kind[DLR_ID_FORMS_MAX];
+    const char *stored = key_of("0a1b2c3d", 0);
+    cr_assert_not_null(stored);
+    size_t n = dlr_id_lookup_forms("169552957", 9, 0, BOTH, out, kind,
+                                   DLR_ID_FORMS_MAX);
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(out[i], stored) == 0 && kind[i] == DLR_ID_OTHER_RADIX)
+            found = 1;
+    cr_assert(found, "receipt id:169552957 finds the key %s", stored);
 }
 
 Test(dlr_id, lookup_forms_insensitive)
