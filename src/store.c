@@ -184,14 +184,14 @@ enum script_id {
  * ARGV[2] map value, ARGV[3] TTL s, ARGV[4] connector, ARGV[5] upstream
  * id as written, ARGV[6] now ms, ARGV[7] "1" when it was sent again
  * after an unknown outcome (field "resent"). The id map is set only when
- * the id is not mapped yet (NX): an id upstream gave to another message
+ * the id is not mapped yet (GET, then SET: SET NX GET needs Redis 7): an id upstream gave to another message
  * too is never overwritten, and the reply, the value it had ("" when
  * none), says whose it was (complete_sent). Nothing else here depends on
  * what Redis holds but the entry's cost, given back by qdel. */
 static const char sent_script[] =
     QDEL_LUA
-    "local old = redis.call('SET', KEYS[2], ARGV[2], 'NX', 'GET', 'EX', "
-    "ARGV[3]) "
+    "local old = redis.call('GET', KEYS[2]) "
+    "if not old then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end "
     "redis.call('XACK', KEYS[1], 'bridge', ARGV[1]) "
     "qdel(KEYS[1], ARGV[1], KEYS[4]) "
     "redis.call('HSET', KEYS[3], 'state', 'ENROUTE', 'connector', ARGV[4], "
