@@ -608,7 +608,7 @@ static void incoming_finish(struct incoming *in, uint32_t status)
 {
     if (status == ESME_ROK)
         in->r->stats.upstream_acked++;
-    if (sess_state(in->sess) != SESS_CLOSED)
+    if (sess_answering(in->sess)) /* a closing session still answers */
         sess_reply(in->sess, in->command_id, in->seq, status, NULL);
     sess_unref(in->sess);
     free(in->raw);
