@@ -147,10 +147,12 @@ static void accept_client(struct event_base *base, int fd,
 {
     struct sim *sim = &the_sim;
     struct sim_client *c = calloc(1, sizeof *c);
+    if (!c)
+        evutil_closesocket(fd);
+    /* net_accepted_bev owns <fd> from here: closed if it fails */
     struct bufferevent *bev = c ? net_accepted_bev(base, fd, tls) : NULL;
     if (!bev) {
         free(c);
-        evutil_closesocket(fd);
         return;
     }
     c->sim = sim;

@@ -107,6 +107,12 @@ struct down_account {
     struct down_account *hnext;
 };
 
+/* Lines about connections closed before a bind (timeouts, bad PDUs,
+ * silent TLS handshakes): at most this many per window, whatever rate
+ * strangers choose. */
+#define UNBOUND_LOG_LINES 10u
+#define UNBOUND_LOG_WINDOW_MS 60000u
+
 struct down {
     struct event_base *base;
     const struct conf *cfg;
@@ -128,6 +134,7 @@ struct down {
     struct verifier *verifier;
     struct verify_batch *batches;     /* password checks running */
     struct auth_limiter *by_peer, *by_pair;
+    struct log_ratelimit unbound_log; /* closed before a bind */
     uint64_t verify_cost_ms;          /* recent password checks, smoothed */
     struct msgid_gen ids;
     int ids_ready;
@@ -275,7 +282,9 @@ static void on_close(struct sess *s, enum sess_close_reason why, void *ctx)
         d->n_bound--;
         account_detach(d, c->acct);
     } else if (why != SESS_CLOSE_PEER_EOF && why != SESS_CLOSE_UNBIND &&
-               why != SESS_CLOSE_BIND_FAILED) {
+               why != SESS_CLOSE_BIND_FAILED &&
+               log_ratelimit_allow(&d->unbound_log, clock_mono_ms(),
+                                   UNBOUND_LOG_LINES, UNBOUND_LOG_WINDOW_MS)) {
         log_event(LOG_WARN, TAG,
                   LOG_FIELDS("peer", c->peer, "reason", sess_close_reason_name(why),
                              "bad_pdus", LOG_NUM(sess_stats(s)->glitches)),
@@ -1216,10 +1225,12 @@ static void accept_client(struct down *d, int fd, struct sockaddr *peer,
         return;
     }
     struct down_client *c = calloc(1, sizeof *c);
+    if (!c)
+        evutil_closesocket(fd);
+    /* net_accepted_bev owns <fd> from here: closed if it fails */
     struct bufferevent *bev = c ? net_accepted_bev(d->base, fd, tls) : NULL;
     if (!bev) {
         free(c);
-        evutil_closesocket(fd);
         gate_release(d->gate, key);
         return;
     }

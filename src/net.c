@@ -131,13 +131,18 @@ struct bufferevent *net_accepted_bev(struct event_base *base, int fd,
     int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (!tls)
-        return bufferevent_socket_new(base, fd, opts);
+    if (!tls) {
+        struct bufferevent *bev = bufferevent_socket_new(base, fd, opts);
+        if (!bev)
+            evutil_closesocket(fd);
+        return bev;
+    }
     SSL *ssl = SSL_new(tls);
     if (!ssl) {
         evutil_closesocket(fd);
         return NULL;
     }
+    /* on failure libevent frees <ssl>, whose socket BIO closes <fd> */
     return bufferevent_openssl_socket_new(base, fd, ssl,
                                           BUFFEREVENT_SSL_ACCEPTING, opts);
 }

@@ -39,7 +39,7 @@ struct evconnlistener *net_listen(struct event_base *base, const char *hostport,
                                   char *err);
 
 /* A bufferevent for an accepted socket (TCP_NODELAY set): plain when
- * <tls> is NULL. */
+ * <tls> is NULL. It owns <fd>: on failure (NULL) <fd> is closed. */
 struct bufferevent *net_accepted_bev(struct event_base *base, int fd,
                                      SSL_CTX *tls);
 
