@@ -68,6 +68,12 @@ cleanup() {
         umount -R "$r/dev" "$r/proc" "$r/sys" 2>/dev/null
         umount -R -l "$r/dev" "$r/proc" "$r/sys" 2>/dev/null
     done
+    if [ "$FAILED" -ne 0 ] && [ "$KEEP" != yes ]; then
+        # the roots go, the logs of a failed run stay for reading
+        local kept
+        kept=$(mktemp -d /var/tmp/smppbridge-fresh-logs.XXXXXX)
+        cp -a "$LOGS/." "$kept/" && echo "fresh-check: logs kept in $kept"
+    fi
     if [ "$KEEP" = yes ]; then
         echo "fresh-check: kept $TOP"
     elif ! grep -qs " $TOP/" /proc/mounts; then
@@ -214,6 +220,7 @@ if [ "$RUN_TEST" = yes ]; then
         in_root "$r" sh -c "cd /src/smppbridge && make test" >"$LOGS/make-test.log" 2>&1
     rc=$?
     result "make test" $rc "$(($(date +%s) - t)) s: $(grep -a '^tests:' "$LOGS/make-test.log" | tail -1)"
+    [ $rc -eq 0 ] || grep -a -e 'not ok' -e FAIL -e Error "$LOGS/make-test.log" | head -10 | sed 's/^/    /'
 else
     printf 'fresh-check: %-58s %s\n' "make test" "skipped (--skip-test)"
 fi
