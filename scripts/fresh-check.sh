@@ -171,6 +171,10 @@ t=$(date +%s)
 debootstrap --variant=minbase --include=make,git "$SUITE" "$TOP/template" "$MIRROR" \
     >"$LOGS/debootstrap.log" 2>&1
 rc=$?
+# What every Debian machine has and debootstrap leaves to the installer:
+# a hosts file that names the loopback addresses.
+printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
+    >"$TOP/template/etc/hosts"
 # Packages' maintainer scripts start no daemons in the roots (as in
 # Debian's container images): every process here is one this script started.
 printf '#!/bin/sh\nexit 101\n' >"$TOP/template/usr/sbin/policy-rc.d" 2>/dev/null &&

@@ -16,8 +16,9 @@ BUILD_PKGS="build-essential make pkg-config clang libclang-rt-dev
 libevent-dev libssl-dev libhiredis-dev libcriterion-dev
 redis-server redis-tools libsmpp34-dev tshark libnet-smpp-perl
 ca-certificates openssl jq
-curl prometheus"
-# curl and prometheus (for promtool) only serve tests/integration/test_admin.sh.
+curl prometheus bc"
+# curl and prometheus (for promtool) only serve tests/integration/test_admin.sh;
+# bc, load/bench.sh's arithmetic.
 # The runtime image's own tools: CA certificates for TLS upstreams, curl
 # for its HEALTHCHECK.
 RUNTIME_TOOLS="ca-certificates curl"

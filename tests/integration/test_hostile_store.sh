@@ -220,7 +220,7 @@ states() { # every message's state (of accounts but lost), counted
 }
 STATES=$(states)
 check "no message refused or unusable: $RECORDS records, none REJECTED or UNKNOWN ($STATES)" \
-    bash -c '! grep -qE "REJECTED|UNKNOWN" <<<"$1" && [ "$(grep -oE "[0-9]+" <<<"$1" | paste -sd+ | bc)" = "$2" ]' \
+    bash -c '! grep -qE "REJECTED|UNKNOWN" <<<"$1" && [ "$(grep -oE "[0-9]+" <<<"$1" | awk "{ n += \$1 } END { print n }")" = "$2" ]' \
     _ "$STATES" "$RECORDS"
 check "the cancelled destination is DELETED, only it" grep -q "DELETED=1 " <<<"$STATES"
 lost_states() {
