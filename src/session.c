@@ -450,6 +450,16 @@ void sess_close(struct sess *s, enum sess_close_reason why)
     sess_unref(s);
 }
 
+void sess_abort(struct sess *s, enum sess_close_reason why)
+{
+    if (s->finished)
+        return;
+    sess_ref(s);
+    sess_close(s, why); /* fails what is outstanding, once */
+    sess_finish(s);     /* no flush, no linger: the loop has stopped */
+    sess_unref(s);
+}
+
 /* ---- bind ----------------------------------------------------------- */
 
 static uint32_t bind_command(enum sess_bind_type t)

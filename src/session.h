@@ -194,6 +194,10 @@ void sess_unbind(struct sess *s);
  * peer still sends until it closes too, so that it reads every response
  * we sent and sees no reset; flush and linger are each bounded (2 s). */
 void sess_close(struct sess *s, enum sess_close_reason why);
+/* At exit, once the event loop has stopped: close (as sess_close) and
+ * finish now - on_close is called before this returns - without the
+ * flush and linger that need the loop. */
+void sess_abort(struct sess *s, enum sess_close_reason why);
 
 /* Where our sequence numbers continue (1..0x7FFFFFFF; they wrap to 1 and
  * skip numbers still outstanding). For tests of the wrap, and for a

@@ -1870,6 +1870,12 @@ void up_free(struct up *u)
 {
     if (!u)
         return;
+    /* a session still unbinding or lingering when the loop stopped */
+    u->stopping = 1;
+    for (int i = 0; i < u->n_conns; i++)
+        for (unsigned k = 0; k < u->conns[i].n_sessions; k++)
+            if (u->conns[i].sessions[k].sess)
+                sess_abort(u->conns[i].sessions[k].sess, SESS_CLOSE_LOCAL);
     for (unsigned b = 0; b < HELD_BUCKETS; b++)
         while (u->held[b])
             msg_free(u, u->held[b]);
