@@ -62,6 +62,12 @@ cat >"$WORK/bench.conf" <<CONF
 [server]
 listen = 127.0.0.1:$BRIDGE_PORT
 window = 1000
+# the 1000-bind run comes from one address, faster than the defaults allow
+max_connections_per_address = 2000
+accepts_per_second_per_address = 2000
+accept_burst_per_address = 2000
+[admin]
+listen = ""
 [redis]
 port = $REDIS_PORT
 [log]
@@ -74,7 +80,7 @@ password = simpass
 sessions = 2
 window = 100
 CONF
-echo benchpw | "$BIN/smppctl" -c "$WORK/bench.conf" account add bench --password-stdin >/dev/null
+echo benchpw | "$BIN/smppctl" -c "$WORK/bench.conf" account add bench --password-stdin --tps 0 --max-binds 0 >/dev/null
 "$BIN/smppbridge" -c "$WORK/bench.conf" 2>"$WORK/bridge.log" &
 BRIDGE_PID=$!
 PIDS+=("$BRIDGE_PID")
@@ -121,7 +127,7 @@ echo "bridge/ceiling: $(echo "scale=3; $b / $c" | bc)"
 BRIDGE2_PORT=$(free_port)
 sed "s/^listen = 127.0.0.1:$BRIDGE_PORT\$/listen = 127.0.0.1:$BRIDGE2_PORT/" \
     "$WORK/bench.conf" >"$WORK/bench2.conf"
-echo benchpw | "$BIN/smppctl" -c "$WORK/bench.conf" account add bench2 --password-stdin >/dev/null
+echo benchpw | "$BIN/smppctl" -c "$WORK/bench.conf" account add bench2 --password-stdin --tps 0 --max-binds 0 >/dev/null
 "$BIN/smppbridge" -c "$WORK/bench2.conf" 2>"$WORK/bridge2.log" &
 BRIDGE2_PID=$!
 PIDS+=("$BRIDGE2_PID")
