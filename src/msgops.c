@@ -113,13 +113,24 @@ static void on_query_state(int status, const struct store_msg *m, void *arg)
 
 /* ---- cancel_sm ------------------------------------------------------ */
 
+/* Upstream cancelled it, and the record says so: a query_sm the customer
+ * sends after our answer finds DELETED. */
+static void on_cancel_recorded(int status, void *arg)
+{
+    struct msgop *op = arg;
+    if (status != 0)
+        log_warn(TAG, "cancel of %s of %s: cancelled upstream, but its DELETED "
+                 "state could not be recorded", op->msg_id, op->account);
+    op_finish(op, ESME_ROK, NULL); /* cancelled all the same */
+}
+
 static void on_cancel_forwarded(uint32_t status, void *arg)
 {
     struct msgop *op = arg;
     if (status == ESME_ROK) {
-        store_msg_final(op->o->st, op->account, op->msg_id, "DELETED",
-                        clock_wall_ms(), 0);
-        op_finish(op, ESME_ROK, NULL);
+        if (store_msg_final(op->o->st, op->account, op->msg_id, "DELETED",
+                            clock_wall_ms(), 0, on_cancel_recorded, op) != 0)
+            on_cancel_recorded(-1, op);
         return;
     }
     /* upstream's own refusal is the answer; a lost session is ours */

@@ -2679,10 +2679,11 @@ int store_receipt_add(struct store *st, const char *account,
 /* A final state we reached (a cancel upstream), nothing for the
  * customer: the same job, and no receipt marker. */
 int store_msg_final(struct store *st, const char *account, const char *msg_id,
-                    const char *state, uint64_t final_ms, unsigned error)
+                    const char *state, uint64_t final_ms, unsigned error,
+                    store_done_cb cb, void *arg)
 {
     return final_add(st, account, msg_id, state, final_ms, error, 0, NULL, 0,
-                     NULL, NULL);
+                     cb, arg);
 }
 
 static const char *reply_str(const redisReply *r, size_t i)

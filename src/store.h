@@ -325,10 +325,11 @@ typedef void (*store_msg_cb)(int status, const struct store_msg *m,
 int store_msg_get(struct store *st, const char *account, const char *msg_id,
                   store_msg_cb cb, void *arg);
 
-/* A final state reached (a receipt, a cancel upstream): recorded once,
- * with its CDR; later ones are ignored. Fire and forget. */
+/* A final state we reached (a cancel upstream): recorded once, with its
+ * CDR; later ones are ignored. <cb> (may be NULL) once it is written. */
 int store_msg_final(struct store *st, const char *account, const char *msg_id,
-                    const char *state, uint64_t final_ms, unsigned error);
+                    const char *state, uint64_t final_ms, unsigned error,
+                    store_done_cb cb, void *arg);
 
 /* cancel_sm: what became of it. */
 enum store_cancel_outcome {
