@@ -203,6 +203,7 @@ static const struct conf_key conf_redis_keys[] = {
     K_STR(RD, "password", password, NULL, NULL, CONF_SECRET),
     K_DUR(CONF_T_MS, RD, "timeout", timeout_ms, "2s", DUR_MS(10), DUR_S(60)),
     K_DUR(CONF_T_SEC, RD, "id_ttl", id_ttl_s, "72h", DUR_H(1), DUR_D(30)),
+    K_DUR(CONF_T_SEC, RD, "final_ttl", final_ttl_s, "24h", DUR_S(1), DUR_D(30)),
     K_STR(RD, "prefix", prefix, "sb", conf_check_prefix, 0),
     K_UINT(RD, "cdr_maxlen", cdr_maxlen, "1000000", 0, 100000000),
     K_UINT(RD, "dead_maxlen", dead_maxlen, "100000", 100, 10000000),

@@ -76,6 +76,8 @@ struct conf_redis {
     char password[CONF_STR];
     unsigned timeout_ms;         /* a command slower than this fails */
     unsigned id_ttl_s;           /* upstream id -> our id map (72 h) */
+    unsigned final_ttl_s;        /* a message's state after its final
+                                    state, for query_sm (24 h) */
     char prefix[64];             /* key prefix, "sb" */
     unsigned cdr_maxlen;         /* P:cdr kept about this long; 0: no CDRs */
     unsigned dead_maxlen;        /* P:dead kept about this long (entries) */
