@@ -325,6 +325,7 @@ struct pending {
     char *ukey;            /* store_queue_sent: the id map key (owned) */
     int dlr_refused;       /* store_dlr_add: refused, only measuring */
     unsigned ttl_s;        /* store_queue_sent: its time to live */
+    size_t cost;           /* store_queue_sent: the entry's, given back */
     struct pending *prev, *next;
 };
 
@@ -1318,7 +1319,11 @@ static int parse_entry(const redisReply *r, struct store_entry *e,
             e->pdu = (const uint8_t *)v->str;
             e->pdu_len = v->len;
             break;
-        case 'r': *body = v; break;
+        case 'c': e->cost = strtoull(v->str, NULL, 10); break;
+        case 'r':
+            *body = v;
+            e->shared = 1;
+            break;
         default: break;
         }
     }
@@ -1955,52 +1960,160 @@ static void idmap_collision(struct store *st, const struct pending *p,
     send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 5, set, NULL);
 }
 
+/* The account's counters after the entry's cost was given back: an
+ * entry that was not there any more (XDEL found nothing: a second finish
+ * of the same entry) had nothing to give back, so the amounts are added
+ * again; a count below 0 (its counter hash was lost or reset) is raised
+ * to 0 by what it lacks, which a concurrent change cannot undo. */
+static void qc_settle(struct store *st, const char *account, int removed,
+                      size_t cost, const redisReply *n, const redisReply *b)
+{
+    char key[KEY_LEN], dn[24], db[24];
+    long long an = removed ? 0 : 1, ab = removed ? 0 : (long long)cost;
+    if (n && n->type == REDIS_REPLY_INTEGER && n->integer + an < 0)
+        an = -n->integer;
+    if (b && b->type == REDIS_REPLY_INTEGER && b->integer + ab < 0)
+        ab = -b->integer;
+    if (an == 0 && ab == 0)
+        return;
+    qc_key(st, account, key, sizeof key);
+    snprintf(dn, sizeof dn, "%lld", an);
+    snprintf(db, sizeof db, "%lld", ab);
+    const char *fix[] = {"HINCRBY", key, "n", dn};
+    if (an)
+        send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 4, fix, NULL);
+    fix[2] = "b", fix[3] = db;
+    if (ab)
+        send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 4, fix, NULL);
+}
+
+static void sent_collision_check(struct store *st, struct pending *p,
+                                 const redisReply *old)
+{
+    if (old && old->type == REDIS_REPLY_STRING && old->len > 0 &&
+        !idmap_names(old->str, old->len, p->id, p->msg_id))
+        idmap_collision(st, p, old);
+}
+
+/* The script's reply: the id map's value before ("" when none). */
 static void complete_sent(struct store *st, redisReply *r, struct pending *p)
 {
-    if (r && r->type == REDIS_REPLY_STRING && r->len > 0 &&
-        !idmap_names(r->str, r->len, p->id, p->msg_id))
-        idmap_collision(st, p, r);
+    sent_collision_check(st, p, r);
     if (p->cb.done)
         p->cb.done(r ? 0 : -1, p->arg);
 }
 
-int store_queue_sent(struct store *st, const char *entry_id,
+/* The transaction's reply: SET's (the value before, nil when none), XACK,
+ * XDEL, then HINCRBY n and b when the entry was counted. */
+static void complete_sent_multi(struct store *st, redisReply *r,
+                                struct pending *p)
+{
+    redisReply *e = exec_reply(st, r);
+    if (e && e->elements >= 3) {
+        sent_collision_check(st, p, e->element[0]);
+        if (p->cost)
+            qc_settle(st, p->id, e->element[2]->type == REDIS_REPLY_INTEGER &&
+                                     e->element[2]->integer > 0,
+                      p->cost, e->elements > 3 ? e->element[3] : NULL,
+                      e->elements > 4 ? e->element[4] : NULL);
+    }
+    if (p->cb.done)
+        p->cb.done(e ? 0 : -1, p->arg);
+}
+
+/* What both ways of recording a sent message share. */
+struct sent_args {
+    char ukey[KEY_LEN], mkey[KEY_LEN], qkey[KEY_LEN], qckey[KEY_LEN];
+    char val[128], ttl[16], now[24], cost[24];
+};
+
+static void sent_args_fill(struct store *st, struct sent_args *a,
+                           const struct store_entry_ref *entry,
+                           const char *connector, const char *upstream_id,
+                           const struct store_idmap *m, unsigned ttl_s)
+{
+    snprintf(a->ukey, sizeof a->ukey, "%s:up:{%s}:%s", st->cfg.prefix,
+             connector, upstream_id);
+    msg_key(st, m->account, m->msg_id, a->mkey, sizeof a->mkey);
+    snprintf(a->val, sizeof a->val, "%s\t%s\t%" PRIu64 "\t%u", m->account,
+             m->msg_id, m->ts_ms, m->registered_delivery);
+    snprintf(a->ttl, sizeof a->ttl, "%u", ttl_s);
+    snprintf(a->qkey, sizeof a->qkey, "%s:queue", st->cfg.prefix);
+    qc_key(st, m->account, a->qckey, sizeof a->qckey);
+    snprintf(a->now, sizeof a->now, "%" PRIu64, clock_wall_ms());
+    snprintf(a->cost, sizeof a->cost, "-%zu", entry->cost);
+}
+
+/* An entry without a shared body, in one transaction: no script, and no
+ * read of the entry, because its cost came with it (Lua's own overhead
+ * was most of Redis's time for a message). SET NX GET (Redis 7.0) writes
+ * the id map only when the id is not mapped yet, and says whose it was. */
+static struct pending *sent_multi(struct store *st, const struct sent_args *a,
+                                  const struct store_entry_ref *entry,
+                                  const char *connector,
+                                  const char *upstream_raw, int resent)
+{
+    const char *set[] = {"SET", a->ukey, a->val, "NX", "GET", "EX", a->ttl};
+    const char *ack[] = {"XACK", a->qkey, "bridge", entry->id};
+    const char *del[] = {"XDEL", a->qkey, entry->id};
+    const char *gn[] = {"HINCRBY", a->qckey, "n", "-1"};
+    const char *gb[] = {"HINCRBY", a->qckey, "b", a->cost};
+    const char *rec[] = {"HSET", a->mkey, "state", "ENROUTE", "connector",
+                         connector, "upstream_id", upstream_raw, "sent", a->now,
+                         "resent", "1"};
+    const char *exp[] = {"EXPIRE", a->mkey, a->ttl};
+    struct store_cmd cmds[7];
+    int n = 0;
+    cmds[n++] = (struct store_cmd){7, set, NULL};
+    cmds[n++] = (struct store_cmd){4, ack, NULL};
+    cmds[n++] = (struct store_cmd){3, del, NULL};
+    if (entry->cost) {
+        cmds[n++] = (struct store_cmd){4, gn, NULL};
+        cmds[n++] = (struct store_cmd){4, gb, NULL};
+    }
+    cmds[n++] = (struct store_cmd){resent ? 12 : 10, rec, NULL};
+    cmds[n++] = (struct store_cmd){3, exp, NULL};
+    return run_multi(st, complete_sent_multi, NULL, cmds, n);
+}
+
+int store_queue_sent(struct store *st, const struct store_entry_ref *entry,
                      const char *connector, const char *upstream_id,
                      const char *upstream_raw, const struct store_idmap *m,
                      unsigned ttl_s, store_done_cb cb, void *arg)
 {
-    char ukey[KEY_LEN], mkey[KEY_LEN], val[128], ttl[16];
-    snprintf(ukey, sizeof ukey, "%s:up:{%s}:%s", st->cfg.prefix, connector,
-             upstream_id);
-    msg_key(st, m->account, m->msg_id, mkey, sizeof mkey);
-    snprintf(val, sizeof val, "%s\t%s\t%" PRIu64 "\t%u", m->account, m->msg_id,
-             m->ts_ms, m->registered_delivery);
-    snprintf(ttl, sizeof ttl, "%u", ttl_s);
-    char qkey[KEY_LEN], qckey[KEY_LEN], now[24];
-    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
-    qc_key(st, m->account, qckey, sizeof qckey);
-    snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
+    struct sent_args a;
+    struct pending *p;
+    sent_args_fill(st, &a, entry, connector, upstream_id, m, ttl_s);
+    char *ukey_copy = strdup(a.ukey);
+    if (!ukey_copy)
+        return -1;
     /* The record cannot be final yet: its receipt is matched through the
      * id map written here, and an entry an instance holds is never
      * cancelled. It lives id_ttl from now: its receipt may come so late.
      * The final receipt is always asked for upstream: the life of the
      * message (and its CDR) ends with it. Its "entry" field stays: only a
-     * QUEUED record's entry is used, and the CDR leaves it out. */
-    const char *argv[] = {"EVALSHA", st->script_sha[SCRIPT_SENT], "4", qkey,
-                          ukey, mkey, qckey, entry_id, val, ttl, connector,
-                          upstream_raw, now, m->resent ? "1" : "0"};
-    char *ukey_copy = strdup(ukey);
-    if (!ukey_copy)
-        return -1;
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_sent, arg, 14, argv, NULL);
+     * QUEUED record's entry is used, and the CDR leaves it out. An entry
+     * with a shared body gives the body's reference back too: the
+     * script does that. */
+    if (!entry->shared) {
+        p = sent_multi(st, &a, entry, connector, upstream_raw, m->resent);
+    } else {
+        const char *argv[] = {"EVALSHA", st->script_sha[SCRIPT_SENT], "4",
+                              a.qkey, a.ukey, a.mkey, a.qckey, entry->id, a.val,
+                              a.ttl, connector, upstream_raw, a.now,
+                              m->resent ? "1" : "0"};
+        p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_sent, NULL, 14,
+                     argv, NULL);
+    }
     if (!p) {
         free(ukey_copy);
         return -1;
     }
+    p->arg = arg;
     p->cb.done = cb;
     p->ukey = ukey_copy;
     p->ttl_s = ttl_s;
+    p->cost = entry->shared ? 0 : entry->cost;
     snprintf(p->id, sizeof p->id, "%s", m->account);
     snprintf(p->msg_id, sizeof p->msg_id, "%s", m->msg_id);
     return 0;

@@ -68,6 +68,17 @@ struct store_entry {
     unsigned deliveries;    /* XAUTOCLAIM/XPENDING delivery count, if known */
     int body_lost;          /* its shared body is gone: <pdu> is its head
                              * alone, never to be sent */
+    size_t cost;            /* what it cost its account's caps (field c);
+                             * 0: written before the caps were counted */
+    int shared;             /* it names a shared body (field r) */
+};
+
+/* A queue entry being finished: its id and what its store_entry said it
+ * cost, so that finishing it can give that back without reading it. */
+struct store_entry_ref {
+    const char *id;
+    size_t cost;
+    int shared;
 };
 
 struct store_idmap {
@@ -213,7 +224,7 @@ int store_idmap_add(struct store *st, const char *connector,
  * replace_sm name it so). An id already mapped to another message is
  * never overwritten: it is marked as a collision (logged, counted), so
  * that its receipts go to dead letters rather than to either message. */
-int store_queue_sent(struct store *st, const char *entry_id,
+int store_queue_sent(struct store *st, const struct store_entry_ref *entry,
                      const char *connector, const char *upstream_id,
                      const char *upstream_raw, const struct store_idmap *m,
                      unsigned ttl_s, store_done_cb cb, void *arg);

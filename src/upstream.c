@@ -139,6 +139,8 @@ struct up_msg {
     uint32_t concat_key;
     uint8_t registered_delivery;
     int body_lost;                      /* store_entry.body_lost: never sent */
+    size_t entry_cost;                  /* store_entry.cost and .shared: */
+    int entry_shared;                   /* given back when it is finished */
     char upstream_id[DLR_ID_MAX + 1];   /* once answered: dlr_id_key() */
     char upstream_raw[DLR_ID_MAX + 1];  /* and as upstream wrote it */
     int done_only;                      /* failed for good: only XACK/XDEL left */
@@ -278,6 +280,8 @@ static struct up_msg *msg_new(struct up *u, const struct store_entry *e)
     snprintf(m->msg_id, sizeof m->msg_id, "%s", e->msg_id);
     m->ts_ms = e->ts_ms;
     m->body_lost = e->body_lost;
+    m->entry_cost = e->cost;
+    m->entry_shared = e->shared;
     if (pdu_decode(m->pdu, m->len, &p) == ESME_ROK) {
         m->registered_delivery = p.registered_delivery;
         msg_concat_key(m, &p);
@@ -317,7 +321,8 @@ static void record_sent(struct up *u, struct up_msg *m)
     map.registered_delivery = m->registered_delivery;
     map.resent = m->resent;
     m->place = UP_MSG_FINISHING;
-    if (store_queue_sent(u->st, m->entry_id, m->map_conn, m->upstream_id,
+    struct store_entry_ref entry = {m->entry_id, m->entry_cost, m->entry_shared};
+    if (store_queue_sent(u->st, &entry, m->map_conn, m->upstream_id,
                          m->upstream_raw, &map, u->cfg->redis.id_ttl_s,
                          on_recorded, m) != 0)
         on_recorded(-1, m);
