@@ -31,6 +31,7 @@
 #include "net.h"
 #include "pdu.h"
 #include "store.h"
+#include "hash.h"
 
 #define TAG "redis"
 #define RECONNECT_MIN_MS 100u
@@ -200,7 +201,9 @@ static const char sent_script[] =
     "redis.call('EXPIRE', KEYS[3], ARGV[3]) return old or ''";
 
 /*
- * Adding a message to the queue within its account's caps, in one step:
+ * Adding a message to the queue within its account's caps, in one step
+ * (when the account is near a cap, see qc_fits(); or its entry names a
+ * shared body):
  * the count and the write cannot drift apart, and two instances cannot
  * both take the last place. KEYS[1] queue, KEYS[2] message record,
  * KEYS[3] the account's counters P:qc:{ACCT} (fields n messages, b
@@ -213,8 +216,9 @@ static const char sent_script[] =
  * is created, and each entry names its body (r) and that cost (rb). A
  * body never expires: its entries never do, and it is deleted with the
  * last of them (qdel); an older body that still has a TTL loses it
- * here. Returns the entry id, or -1 over a cap (nothing written),
- * or -2 when the body it names is gone (its first entry was refused).
+ * here. Returns the entry id and the account's counts after it, or -1
+ * over a cap (nothing written), or -2 when the body it names is gone
+ * (its first entry was refused).
  */
 static const char queue_add_script[] =
     "local v = redis.call('HMGET', KEYS[3], 'n', 'b') "
@@ -237,11 +241,11 @@ static const char queue_add_script[] =
     "'t', ARGV[3], 'p', ARGV[4], 'c', cost, 'r', KEYS[4], 'rb', rb) "
     "else e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[1], 'i', ARGV[2], "
     "'t', ARGV[3], 'p', ARGV[4], 'c', cost) end "
-    "redis.call('HINCRBY', KEYS[3], 'n', 1) "
-    "redis.call('HINCRBY', KEYS[3], 'b', cost + #body) "
+    "local nn = redis.call('HINCRBY', KEYS[3], 'n', 1) "
+    "local nb = redis.call('HINCRBY', KEYS[3], 'b', cost + #body) "
     "redis.call('HSET', KEYS[2], 'entry', e, unpack(ARGV, 9)) "
     "redis.call('EXPIRE', KEYS[2], ARGV[7]) "
-    "return e";
+    "return {e, nn, nb}";
 
 /* The shared bodies of entries just read: KEYS the body keys; for each,
  * its bytes, or "" when it is gone. */
@@ -261,6 +265,7 @@ static const char msg_cancel_script[] =
     "if not v[1] then return {0} end "
     "if v[1] == 'ENROUTE' then return {2, v[3], v[4], v[5], v[6], v[7]} end "
     "if v[1] ~= 'QUEUED' then return {3} end "
+    "if not v[2] then return {4} end "
     "if #redis.call('XPENDING', KEYS[1], 'bridge', v[2], v[2], 1) > 0 then "
     "return {4} end "
     "if qdel(KEYS[1], v[2], KEYS[4]) == 0 then return {4} end "
@@ -322,10 +327,12 @@ struct pending {
     uint64_t sent_us;      /* for smppbridge_redis_latency_seconds */
     char id[16];           /* the account asked for (HGETALL has no id) */
     char msg_id[32];       /* store_queue_add: whose record gets the entry */
-    char *ukey;            /* store_queue_sent: the id map key (owned) */
+    char *ukey;            /* store_queue_sent: the id map key;
+                              store_queue_add: the record's (owned) */
     int dlr_refused;       /* store_dlr_add: refused, only measuring */
     unsigned ttl_s;        /* store_queue_sent: its time to live */
-    size_t cost;           /* store_queue_sent: the entry's, given back */
+    size_t cost;           /* store_queue_sent: the entry's, given back;
+                              store_queue_add: what it costs */
     struct pending *prev, *next;
 };
 
@@ -350,6 +357,19 @@ struct store_conn {
  * before one deliver_sm is let through to measure it again. */
 #define DLR_FULL_SLOTS 64
 #define DLR_FULL_RECHECK_MS 1000u
+
+/* What an account has queued, as last seen: see qc_fits(). */
+#define QC_SLOTS 256
+#define QC_FRESH_MS 1000u
+#define QC_MARGIN_MSGS 256u
+#define QC_MARGIN_BYTES (1u << 20)
+
+struct qc_slot {
+    char account[16];
+    uint64_t n, b;            /* the counts in the last reply */
+    uint64_t inflight_n, inflight_b; /* added here, not answered yet */
+    uint64_t seen_ms;         /* mono: when that reply came */
+};
 
 struct store {
     struct event_base *base;
@@ -392,6 +412,7 @@ struct store {
      * and again every POLICY_RECHECK_MS while it evicts. */
     char evicting[48];
     uint64_t policy_asked_ms;
+    struct qc_slot qc[QC_SLOTS]; /* see qc_fits() */
 };
 
 #define POLICY_RECHECK_MS 5000u
@@ -1682,61 +1703,214 @@ static void qc_key(const struct store *st, const char *account, char *out,
     snprintf(out, cap, "%s:qc:{%s}", st->cfg.prefix, account);
 }
 
-/* The entry and its record are in Redis (the script's answer is the
- * entry id): the customer may be told. -1 or -2: over the account's caps
- * (or the shared body is gone): status 1, nothing was written. */
+/*
+ * What each account has queued (P:qc:{ACCT}), as the last reply about
+ * it said: while an account is well under its caps, a message is added
+ * in a plain transaction instead of the capping script (whose Lua cost
+ * Redis more than the writes themselves). Near a cap the script decides,
+ * exactly. "Well under" leaves room for what this instance has sent and
+ * not yet seen answered, plus a margin for what other instances add
+ * meanwhile; a count older than QC_FRESH_MS is not trusted (another
+ * instance may have filled the account since). Direct-mapped: an account
+ * that loses its slot is learnt again by its next script call.
+ */
+static struct qc_slot *qc_slot(struct store *st, const char *account)
+{
+    return &st->qc[hash_str(account) % QC_SLOTS];
+}
+
+static uint64_t qc_margin(uint64_t cap, uint64_t floor)
+{
+    return cap / 8 > floor ? cap / 8 : floor;
+}
+
+/* Whether one more message of <cost> bytes surely fits under the caps,
+ * with the margin for other instances. */
+static int qc_fits(struct store *st, const struct store_msg_info *mi,
+                   uint64_t cost)
+{
+    const struct qc_slot *s = qc_slot(st, mi->account);
+    uint64_t maxn = mi->max_messages ? mi->max_messages : UINT64_C(1) << 50;
+    uint64_t maxb = mi->max_bytes ? mi->max_bytes : UINT64_C(1) << 50;
+    if (strcmp(s->account, mi->account) != 0 ||
+        clock_mono_ms() - s->seen_ms > QC_FRESH_MS)
+        return 0;
+    return s->n + s->inflight_n + 1 + qc_margin(maxn, QC_MARGIN_MSGS) <= maxn &&
+           s->b + s->inflight_b + cost + qc_margin(maxb, QC_MARGIN_BYTES) <= maxb;
+}
+
+/* Counts Redis just gave for <account> (NULL replies: none). */
+static void qc_learn(struct store *st, const char *account,
+                     const redisReply *n, const redisReply *b)
+{
+    struct qc_slot *s = qc_slot(st, account);
+    if (!n || !b || n->type != REDIS_REPLY_INTEGER ||
+        b->type != REDIS_REPLY_INTEGER)
+        return;
+    if (strcmp(s->account, account) != 0) {
+        memset(s, 0, sizeof *s);
+        snprintf(s->account, sizeof s->account, "%s", account);
+    }
+    s->n = n->integer > 0 ? (uint64_t)n->integer : 0;
+    s->b = b->integer > 0 ? (uint64_t)b->integer : 0;
+    s->seen_ms = clock_mono_ms();
+}
+
+static void qc_inflight(struct store *st, const char *account, int sign,
+                        uint64_t cost)
+{
+    struct qc_slot *s = qc_slot(st, account);
+    if (strcmp(s->account, account) != 0)
+        return;
+    if (sign > 0) {
+        s->inflight_n++, s->inflight_b += cost;
+    } else {
+        s->inflight_n -= s->inflight_n > 0;
+        s->inflight_b -= s->inflight_b > cost ? cost : s->inflight_b;
+    }
+}
+
+/* The script's answer: [entry id, n, b]; -1 or -2: over the account's
+ * caps (or the shared body is gone): status 1, nothing was written. */
 static void complete_queue_add(struct store *st, redisReply *r,
                                struct pending *p)
 {
     int status = -1;
-    if (r && r->type == REDIS_REPLY_STRING)
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[0]->type == REDIS_REPLY_STRING) {
         status = 0;
-    else if (r && r->type == REDIS_REPLY_INTEGER && r->integer < 0)
+        qc_learn(st, p->id, r->element[1], r->element[2]);
+    } else if (r && r->type == REDIS_REPLY_INTEGER && r->integer < 0) {
         status = 1;
-    (void)st;
+    }
     if (p->cb.done)
         p->cb.done(status, p->arg);
 }
 
-int store_queue_add(struct store *st, const struct store_msg_info *mi,
-                    const uint8_t *pdu, size_t len, store_done_cb cb,
-                    void *arg)
+/* The transaction's answer: XADD's entry id, HINCRBY n and b, HSET,
+ * EXPIRE. The record learns its entry (for cancel_sm and replace_sm)
+ * right after, before the customer can know the message's id. */
+static void complete_queue_add_multi(struct store *st, redisReply *r,
+                                     struct pending *p)
 {
-    char qkey[KEY_LEN], mkey[KEY_LEN], ckey[KEY_LEN], bkey[KEY_LEN] = "";
-    char ts[24], ttl[16], ton[4], npi[4], maxn[24], maxb[24];
-    int shared = mi->body_id != NULL && mi->head_len < len;
-    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
-    msg_key(st, mi->account, mi->msg_id, mkey, sizeof mkey);
-    qc_key(st, mi->account, ckey, sizeof ckey);
+    redisReply *e = exec_reply(st, r);
+    qc_inflight(st, p->id, -1, p->cost);
+    if (e && e->elements >= 3 && e->element[0]->type == REDIS_REPLY_STRING) {
+        qc_learn(st, p->id, e->element[1], e->element[2]);
+        const char *set[] = {"HSET", p->ukey, "entry", e->element[0]->str};
+        send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 4, set, NULL);
+    } else {
+        e = NULL;
+    }
+    if (p->cb.done)
+        p->cb.done(e ? 0 : -1, p->arg);
+}
+
+/* The record's fields as a new message has them. */
+struct queue_add_args {
+    char qkey[KEY_LEN], mkey[KEY_LEN], ckey[KEY_LEN], bkey[KEY_LEN];
+    char ts[24], ttl[16], ton[4], npi[4], cost[24];
+};
+
+static void queue_add_args_fill(struct store *st, struct queue_add_args *a,
+                                const struct store_msg_info *mi, int shared,
+                                uint64_t cost)
+{
+    snprintf(a->qkey, sizeof a->qkey, "%s:queue", st->cfg.prefix);
+    msg_key(st, mi->account, mi->msg_id, a->mkey, sizeof a->mkey);
+    qc_key(st, mi->account, a->ckey, sizeof a->ckey);
+    a->bkey[0] = '\0';
     if (shared)
-        snprintf(bkey, sizeof bkey, "%s:body:{%s}:%s", st->cfg.prefix,
+        snprintf(a->bkey, sizeof a->bkey, "%s:body:{%s}:%s", st->cfg.prefix,
                  mi->account, mi->body_id);
-    snprintf(ts, sizeof ts, "%" PRIu64, mi->ts_ms);
-    snprintf(ttl, sizeof ttl, "%u", st->cfg.id_ttl_s);
-    snprintf(ton, sizeof ton, "%u", mi->src_ton);
-    snprintf(npi, sizeof npi, "%u", mi->src_npi);
+    snprintf(a->ts, sizeof a->ts, "%" PRIu64, mi->ts_ms);
+    snprintf(a->ttl, sizeof a->ttl, "%u", st->cfg.id_ttl_s);
+    snprintf(a->ton, sizeof a->ton, "%u", mi->src_ton);
+    snprintf(a->npi, sizeof a->npi, "%u", mi->src_npi);
+    snprintf(a->cost, sizeof a->cost, "%" PRIu64, cost);
+}
+
+/* A whole PDU (no shared body) for an account well under its caps. */
+static struct pending *queue_add_multi(struct store *st,
+                                       const struct queue_add_args *a,
+                                       const struct store_msg_info *mi,
+                                       const uint8_t *pdu, size_t len)
+{
+    const char *xadd[] = {"XADD", a->qkey, "*", "a", mi->account, "i",
+                          mi->msg_id, "t", a->ts, "p", (const char *)pdu, "c",
+                          a->cost};
+    size_t xlens[ARRAY_LEN(xadd)];
+    for (size_t i = 0; i < ARRAY_LEN(xadd); i++)
+        xlens[i] = strlen(xadd[i]);
+    xlens[10] = len;
+    const char *gn[] = {"HINCRBY", a->ckey, "n", "1"};
+    const char *gb[] = {"HINCRBY", a->ckey, "b", a->cost};
+    const char *rec[] = {"HSET", a->mkey, "state", "QUEUED", "account",
+                         mi->account, "id", mi->msg_id, "submitted", a->ts,
+                         "src_ton", a->ton, "src_npi", a->npi, "src", mi->src,
+                         "dst", mi->dst, "parts", mi->parts};
+    const char *exp[] = {"EXPIRE", a->mkey, a->ttl};
+    const struct store_cmd cmds[] = {
+        {(int)ARRAY_LEN(xadd), xadd, xlens}, {4, gn, NULL}, {4, gb, NULL},
+        {(int)ARRAY_LEN(rec), rec, NULL}, {3, exp, NULL}};
+    return run_multi(st, complete_queue_add_multi, NULL, cmds, 5);
+}
+
+static struct pending *queue_add_capped(struct store *st,
+                                        const struct queue_add_args *a,
+                                        const struct store_msg_info *mi,
+                                        const uint8_t *pdu, size_t len,
+                                        int shared)
+{
+    char maxn[24], maxb[24];
     snprintf(maxn, sizeof maxn, "%" PRIu64,
              mi->max_messages ? (uint64_t)mi->max_messages : UINT64_C(1) << 50);
     snprintf(maxb, sizeof maxb, "%" PRIu64,
              mi->max_bytes ? mi->max_bytes : UINT64_C(1) << 50);
     const char *argv[] = {
-        "EVALSHA", st->script_sha[SCRIPT_QUEUE_ADD], "4", qkey, mkey, ckey,
-        bkey, mi->account, mi->msg_id, ts, (const char *)pdu, maxn, maxb, ttl,
+        "EVALSHA", st->script_sha[SCRIPT_QUEUE_ADD], "4", a->qkey, a->mkey,
+        a->ckey, a->bkey, mi->account, mi->msg_id, a->ts, (const char *)pdu,
+        maxn, maxb, a->ttl,
         shared && mi->body_create ? (const char *)pdu + mi->head_len : "",
         "state", "QUEUED", "account", mi->account, "id", mi->msg_id,
-        "submitted", ts, "src_ton", ton, "src_npi", npi, "src", mi->src,
-        "dst", mi->dst, "parts", mi->parts};
+        "submitted", a->ts, "src_ton", a->ton, "src_npi", a->npi, "src",
+        mi->src, "dst", mi->dst, "parts", mi->parts};
     enum { NARGS = ARRAY_LEN(argv) };
     size_t lens[NARGS];
     for (size_t i = 0; i < NARGS; i++)
         lens[i] = strlen(argv[i]);
     lens[10] = shared ? mi->head_len : len;
     lens[14] = shared && mi->body_create ? len - mi->head_len : 0;
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_queue_add, arg, NARGS, argv, lens);
-    if (!p)
+    return send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_queue_add, NULL,
+                    NARGS, argv, lens);
+}
+
+int store_queue_add(struct store *st, const struct store_msg_info *mi,
+                    const uint8_t *pdu, size_t len, store_done_cb cb,
+                    void *arg)
+{
+    struct queue_add_args a;
+    struct pending *p;
+    int shared = mi->body_id != NULL && mi->head_len < len;
+    uint64_t cost = shared ? mi->head_len : len;
+    int fast = !shared && qc_fits(st, mi, cost);
+    queue_add_args_fill(st, &a, mi, shared, cost);
+    char *mkey = fast ? strdup(a.mkey) : NULL;
+    if (fast && !mkey)
         return -1;
+    p = fast ? queue_add_multi(st, &a, mi, pdu, len)
+             : queue_add_capped(st, &a, mi, pdu, len, shared);
+    if (!p) {
+        free(mkey);
+        return -1;
+    }
+    p->arg = arg;
     p->cb.done = cb;
+    p->ukey = mkey;
+    p->cost = cost;
+    snprintf(p->id, sizeof p->id, "%s", mi->account);
+    if (fast)
+        qc_inflight(st, mi->account, +1, cost);
     return 0;
 }
 
