@@ -860,9 +860,8 @@ static void on_idmap(int status, const struct store_idmap *found, size_t nfound,
         r->stats.receipts_unwanted++;
         if (!final)
             incoming_finish(in, ESME_ROK);
-        else if (store_receipt_add(r->st, m->account, m->msg_id, final,
-                                   clock_wall_ms(), err, NULL, 0,
-                                   on_state_stored, in) != 0)
+        else if (store_receipt_add(r->st, m, final, clock_wall_ms(), err,
+                                   NULL, 0, on_state_stored, in) != 0)
             on_state_stored(-1, in);
         return;
     }
@@ -872,8 +871,8 @@ static void on_idmap(int status, const struct store_idmap *found, size_t nfound,
         dead_letter(in, "receipt-unencodable");
         return;
     }
-    if (store_receipt_add(r->st, m->account, m->msg_id, final, clock_wall_ms(),
-                          err, out, n, on_receipt_stored, in) != 0)
+    if (store_receipt_add(r->st, m, final, clock_wall_ms(), err, out, n,
+                          on_receipt_stored, in) != 0)
         on_receipt_stored(-1, in);
 }
 

@@ -146,8 +146,9 @@ static const char *const lease_script[2] = {
  * upstream status, ARGV[7] now ms, ARGV[8] "1" when the life ends here
  * (refused, or accepted without a usable id), ARGV[9] CDR maxlen,
  * ARGV[10] "1" when the message was sent again after an unknown outcome
- * (the CDR's "resent" field). An ENROUTE record lives id_ttl from now: its
- * receipt may come that late. */
+ * (the CDR's "resent" field), ARGV[11] final_ttl. An ENROUTE record lives
+ * id_ttl from now: its receipt may come that late; a REJECTED one
+ * final_ttl (an UNKNOWN one keeps id_ttl: its receipt may still come). */
 static const char finish_script[] =
     CDR_LUA QDEL_LUA
     "if KEYS[2] ~= '' then "
@@ -163,7 +164,9 @@ static const char finish_script[] =
     "ARGV[6], 'final', ARGV[7]) end "
     "if ARGV[10] == '1' then redis.call('HSET', KEYS[3], 'resent', '1') end "
     "redis.call('HDEL', KEYS[3], 'entry') "
-    "if ARGV[8] == '1' then cdr(KEYS[3], KEYS[4], ARGV[9]) end end "
+    "if ARGV[8] == '1' then cdr(KEYS[3], KEYS[4], ARGV[9]) "
+    "if ARGV[4] == 'REJECTED' then redis.call('EXPIRE', KEYS[3], ARGV[11]) "
+    "end end end "
     "return n";
 
 /* The scripts run for every message go by their SHA1 (EVALSHA): sending
@@ -256,7 +259,7 @@ static const char bodies_script[] =
     "return out";
 
 /* cancel_sm. KEYS[1] queue, KEYS[2] message, KEYS[3] CDR stream, KEYS[4]
- * the account's queue counters; ARGV now ms, maxlen. An entry an instance has read (it is in the group's pending
+ * the account's queue counters; ARGV now ms, maxlen, final_ttl. An entry an instance has read (it is in the group's pending
  * list) may be on the wire already: BUSY, never a false "cancelled". */
 static const char msg_cancel_script[] =
     CDR_LUA QDEL_LUA
@@ -271,7 +274,8 @@ static const char msg_cancel_script[] =
     "if qdel(KEYS[1], v[2], KEYS[4]) == 0 then return {4} end "
     "redis.call('HSET', KEYS[2], 'state', 'DELETED', 'final', ARGV[1]) "
     "redis.call('HDEL', KEYS[2], 'entry') "
-    "cdr(KEYS[2], KEYS[3], ARGV[2]) return {1}";
+    "cdr(KEYS[2], KEYS[3], ARGV[2]) "
+    "redis.call('EXPIRE', KEYS[2], ARGV[3]) return {1}";
 
 /* replace_sm in the queue. KEYS[1] queue, KEYS[2] message, KEYS[3] the
  * account's queue counters; ARGV old entry, pdu, account, id, ts. 1
@@ -328,7 +332,8 @@ struct pending {
     char id[16];           /* the account asked for (HGETALL has no id) */
     char msg_id[32];       /* store_queue_add: whose record gets the entry */
     char *ukey;            /* store_queue_sent: the id map key;
-                              store_queue_add: the record's (owned) */
+                              store_queue_add: the record's;
+                              store_idmap_find: what it asked (owned) */
     int dlr_refused;       /* store_dlr_add: refused, only measuring */
     unsigned ttl_s;        /* store_queue_sent: its time to live */
     size_t cost;           /* store_queue_sent: the entry's, given back;
@@ -1573,6 +1578,18 @@ static void complete_range(struct store *st, redisReply *r, struct pending *p)
 #define IDMAP_COLLISION "!collision"
 
 /* MGET of the candidate keys: every one that is mapped. */
+/* The connector and the <i>th id of store_idmap_find's question. */
+static void idmap_where(struct store_idmap *m, const char *asked, size_t i)
+{
+    if (!asked)
+        return;
+    snprintf(m->connector, sizeof m->connector, "%s", asked);
+    const char *id = asked + strlen(asked) + 1;
+    while (i-- > 0)
+        id += strlen(id) + 1;
+    snprintf(m->map_id, sizeof m->map_id, "%s", id);
+}
+
 static void complete_idmap(struct store *st, redisReply *r, struct pending *p)
 {
     (void)st;
@@ -1604,6 +1621,7 @@ static void complete_idmap(struct store *st, redisReply *r, struct pending *p)
         m->ts_ms = ts;
         m->registered_delivery = (uint8_t)rd;
         m->candidate = (unsigned)i;
+        idmap_where(m, p->ukey, i);
         n++;
     }
     p->cb.idmap(0, n ? found : NULL, n, p->arg);
@@ -1998,16 +2016,17 @@ static int run_finish(struct store *st, const char *entry_id, const char *ukey,
                       int resent,
                       store_done_cb cb, void *arg)
 {
-    char qkey[KEY_LEN], ckey[KEY_LEN], now[24], maxlen[16];
+    char qkey[KEY_LEN], ckey[KEY_LEN], now[24], maxlen[16], fttl[16];
     snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
     snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
     snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
     snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
+    snprintf(fttl, sizeof fttl, "%u", st->cfg.final_ttl_s);
     const char *argv[] = {"EVALSHA", st->script_sha[SCRIPT_FINISH], "5", qkey,
                           ukey, mkey, ckey, qckey,
                           entry_id, val, ttl, state, connector, upstream, now,
-                          ends ? "1" : "0", maxlen, resent ? "1" : "0"};
-    return run(st, complete_done, cb, arg, 18, argv, NULL);
+                          ends ? "1" : "0", maxlen, resent ? "1" : "0", fttl};
+    return run(st, complete_done, cb, arg, 19, argv, NULL);
 }
 
 int store_queue_failed(struct store *st, const char *entry_id,
@@ -2307,11 +2326,28 @@ int store_idmap_find(struct store *st, const char *connector,
                  ids[i]);
         argv[i + 1] = keys[i];
     }
+    /* what was asked, for the answer: "CONNECTOR\0ID0\0ID1..." */
+    size_t len = strlen(connector) + 1, at;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(ids[i]) + 1;
+    char *asked = malloc(len);
+    if (!asked)
+        return -1;
+    at = strlen(connector) + 1;
+    memcpy(asked, connector, at);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(ids[i]) + 1;
+        memcpy(asked + at, ids[i], l);
+        at += l;
+    }
     struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
                                  complete_idmap, arg, (int)n + 1, argv, NULL);
-    if (!p)
+    if (!p) {
+        free(asked);
         return -1;
+    }
     p->cb.idmap = cb;
+    p->ukey = asked;
     return 0;
 }
 
@@ -2394,6 +2430,7 @@ static void count_dlr_refusal(struct store *st, const char *account)
 struct receipt_job {
     struct store *st;
     char account[16], msg_id[32], state[16], final_ms[24], error[16];
+    char map_key[KEY_LEN];  /* the id map entry that found it, or "" */
     int from_upstream;  /* a real receipt (store_msg_final: not) */
     uint8_t *pdu;
     size_t len;
@@ -2439,15 +2476,47 @@ static int is_final_state(const char *s)
 
 #define CDR_MAX_ARGS 64
 
+/* What a record keeps once its message's life has ended: what query_sm
+ * answers with and checks (state, final date, error, the source
+ * address), upstream's id for the operator who asks upstream about it,
+ * and the marker that holds back a second copy's receipt. The rest is in
+ * its CDR. */
+static const char *const final_kept[] = {"state", "final", "error", "src",
+                                         "upstream_id", "receipted"};
+
+static int final_kept_field(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(final_kept); i++)
+        if (strcmp(name, final_kept[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* HDEL <mkey> of every field of record <r> (HGETALL) a final record does
+ * not keep, into <argv>; its argc (2: none). */
+static int final_hdel(const redisReply *r, const char *mkey,
+                      const char **argv, int cap)
+{
+    int n = 0;
+    argv[n++] = "HDEL";
+    argv[n++] = mkey;
+    for (size_t i = 0; i + 1 < r->elements && n < cap; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING &&
+            !final_kept_field(r->element[i]->str))
+            argv[n++] = r->element[i]->str;
+    return n;
+}
+
 static void complete_receipt_record(struct store *st, redisReply *r,
                                     struct pending *p)
 {
     struct receipt_job *j = p->arg;
     char mkey[KEY_LEN], dkey[KEY_LEN], ckey[KEY_LEN], maxlen[16];
-    const char *cdr[CDR_MAX_ARGS], *hset[8], *hdel[3], *xadd[5], *mark[4];
-    const char *xlen[2];
+    const char *cdr[CDR_MAX_ARGS], *hset[8], *hdel[CDR_MAX_ARGS], *xadd[5];
+    const char *mark[4], *xlen[2], *exp[3], *mexp[3];
+    char ttl[16];
     size_t xlens[5];
-    struct store_cmd cmds[6];
+    struct store_cmd cmds[8];
     int n = 0, nc = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         receipt_job_done(j, -1);
@@ -2467,9 +2536,17 @@ static void complete_receipt_record(struct store *st, redisReply *r,
         const char *h[] = {"HSET", mkey, "state", j->state, "final",
                            j->final_ms, "error", j->error};
         memcpy(hset, h, sizeof h);
-        hdel[0] = "HDEL", hdel[1] = mkey, hdel[2] = "entry";
         cmds[n++] = (struct store_cmd){8, hset, NULL};
-        cmds[n++] = (struct store_cmd){3, hdel, NULL};
+        int nd = final_hdel(r, mkey, hdel, CDR_MAX_ARGS);
+        if (nd > 2)
+            cmds[n++] = (struct store_cmd){nd, hdel, NULL};
+        snprintf(ttl, sizeof ttl, "%u", st->cfg.final_ttl_s);
+        exp[0] = "EXPIRE", exp[1] = mkey, exp[2] = ttl;
+        cmds[n++] = (struct store_cmd){3, exp, NULL};
+        if (j->map_key[0]) {
+            mexp[0] = "EXPIRE", mexp[1] = j->map_key, mexp[2] = ttl;
+            cmds[n++] = (struct store_cmd){3, mexp, NULL};
+        }
         if (st->cfg.cdr_maxlen) {
             const char *head[] = {"XADD", ckey, "MAXLEN", "~", maxlen, "*",
                                   "state", j->state, "final", j->final_ms,
@@ -2521,10 +2598,10 @@ static void complete_receipt_record(struct store *st, redisReply *r,
 /* A final state for the record: store_receipt_add's job, <from_upstream>
  * when a real receipt brought it. */
 static int final_add(struct store *st, const char *account,
-                     const char *msg_id, const char *final_state,
-                     uint64_t final_ms, unsigned error, int from_upstream,
-                     const uint8_t *pdu, size_t len, store_done_cb cb,
-                     void *arg)
+                     const char *msg_id, const struct store_idmap *m,
+                     const char *final_state, uint64_t final_ms,
+                     unsigned error, int from_upstream, const uint8_t *pdu,
+                     size_t len, store_done_cb cb, void *arg)
 {
     struct receipt_job *j = calloc(1, sizeof *j);
     if (!j || (pdu && !(j->pdu = malloc(len)))) {
@@ -2538,6 +2615,9 @@ static int final_add(struct store *st, const char *account,
     snprintf(j->state, sizeof j->state, "%s", final_state);
     snprintf(j->final_ms, sizeof j->final_ms, "%" PRIu64, final_ms);
     snprintf(j->error, sizeof j->error, "%u", error);
+    if (m && m->connector[0] && m->map_id[0])
+        snprintf(j->map_key, sizeof j->map_key, "%s:up:{%s}:%s",
+                 st->cfg.prefix, m->connector, m->map_id);
     if (pdu)
         memcpy(j->pdu, pdu, len);
     j->len = len;
@@ -2952,15 +3032,15 @@ int store_msg_get(struct store *st, const char *account, const char *msg_id,
     return 0;
 }
 
-int store_receipt_add(struct store *st, const char *account,
-                      const char *msg_id, const char *final_state,
-                      uint64_t final_ms, unsigned error, const uint8_t *pdu,
-                      size_t len, store_done_cb cb, void *arg)
+int store_receipt_add(struct store *st, const struct store_idmap *m,
+                      const char *final_state, uint64_t final_ms,
+                      unsigned error, const uint8_t *pdu, size_t len,
+                      store_done_cb cb, void *arg)
 {
     if (!final_state) /* not final: only the customer's copy */
-        return pdu ? store_dlr_add(st, account, pdu, len, 1, cb, arg) : -1;
-    return final_add(st, account, msg_id, final_state, final_ms, error, 1, pdu,
-                     len, cb, arg);
+        return pdu ? store_dlr_add(st, m->account, pdu, len, 1, cb, arg) : -1;
+    return final_add(st, m->account, m->msg_id, m, final_state, final_ms,
+                     error, 1, pdu, len, cb, arg);
 }
 
 /* A final state we reached (a cancel upstream), nothing for the
@@ -2969,8 +3049,8 @@ int store_msg_final(struct store *st, const char *account, const char *msg_id,
                     const char *state, uint64_t final_ms, unsigned error,
                     store_done_cb cb, void *arg)
 {
-    return final_add(st, account, msg_id, state, final_ms, error, 0, NULL, 0,
-                     cb, arg);
+    return final_add(st, account, msg_id, NULL, state, final_ms, error, 0,
+                     NULL, 0, cb, arg);
 }
 
 static const char *reply_str(const redisReply *r, size_t i)
@@ -3005,17 +3085,18 @@ int store_msg_cancel(struct store *st, const char *account, const char *msg_id,
                      store_cancel_cb cb, void *arg)
 {
     char qkey[KEY_LEN], mkey[KEY_LEN], ckey[KEY_LEN], qckey[KEY_LEN];
-    char now[24], maxlen[16];
+    char now[24], maxlen[16], fttl[16];
     snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
     msg_key(st, account, msg_id, mkey, sizeof mkey);
     snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
     qc_key(st, account, qckey, sizeof qckey);
     snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
     snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
+    snprintf(fttl, sizeof fttl, "%u", st->cfg.final_ttl_s);
     const char *argv[] = {"EVAL", msg_cancel_script, "4", qkey, mkey, ckey,
-                          qckey, now, maxlen};
+                          qckey, now, maxlen, fttl};
     struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_cancel, arg, 9, argv, NULL);
+                                 complete_cancel, arg, 10, argv, NULL);
     if (!p)
         return -1;
     p->cb.cancel = cb;

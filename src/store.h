@@ -91,6 +91,11 @@ struct store_idmap {
     unsigned candidate;     /* store_idmap_find: which of the ids matched */
     int collided;           /* the id was issued for two messages: whose
                              * receipt it is cannot be known (no account) */
+    /* store_idmap_find: where the map entry is (the connector and the
+     * form of the id that matched), so that store_receipt_add can cut
+     * its life to final_ttl with the message's final state. */
+    char connector[64];
+    char map_id[65];
 };
 
 /* Status of a completed command: 0 ok, -1 failed (Redis down, error
@@ -235,17 +240,19 @@ int store_idmap_find(struct store *st, const char *connector,
                      const char *const *ids, size_t n, store_idmap_cb cb,
                      void *arg);
 
-/* A receipt from upstream for message <msg_id> of <account>: its final
- * state (<final_state>, a message_state name, or NULL for an
- * intermediate receipt; recorded once, with the CDR), and, when <pdu> is
- * not NULL, the rewritten deliver_sm added to the account's delivery
- * stream. The record is read, then written in one transaction. Refused
+/* A receipt from upstream for the message <m> found: its final state
+ * (<final_state>, a message_state name, or NULL for an intermediate
+ * receipt; recorded once, with the CDR), and, when <pdu> is not NULL,
+ * the rewritten deliver_sm added to the account's delivery stream. The
+ * record is read, then written in one transaction; with the final state
+ * the record keeps only what query_sm needs, and it and its id map live
+ * [redis] final_ttl from then (docs/architecture.md). Refused
  * with STORE_FULL, nothing written, while the account's stream is full
  * (store_dlr_add). */
-int store_receipt_add(struct store *st, const char *account,
-                      const char *msg_id, const char *final_state,
-                      uint64_t final_ms, unsigned error, const uint8_t *pdu,
-                      size_t len, store_done_cb cb, void *arg);
+int store_receipt_add(struct store *st, const struct store_idmap *m,
+                      const char *final_state, uint64_t final_ms,
+                      unsigned error, const uint8_t *pdu, size_t len,
+                      store_done_cb cb, void *arg);
 
 /* Per-account delivery queue (receipts and MO). <from_upstream>: what
  * upstream sent (an MO, an intermediate receipt), refused with
