@@ -2478,11 +2478,12 @@ static int is_final_state(const char *s)
 
 /* What a record keeps once its message's life has ended: what query_sm
  * answers with and checks (state, final date, error, the source
- * address), upstream's id for the operator who asks upstream about it,
- * and the marker that holds back a second copy's receipt. The rest is in
- * its CDR. */
+ * address), the connector and upstream's id for the operator who asks
+ * upstream about it, and the marker that holds back a second copy's
+ * receipt. The rest is in its CDR. */
 static const char *const final_kept[] = {"state", "final", "error", "src",
-                                         "upstream_id", "receipted"};
+                                         "connector", "upstream_id",
+                                         "receipted"};
 
 static int final_kept_field(const char *name)
 {
