@@ -105,6 +105,10 @@ struct down_account {
     struct down_client *receivers;
     struct down_client *next_rx;
     struct down_account *hnext;
+    /* Its children of the per-message metrics, each resolved on first
+     * use (count_submit), so a message costs no hashing of labels. */
+    struct metrics_child *m_ok, *m_refused_throttled, *m_refused_qfull;
+    struct metrics_child *m_throttled, *m_queue_full;
 };
 
 /* Lines about connections closed before a bind (timeouts, bad PDUs,
@@ -145,6 +149,7 @@ struct down {
     unsigned long long last_sid;
     struct metrics_family *m_submits, *m_throttled, *m_resp, *m_auth;
     struct metrics_family *m_queue_full; /* over the account's queue caps */
+    struct metrics_child *m_resp_all;    /* m_resp's one child, once used */
 };
 
 /* ---- accounts on this instance -------------------------------------- */
@@ -789,6 +794,46 @@ static int queue_message(struct down_client *c, const struct pdu *p,
     return -1;
 }
 
+/* <*slot>, the child of <f> for <values>, resolved the first time. */
+static struct metrics_child *child_of(struct metrics_child **slot,
+                                      struct metrics_family *f,
+                                      const char *const *values)
+{
+    if (!*slot)
+        *slot = metrics_child(f, values);
+    return *slot;
+}
+
+/* One answer of <status> to a submit of account <da> (NULL: none known)
+ * in the metrics. The statuses of nearly every answer go through the
+ * account's handles; a rarer one is looked up by its labels. */
+static void count_submit(struct down *d, struct down_account *da,
+                         uint32_t status)
+{
+    struct metrics_child **slot = NULL;
+    if (!da) {
+        metrics_add(d->m_submits, 1, METRICS_LABELS("", pdu_status_name(status)));
+        if (status == ESME_RTHROTTLED)
+            metrics_add(d->m_throttled, 1, METRICS_LABELS(""));
+        return;
+    }
+    if (status == ESME_ROK)
+        slot = &da->m_ok;
+    else if (status == ESME_RTHROTTLED)
+        slot = &da->m_refused_throttled;
+    else if (status == ESME_RMSGQFUL)
+        slot = &da->m_refused_qfull;
+    if (slot)
+        metrics_child_add(child_of(slot, d->m_submits,
+                                   METRICS_LABELS(da->id, pdu_status_name(status))),
+                          1);
+    else
+        metrics_add(d->m_submits, 1, METRICS_LABELS(da->id, pdu_status_name(status)));
+    if (status == ESME_RTHROTTLED)
+        metrics_child_add(child_of(&da->m_throttled, d->m_throttled,
+                                   METRICS_LABELS(da->id)), 1);
+}
+
 /* Answer a customer's submit_sm, data_sm or submit_multi read at
  * <read_us> (0: just now) and count the answer: the session's counters
  * and the metrics (submits by status, throttled, response time). */
@@ -799,18 +844,17 @@ static void submit_reply(struct sess *s, uint32_t command_id, uint32_t seq,
         return;
     struct down_client *c = sess_ctx(s);
     struct down *d = c->d;
-    const char *account = c->acct ? c->acct->id : "";
     sess_reply(s, command_id, seq, status, resp);
     c->n_submits++;
     c->n_ok += status == ESME_ROK;
     c->n_throttled += status == ESME_RTHROTTLED;
     c->n_refused += status != ESME_ROK && status != ESME_RTHROTTLED;
-    metrics_add(d->m_submits, 1, METRICS_LABELS(account, pdu_status_name(status)));
-    if (status == ESME_RTHROTTLED)
-        metrics_add(d->m_throttled, 1, METRICS_LABELS(account));
-    uint64_t now = clock_mono_us();
-    metrics_observe(d->m_resp, read_us && now > read_us ? (double)(now - read_us) / 1e6 : 0,
-                    NULL);
+    count_submit(d, c->acct, status);
+    if (!d->m_resp_all)
+        d->m_resp_all = metrics_child(d->m_resp, NULL);
+    uint64_t now = clock_mono_us(); /* a latency: the precise clock */
+    metrics_child_observe(d->m_resp_all,
+                          read_us && now > read_us ? (double)(now - read_us) / 1e6 : 0);
 }
 
 /* A queue write that did not happen: over the account's caps (status
@@ -824,7 +868,8 @@ static void queue_refused(struct down_client *c, int status)
         return;
     }
     d->stats.queue_full++;
-    metrics_add(d->m_queue_full, 1, METRICS_LABELS(c->acct->id));
+    metrics_child_add(child_of(&c->acct->m_queue_full, d->m_queue_full,
+                               METRICS_LABELS(c->acct->id)), 1);
 }
 
 static void on_queued(int status, void *arg)

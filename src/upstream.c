@@ -113,6 +113,9 @@ struct up_conn {
     uint64_t retire_deadline_ms;
     uint64_t empty_since_ms;    /* RETIRING: window empty since (0: not) */
     int unbinding;              /* RETIRING: unbind sent to its sessions */
+    /* Its children of the per-message metrics (answers ESME_ROK, round
+     * trips), resolved on first use: no hashing of labels per message. */
+    struct metrics_child *m_ok, *m_rtt;
 };
 
 /* Where a message is (one place at a time). */
@@ -781,8 +784,7 @@ static int on_late_resp(struct sess *s, const struct pdu *resp, void *ctx)
 
 /* ---- answers to what we sent ---------------------------------------- */
 
-static void count_resp(const struct up_conn *c, uint32_t status,
-                       uint64_t sent_us);
+static void count_resp(struct up_conn *c, uint32_t status, uint64_t sent_us);
 
 /* An earlier copy was accepted late while this one was out: that id is
  * the message's. */
@@ -1390,6 +1392,7 @@ static int conn_open(struct up *u, struct up_conn *c, struct up_conn_plan *plan,
     c->rr = 0;
     c->throttled = 0;
     c->unbinding = 0;
+    c->m_ok = c->m_rtt = NULL; /* the slot may have named another */
     snprintf(c->throttle_key, sizeof c->throttle_key, "up:%s", cfg->name);
     c->sessions = sessions;
     c->n_sessions = n;
@@ -1925,16 +1928,24 @@ static void up_metrics(struct up *u)
 }
 
 /* An answer (or its absence) to a submit_sm sent on <c> at <sent_us>. */
-static void count_resp(const struct up_conn *c, uint32_t status,
-                       uint64_t sent_us)
+static void count_resp(struct up_conn *c, uint32_t status, uint64_t sent_us)
 {
     const char *name = status == SESS_STATUS_TIMEOUT ? "timeout"
                        : status == SESS_STATUS_CLOSED ? "session_closed"
                                                       : pdu_status_name(status);
-    metrics_add(c->up->m_submits, 1, METRICS_LABELS(c->cfg->name, name));
-    if (status != SESS_STATUS_TIMEOUT && status != SESS_STATUS_CLOSED)
-        metrics_observe(c->up->m_rtt, (double)(clock_mono_us() - sent_us) / 1e6,
-                        METRICS_LABELS(c->cfg->name));
+    if (status == ESME_ROK) {
+        if (!c->m_ok)
+            c->m_ok = metrics_child(c->up->m_submits,
+                                    METRICS_LABELS(c->cfg->name, name));
+        metrics_child_add(c->m_ok, 1);
+    } else {
+        metrics_add(c->up->m_submits, 1, METRICS_LABELS(c->cfg->name, name));
+    }
+    if (status == SESS_STATUS_TIMEOUT || status == SESS_STATUS_CLOSED)
+        return;
+    if (!c->m_rtt)
+        c->m_rtt = metrics_child(c->up->m_rtt, METRICS_LABELS(c->cfg->name));
+    metrics_child_observe(c->m_rtt, (double)(clock_mono_us() - sent_us) / 1e6);
 }
 
 void up_connectors(const struct up *u, up_connector_cb cb, void *arg)
