@@ -58,6 +58,12 @@ struct sess {
     struct sess_callbacks cbs;
     void *ctx;
 
+    /* The request being handed to the owner now, and the bytes it was
+     * decoded from (sess_request_bytes); NULL between requests. */
+    const struct pdu *cur_req;
+    const uint8_t *cur_raw;
+    size_t cur_len;
+
     int refs;
     int connected;      /* the connection came up (client role) */
     int dead;           /* EOF or error: nothing more can be written */
@@ -719,7 +725,25 @@ static void handle_pdu(struct sess *s, const uint8_t *raw, size_t len)
         glitch(s);
         return;
     }
+    const struct pdu *prev_req = s->cur_req;
+    const uint8_t *prev_raw = s->cur_raw;
+    size_t prev_len = s->cur_len;
+    s->cur_req = &p;
+    s->cur_raw = raw;
+    s->cur_len = len;
     handle_request(s, &p);
+    s->cur_req = prev_req;
+    s->cur_raw = prev_raw;
+    s->cur_len = prev_len;
+}
+
+const uint8_t *sess_request_bytes(const struct sess *s, const struct pdu *p,
+                                  size_t *len)
+{
+    if (!s || !p || p != s->cur_req)
+        return NULL;
+    *len = s->cur_len;
+    return s->cur_raw;
 }
 
 /* ---- reading -------------------------------------------------------- */
