@@ -666,7 +666,7 @@ static int next_msg_id(struct down *d, int decimal, char *out, size_t cap)
         msgid_init(&d->ids, (unsigned)n);
         d->ids_ready = 1;
     }
-    msgid_format(msgid_next(&d->ids, clock_wall_ms()), decimal, out, cap);
+    msgid_format(msgid_next(&d->ids, clock_loop_wall_ms()), decimal, out, cap);
     return 0;
 }
 
@@ -780,7 +780,7 @@ static int queue_bytes(struct down_client *c, const struct pdu *p,
     concat_parts(p, parts, sizeof parts);
     const struct conf_queue *qc = &d->cfg->queue;
     struct store_msg_info mi = {
-        .account = c->acct->id, .msg_id = w->msg_id, .ts_ms = clock_wall_ms(),
+        .account = c->acct->id, .msg_id = w->msg_id, .ts_ms = clock_loop_wall_ms(),
         .src_ton = p->source_addr_ton, .src_npi = p->source_addr_npi,
         .src = src, .dst = dst, .parts = parts,
         .max_messages = c->acct->queue_max_messages

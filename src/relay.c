@@ -829,7 +829,7 @@ static void store_rewritten(struct incoming *in, struct pdu *p,
         return;
     }
     int queued = store_receipt_add(r->st, m->account, m->msg_id, final,
-                                   clock_wall_ms(), err, out, n,
+                                   clock_loop_wall_ms(), err, out, n,
                                    on_receipt_stored, in);
     pdu_scratch_free(&sc);
     if (queued != 0)

@@ -211,7 +211,7 @@ static struct txn *txn_start(struct sess *s, uint32_t seq, uint32_t cmd,
     s->free_txns = t->hnext;
     t->seq = seq;
     t->command_id = cmd;
-    t->deadline_ms = clock_mono_ms() + s->cfg.resp_timeout_ms;
+    t->deadline_ms = clock_loop_ms() + s->cfg.resp_timeout_ms;
     t->cb = cb;
     t->arg = arg;
     t->internal = internal;
@@ -707,7 +707,7 @@ static void handle_pdu(struct sess *s, const uint8_t *raw, size_t len)
     struct pdu p;
     uint32_t st = pdu_decode(raw, len, &p);
     s->stats.rx_pdus++;
-    s->last_rx_ms = clock_mono_ms();
+    s->last_rx_ms = clock_loop_ms(); /* idle time: the turn's now will do */
     if (pdu_is_resp(p.command_id) && pdu_command_known(p.command_id)) {
         handle_response(s, &p, st);
         return;
