@@ -105,6 +105,10 @@ struct down_account {
     struct down_client *receivers;
     struct down_client *next_rx;
     struct down_account *hnext;
+    /* Its children of the per-message metrics, each resolved on first
+     * use (count_submit), so a message costs no hashing of labels. */
+    struct metrics_child *m_ok, *m_refused_throttled, *m_refused_qfull;
+    struct metrics_child *m_throttled, *m_queue_full;
 };
 
 /* Lines about connections closed before a bind (timeouts, bad PDUs,
@@ -145,6 +149,7 @@ struct down {
     unsigned long long last_sid;
     struct metrics_family *m_submits, *m_throttled, *m_resp, *m_auth;
     struct metrics_family *m_queue_full; /* over the account's queue caps */
+    struct metrics_child *m_resp_all;    /* m_resp's one child, once used */
 };
 
 /* ---- accounts on this instance -------------------------------------- */
@@ -661,7 +666,7 @@ static int next_msg_id(struct down *d, int decimal, char *out, size_t cap)
         msgid_init(&d->ids, (unsigned)n);
         d->ids_ready = 1;
     }
-    msgid_format(msgid_next(&d->ids, clock_wall_ms()), decimal, out, cap);
+    msgid_format(msgid_next(&d->ids, clock_loop_wall_ms()), decimal, out, cap);
     return 0;
 }
 
@@ -713,7 +718,15 @@ static enum quota_answer quota_admits(struct down_client *c)
     return QUOTA_REFUSED;
 }
 
-static int quota_hold(struct down_client *c, const struct pdu *p);
+/* A submit's bytes: as they came (<raw>, from sess_request_bytes), or
+ * NULL for a PDU to encode (one built per submit_multi destination). */
+struct submit_bytes {
+    const uint8_t *raw;
+    size_t len;
+};
+
+static int quota_hold(struct down_client *c, const struct pdu *p,
+                      struct submit_bytes b);
 
 /* Whether one more message of this account may go now: its rate across
  * every instance (each part of a long message counts), then its daily
@@ -721,7 +734,8 @@ static int quota_hold(struct down_client *c, const struct pdu *p);
  * queued or delayed. The one wait: with <p> (a submit_sm or data_sm), a
  * message that finds no quota token at hand while a batch is on its way
  * is held for that batch (*held = 1: nothing to answer now). */
-static uint32_t admit_one(struct down_client *c, const struct pdu *p, int *held)
+static uint32_t admit_one(struct down_client *c, const struct pdu *p,
+                          struct submit_bytes b, int *held)
 {
     struct down *d = c->d;
     *held = 0;
@@ -739,7 +753,7 @@ static uint32_t admit_one(struct down_client *c, const struct pdu *p, int *held)
     case QUOTA_ON_ITS_WAY:
         break;
     }
-    if (p && quota_hold(c, p) == 0) {
+    if (p && quota_hold(c, p, b) == 0) {
         *held = 1;
         return ESME_ROK;
     }
@@ -751,17 +765,14 @@ static void multi_share_body(struct multi_wait *m, const struct pdu *p,
                              const uint8_t *raw, size_t n, const char *msg_id,
                              struct store_msg_info *mi);
 
-/* Give <p> our id (into w->msg_id) and add it to the queue with its state
- * record, within the account's caps; <cb> completes it (status 1: over
- * a cap). -1: it cannot be queued now. */
-static int queue_message(struct down_client *c, const struct pdu *p,
-                         struct submit_wait *w, store_done_cb cb)
+/* queue_message() with <p>'s bytes at hand: <raw>, <n> of them. */
+static int queue_bytes(struct down_client *c, const struct pdu *p,
+                       const uint8_t *raw, size_t n, struct submit_wait *w,
+                       store_done_cb cb)
 {
     struct down *d = c->d;
-    uint8_t raw[PDU_MAX_LEN_DEFAULT];
     char src[24], dst[24], parts[16];
-    size_t n = pdu_encode(p, raw, sizeof raw);
-    if (n == 0 || !store_up(d->st) ||
+    if (!store_up(d->st) ||
         next_msg_id(d, c->id_decimal, w->msg_id, sizeof w->msg_id) != 0)
         return -1;
     pdu_view_copy(src, sizeof src, p->source_addr);
@@ -769,7 +780,7 @@ static int queue_message(struct down_client *c, const struct pdu *p,
     concat_parts(p, parts, sizeof parts);
     const struct conf_queue *qc = &d->cfg->queue;
     struct store_msg_info mi = {
-        .account = c->acct->id, .msg_id = w->msg_id, .ts_ms = clock_wall_ms(),
+        .account = c->acct->id, .msg_id = w->msg_id, .ts_ms = clock_loop_wall_ms(),
         .src_ton = p->source_addr_ton, .src_npi = p->source_addr_npi,
         .src = src, .dst = dst, .parts = parts,
         .max_messages = c->acct->queue_max_messages
@@ -789,6 +800,64 @@ static int queue_message(struct down_client *c, const struct pdu *p,
     return -1;
 }
 
+/* Give <p> our id (into w->msg_id) and add it to the queue with its state
+ * record, within the account's caps; <cb> completes it (status 1: over
+ * a cap). <b>: the bytes <p> came in, stored as they are, or none (then
+ * <p> is encoded). -1: it cannot be queued now. */
+static int queue_message(struct down_client *c, const struct pdu *p,
+                         struct submit_bytes b, struct submit_wait *w,
+                         store_done_cb cb)
+{
+    struct pdu_scratch sc = {.heap = NULL};
+    const uint8_t *raw = b.raw;
+    size_t n = b.len;
+    if (!raw)
+        raw = pdu_encode_scratch(p, &sc, &n);
+    int rc = raw ? queue_bytes(c, p, raw, n, w, cb) : -1;
+    pdu_scratch_free(&sc);
+    return rc;
+}
+
+/* <*slot>, the child of <f> for <values>, resolved the first time. */
+static struct metrics_child *child_of(struct metrics_child **slot,
+                                      struct metrics_family *f,
+                                      const char *const *values)
+{
+    if (!*slot)
+        *slot = metrics_child(f, values);
+    return *slot;
+}
+
+/* One answer of <status> to a submit of account <da> (NULL: none known)
+ * in the metrics. The statuses of nearly every answer go through the
+ * account's handles; a rarer one is looked up by its labels. */
+static void count_submit(struct down *d, struct down_account *da,
+                         uint32_t status)
+{
+    struct metrics_child **slot = NULL;
+    if (!da) {
+        metrics_add(d->m_submits, 1, METRICS_LABELS("", pdu_status_name(status)));
+        if (status == ESME_RTHROTTLED)
+            metrics_add(d->m_throttled, 1, METRICS_LABELS(""));
+        return;
+    }
+    if (status == ESME_ROK)
+        slot = &da->m_ok;
+    else if (status == ESME_RTHROTTLED)
+        slot = &da->m_refused_throttled;
+    else if (status == ESME_RMSGQFUL)
+        slot = &da->m_refused_qfull;
+    if (slot)
+        metrics_child_add(child_of(slot, d->m_submits,
+                                   METRICS_LABELS(da->id, pdu_status_name(status))),
+                          1);
+    else
+        metrics_add(d->m_submits, 1, METRICS_LABELS(da->id, pdu_status_name(status)));
+    if (status == ESME_RTHROTTLED)
+        metrics_child_add(child_of(&da->m_throttled, d->m_throttled,
+                                   METRICS_LABELS(da->id)), 1);
+}
+
 /* Answer a customer's submit_sm, data_sm or submit_multi read at
  * <read_us> (0: just now) and count the answer: the session's counters
  * and the metrics (submits by status, throttled, response time). */
@@ -799,18 +868,17 @@ static void submit_reply(struct sess *s, uint32_t command_id, uint32_t seq,
         return;
     struct down_client *c = sess_ctx(s);
     struct down *d = c->d;
-    const char *account = c->acct ? c->acct->id : "";
     sess_reply(s, command_id, seq, status, resp);
     c->n_submits++;
     c->n_ok += status == ESME_ROK;
     c->n_throttled += status == ESME_RTHROTTLED;
     c->n_refused += status != ESME_ROK && status != ESME_RTHROTTLED;
-    metrics_add(d->m_submits, 1, METRICS_LABELS(account, pdu_status_name(status)));
-    if (status == ESME_RTHROTTLED)
-        metrics_add(d->m_throttled, 1, METRICS_LABELS(account));
-    uint64_t now = clock_mono_us();
-    metrics_observe(d->m_resp, read_us && now > read_us ? (double)(now - read_us) / 1e6 : 0,
-                    NULL);
+    count_submit(d, c->acct, status);
+    if (!d->m_resp_all)
+        d->m_resp_all = metrics_child(d->m_resp, NULL);
+    uint64_t now = clock_mono_us(); /* a latency: the precise clock */
+    metrics_child_observe(d->m_resp_all,
+                          read_us && now > read_us ? (double)(now - read_us) / 1e6 : 0);
 }
 
 /* A queue write that did not happen: over the account's caps (status
@@ -824,7 +892,8 @@ static void queue_refused(struct down_client *c, int status)
         return;
     }
     d->stats.queue_full++;
-    metrics_add(d->m_queue_full, 1, METRICS_LABELS(c->acct->id));
+    metrics_child_add(child_of(&c->acct->m_queue_full, d->m_queue_full,
+                               METRICS_LABELS(c->acct->id)), 1);
 }
 
 static void on_queued(int status, void *arg)
@@ -850,15 +919,15 @@ static void on_queued(int status, void *arg)
 }
 
 /* Queue an admitted submit_sm or data_sm, read at <read_us> (0: just
- * now); it is answered once Redis has it. */
+ * now), that came as <b>; it is answered once Redis has it. */
 static void submit_queue(struct down_client *c, const struct pdu *p,
-                         uint64_t read_us)
+                         struct submit_bytes b, uint64_t read_us)
 {
     struct submit_wait *w = calloc(1, sizeof *w);
     if (w) {
         w->command_id = p->command_id;
         w->seq = p->sequence_number;
-        if (queue_message(c, p, w, on_queued) == 0) {
+        if (queue_message(c, p, b, w, on_queued) == 0) {
             if (read_us)
                 w->read_us = read_us;
             return;
@@ -870,8 +939,8 @@ static void submit_queue(struct down_client *c, const struct pdu *p,
                  read_us);
 }
 
-/* A submit held for the account's quota batch (admit_one): the PDU as
- * read, encoded again, since the read buffer does not outlive the read. */
+/* A submit held for the account's quota batch (admit_one): the PDU's
+ * bytes copied, since the read buffer does not outlive the read. */
 struct quota_hold {
     struct sess *sess;
     uint32_t command_id, seq;
@@ -903,13 +972,13 @@ static void on_quota_ready(int status, void *arg)
         goto done;
     struct down_client *c = sess_ctx(h->sess);
     if (pdu_decode(h->raw, h->len, &p) != ESME_ROK) {
-        /* cannot be: these bytes are our own encoding of a valid PDU */
+        /* cannot be: these bytes were decoded once already */
         submit_reply(h->sess, h->command_id, h->seq, ESME_RSYSERR, NULL, h->read_us);
         goto done;
     }
     switch (quota_admits(c)) {
     case QUOTA_TAKEN:
-        submit_queue(c, &p, h->read_us);
+        submit_queue(c, &p, (struct submit_bytes){h->raw, h->len}, h->read_us);
         break;
     case QUOTA_ON_ITS_WAY:
         if (status == 0 && quota_hold_again(c, h))
@@ -926,19 +995,26 @@ done:
     free(h);
 }
 
-static int quota_hold(struct down_client *c, const struct pdu *p)
+static int quota_hold(struct down_client *c, const struct pdu *p,
+                      struct submit_bytes b)
 {
-    uint8_t raw[PDU_MAX_LEN_DEFAULT];
-    size_t n = pdu_encode(p, raw, sizeof raw);
-    struct quota_hold *h = n ? malloc(sizeof *h + n) : NULL;
-    if (!h)
+    struct pdu_scratch sc = {.heap = NULL};
+    const uint8_t *raw = b.raw;
+    size_t n = b.len;
+    if (!raw)
+        raw = pdu_encode_scratch(p, &sc, &n);
+    struct quota_hold *h = raw ? malloc(sizeof *h + n) : NULL;
+    if (!h) {
+        pdu_scratch_free(&sc);
         return -1;
+    }
     h->sess = c->sess;
     h->command_id = p->command_id;
     h->seq = p->sequence_number;
     h->read_us = clock_mono_us();
     h->len = n;
     memcpy(h->raw, raw, n);
+    pdu_scratch_free(&sc);
     if (throttle_quota_wait(c->d->thr, c->acct->id, on_quota_ready, h) != 0) {
         free(h);
         return -1;
@@ -958,12 +1034,14 @@ static void handle_submit(struct down_client *c, const struct pdu *p)
         submit_reply(c->sess, p->command_id, p->sequence_number, status, NULL, 0);
         return;
     }
-    if ((status = admit_one(c, p, &held)) != ESME_ROK) {
+    struct submit_bytes b = {NULL, 0};
+    b.raw = sess_request_bytes(c->sess, p, &b.len);
+    if ((status = admit_one(c, p, b, &held)) != ESME_ROK) {
         submit_reply(c->sess, p->command_id, p->sequence_number, status, NULL, 0);
         return;
     }
     if (!held)
-        submit_queue(c, p, 0);
+        submit_queue(c, p, b, 0);
 }
 
 /* ---- submit_multi: one message per destination ------------------------ */
@@ -1115,8 +1193,9 @@ static void multi_queue_dest(struct down_client *c, struct multi_wait *m,
     }
     multi_dest_pdu(p, dst, &one);
     int held; /* never: a destination is not held (no PDU given) */
+    const struct submit_bytes encode = {NULL, 0}; /* <one> is built here */
     if ((status = pdu_validate(&one)) != ESME_ROK ||
-        (status = admit_one(c, NULL, &held)) != ESME_ROK) {
+        (status = admit_one(c, NULL, encode, &held)) != ESME_ROK) {
         multi_fail(m, dst, status);
         return;
     }
@@ -1127,7 +1206,7 @@ static void multi_queue_dest(struct down_client *c, struct multi_wait *m,
         w->dst = *dst;
         pdu_view_copy(w->dst_addr, sizeof w->dst_addr, dst->addr);
         m->outstanding++;
-        if (queue_message(c, &one, w, on_multi_queued) == 0)
+        if (queue_message(c, &one, encode, w, on_multi_queued) == 0)
             return;
         m->outstanding--;
     }

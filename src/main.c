@@ -284,6 +284,7 @@ static int start(struct bridge *b)
     b->base = event_base_new();
     if (!b->base)
         return -1;
+    clock_loop_attach(b->base); /* the hot path's clock: once per turn */
     b->st = store_new(b->base, &b->cfg.redis, consumer);
     if (!b->st)
         return -1;
@@ -341,6 +342,7 @@ static void stop(struct bridge *b)
         event_free(b->sig_hup);
     if (b->drain_ev)
         event_free(b->drain_ev);
+    clock_loop_attach(NULL); /* the base goes: each read is a read again */
     if (b->base)
         event_base_free(b->base);
     metrics_default_free();

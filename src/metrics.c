@@ -21,6 +21,7 @@ const double metrics_latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
 const size_t metrics_latency_nbuckets = ARRAY_LEN(metrics_latency_buckets);
 
 struct metrics_child {
+    struct metrics_family *f;         /* its family (handles reach it) */
     char *values[METRICS_MAX_LABELS]; /* one allocation: values[0] owns it */
     double value;                     /* counter, gauge; histogram: sum */
     uint64_t count;                   /* histogram */
@@ -275,6 +276,7 @@ static struct metrics_child *child_new(struct metrics_family *f,
         free(c);
         return NULL;
     }
+    c->f = f;
     c->values[0] = block; /* owns the block even when there is no label */
     block[0] = '\0';
     for (size_t i = 0; i < f->n_labels; i++) {
@@ -315,9 +317,14 @@ static struct metrics_child *child_get(struct metrics_family *f,
     return c;
 }
 
+static int add_allowed(const struct metrics_family *f, double v)
+{
+    return f->type != METRICS_HISTOGRAM && (f->type != METRICS_COUNTER || v >= 0);
+}
+
 void metrics_add(struct metrics_family *f, double v, const char *const *values)
 {
-    if (!f || f->type == METRICS_HISTOGRAM || (f->type == METRICS_COUNTER && !(v >= 0)))
+    if (!f || !add_allowed(f, v))
         return;
     struct metrics_child *c = child_get(f, values);
     if (c)
@@ -333,20 +340,44 @@ void metrics_set(struct metrics_family *f, double v, const char *const *values)
         c->value = v;
 }
 
-void metrics_observe(struct metrics_family *f, double v,
-                     const char *const *values)
+/* One observation of <v> in histogram child <c> of <f>. */
+static void child_observe(const struct metrics_family *f,
+                          struct metrics_child *c, double v)
 {
-    if (!f || f->type != METRICS_HISTOGRAM || isnan(v))
-        return;
-    struct metrics_child *c = child_get(f, values);
-    if (!c)
-        return;
     size_t b = 0;
     while (b < f->n_bounds && v > f->bounds[b])
         b++;
     c->buckets[b]++; /* b == n_bounds: only in +Inf */
     c->count++;
     c->value += v;
+}
+
+void metrics_observe(struct metrics_family *f, double v,
+                     const char *const *values)
+{
+    if (!f || f->type != METRICS_HISTOGRAM || isnan(v))
+        return;
+    struct metrics_child *c = child_get(f, values);
+    if (c)
+        child_observe(f, c, v);
+}
+
+struct metrics_child *metrics_child(struct metrics_family *f,
+                                    const char *const *values)
+{
+    return f ? child_get(f, values) : NULL;
+}
+
+void metrics_child_add(struct metrics_child *c, double v)
+{
+    if (c && add_allowed(c->f, v))
+        c->value += v;
+}
+
+void metrics_child_observe(struct metrics_child *c, double v)
+{
+    if (c && c->f->type == METRICS_HISTOGRAM && !isnan(v))
+        child_observe(c->f, c, v);
 }
 
 double metrics_value(const struct metrics_family *f, const char *const *values)

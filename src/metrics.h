@@ -80,6 +80,20 @@ void metrics_set(struct metrics_family *f, double v, const char *const *values);
 /* Histograms: one observation of <v>. */
 void metrics_observe(struct metrics_family *f, double v,
                      const char *const *values);
+/*
+ * Handles, for hot paths: the child of <values> resolved once (made when
+ * new), so that each later update costs no hashing of label strings.
+ * NULL when <f> is NULL, full or out of memory; the updates below accept
+ * NULL and do nothing. A handle lives as long as its family unless
+ * metrics_reset() drops the family's children: never keep one of a
+ * family that is reset.
+ */
+struct metrics_child;
+struct metrics_child *metrics_child(struct metrics_family *f,
+                                    const char *const *values);
+void metrics_child_add(struct metrics_child *c, double v);
+void metrics_child_observe(struct metrics_child *c, double v);
+
 /* Drop every child (gauges whose label sets are rebuilt at each scrape). */
 void metrics_reset(struct metrics_family *f);
 

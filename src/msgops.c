@@ -263,7 +263,8 @@ static void on_replace_entry(int status, const struct store_entry *e,
 {
     struct msgop *op = arg;
     struct pdu sub;
-    uint8_t out[PDU_MAX_LEN_DEFAULT];
+    struct pdu_scratch sc = {.heap = NULL};
+    const uint8_t *out;
     size_t len;
     if (status != 0 || n != 1 || !e->msg_id ||
         strcmp(e->msg_id, op->msg_id) != 0) {
@@ -278,14 +279,17 @@ static void on_replace_entry(int status, const struct store_entry *e,
     }
     apply_replace(&sub, &op->req);
     uint32_t rc = pdu_validate(&sub);
-    if (rc != ESME_ROK || (len = pdu_encode(&sub, out, sizeof out)) == 0) {
+    /* changed fields: encoded again, at its own size */
+    if (rc != ESME_ROK || !(out = pdu_encode_scratch(&sub, &sc, &len))) {
         op_finish(op, rc != ESME_ROK ? rc : ESME_RREPLACEFAIL, NULL);
         return;
     }
     struct store_msg_info mi = {.account = op->account, .msg_id = op->msg_id,
                                 .ts_ms = e->ts_ms};
-    if (store_msg_replace(op->o->st, &mi, e->id, out, len, on_replaced,
-                          op) != 0)
+    int queued = store_msg_replace(op->o->st, &mi, e->id, out, len,
+                                   on_replaced, op);
+    pdu_scratch_free(&sc);
+    if (queued != 0)
         op_finish(op, ESME_RREPLACEFAIL, NULL);
 }
 
@@ -325,19 +329,23 @@ static uint32_t failure_status(uint32_t command_id)
     }
 }
 
-/* A copy of <req> that outlives the session's read buffer. */
+/* A copy of <req> that outlives the session's read buffer: its bytes
+ * as they came (encoded again only when the session has none for it). */
 static struct msgop *op_new(struct msgops *o, struct sess *s,
                             const char *account, const struct pdu *req)
 {
-    uint8_t buf[PDU_MAX_LEN_DEFAULT];
-    size_t n = pdu_encode(req, buf, sizeof buf);
-    struct msgop *op = n ? calloc(1, sizeof *op) : NULL;
-    if (!op)
-        return NULL;
-    op->raw = malloc(n);
-    if (!op->raw || (memcpy(op->raw, buf, n),
-                     pdu_decode(op->raw, n, &op->req) != ESME_ROK)) {
-        free(op->raw);
+    struct pdu_scratch sc = {.heap = NULL};
+    size_t n = 0;
+    const uint8_t *bytes = sess_request_bytes(s, req, &n);
+    if (!bytes)
+        bytes = pdu_encode_scratch(req, &sc, &n);
+    struct msgop *op = bytes ? calloc(1, sizeof *op) : NULL;
+    if (op && (op->raw = malloc(n)))
+        memcpy(op->raw, bytes, n);
+    pdu_scratch_free(&sc);
+    if (!op || !op->raw || pdu_decode(op->raw, n, &op->req) != ESME_ROK) {
+        if (op)
+            free(op->raw);
         free(op);
         return NULL;
     }

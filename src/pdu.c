@@ -10,6 +10,7 @@
 #include "common.h"
 
 #include <event2/buffer.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pdu.h"
@@ -585,11 +586,10 @@ static uint8_t *put_field(uint8_t *w, const struct pdu *p,
     return w + v->len;
 }
 
-size_t pdu_encode(const struct pdu *p, uint8_t *buf, size_t cap)
+/* Write <p>, whose encoded length pdu_encoded_len() found to be <len>
+ * (not 0), into <buf> of at least <len> bytes. */
+static void encode_known_len(const struct pdu *p, size_t len, uint8_t *buf)
 {
-    size_t len = pdu_encoded_len(p);
-    if (len == 0 || len > cap)
-        return 0;
     const struct command_def *cmd = command_lookup(p->command_id);
 
     wire_write_u32(buf, (uint32_t)len);
@@ -597,7 +597,7 @@ size_t pdu_encode(const struct pdu *p, uint8_t *buf, size_t cap)
     wire_write_u32(buf + 8, p->command_status);
     wire_write_u32(buf + 12, p->sequence_number);
     if (len == PDU_HEADER_LEN)
-        return len;
+        return;
 
     uint8_t *w = buf + PDU_HEADER_LEN;
     for (const struct field_def *f = cmd->layout; f->kind != FK_END; f++)
@@ -610,6 +610,14 @@ size_t pdu_encode(const struct pdu *p, uint8_t *buf, size_t cap)
             memcpy(w + 4, t->val, t->len);
         w += 4 + (size_t)t->len;
     }
+}
+
+size_t pdu_encode(const struct pdu *p, uint8_t *buf, size_t cap)
+{
+    size_t len = pdu_encoded_len(p);
+    if (len == 0 || len > cap)
+        return 0;
+    encode_known_len(p, len, buf);
     return len;
 }
 
@@ -619,12 +627,36 @@ int pdu_encode_evbuffer(const struct pdu *p, struct evbuffer *out)
     if (len == 0)
         return -1;
     struct evbuffer_iovec iov;
-    if (evbuffer_reserve_space(out, (ev_ssize_t)len, &iov, 1) != 1)
+    if (evbuffer_reserve_space(out, (ev_ssize_t)len, &iov, 1) != 1 ||
+        iov.iov_len < len)
         return -1;
-    if (pdu_encode(p, iov.iov_base, iov.iov_len) != len)
-        return -1;
+    encode_known_len(p, len, iov.iov_base);
     iov.iov_len = len;
     return evbuffer_commit_space(out, &iov, 1) == 0 ? 0 : -1;
+}
+
+const uint8_t *pdu_encode_scratch(const struct pdu *p, struct pdu_scratch *sc,
+                                  size_t *len)
+{
+    size_t n = pdu_encoded_len(p);
+    uint8_t *buf = sc->small;
+    if (n == 0)
+        return NULL;
+    if (n > sizeof sc->small) {
+        free(sc->heap);
+        if (!(sc->heap = malloc(n)))
+            return NULL;
+        buf = sc->heap;
+    }
+    encode_known_len(p, n, buf);
+    *len = n;
+    return buf;
+}
+
+void pdu_scratch_free(struct pdu_scratch *sc)
+{
+    free(sc->heap);
+    sc->heap = NULL;
 }
 
 /* ---- building ------------------------------------------------------- */

@@ -214,6 +214,22 @@ size_t pdu_encode(const struct pdu *p, uint8_t *buf, size_t cap);
  * evbuffer cannot grow (then <out> is unchanged). */
 int pdu_encode_evbuffer(const struct pdu *p, struct evbuffer *out);
 
+/*
+ * Encoding where the length is not known in advance, off the hot path (a
+ * PDU that was changed or built, not one passed on as it came): into
+ * <sc>'s own bytes when it fits, else into a buffer allocated for it.
+ * Returns the bytes (*<len> of them), or NULL when <p> cannot be encoded
+ * or memory is short. pdu_scratch_free() releases what it allocated;
+ * call it whatever the result ({0} is a valid empty scratch).
+ */
+struct pdu_scratch {
+    uint8_t small[512];
+    uint8_t *heap;
+};
+const uint8_t *pdu_encode_scratch(const struct pdu *p, struct pdu_scratch *sc,
+                                  size_t *len);
+void pdu_scratch_free(struct pdu_scratch *sc);
+
 /* A proxy that forwards a PDU unchanged rewrites only the sequence number
  * in the received bytes (at least 16 of them). */
 void pdu_rewrite_sequence(uint8_t *raw, uint32_t sequence_number);

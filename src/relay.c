@@ -811,6 +811,30 @@ static const struct store_idmap *pick_mapping(struct relay *r,
     return &m[pick];
 }
 
+/* Store the receipt <p> of message <m> with our id in place of
+ * upstream's: the one PDU of the path whose fields change, so it is
+ * encoded again (at its own size); <text> holds the new receipt text. */
+static void store_rewritten(struct incoming *in, struct pdu *p,
+                            const struct store_idmap *m, const char *final,
+                            unsigned err, char *text, size_t text_cap)
+{
+    struct relay *r = in->r;
+    struct pdu_scratch sc = {.heap = NULL};
+    const uint8_t *out;
+    size_t n;
+    if (rewrite_receipt(p, m->msg_id, text, text_cap) != 0 ||
+        !(out = pdu_encode_scratch(p, &sc, &n))) {
+        pdu_scratch_free(&sc);
+        dead_letter(in, "receipt-unencodable");
+        return;
+    }
+    int queued = store_receipt_add(r->st, m, final, clock_loop_wall_ms(),
+                                   err, out, n, on_receipt_stored, in);
+    pdu_scratch_free(&sc);
+    if (queued != 0)
+        on_receipt_stored(-1, in);
+}
+
 static void on_idmap(int status, const struct store_idmap *found, size_t nfound,
                      void *arg)
 {
@@ -819,7 +843,6 @@ static void on_idmap(int status, const struct store_idmap *found, size_t nfound,
     const struct store_idmap *m = found;
     struct pdu p;
     char text[2 * SM_MAX + DLR_ID_MAX];
-    uint8_t out[PDU_MAX_LEN_DEFAULT];
     if (status != 0) {
         r->stats.store_errors++;
         incoming_finish(in, ESME_RX_T_APPN);
@@ -860,20 +883,12 @@ static void on_idmap(int status, const struct store_idmap *found, size_t nfound,
         r->stats.receipts_unwanted++;
         if (!final)
             incoming_finish(in, ESME_ROK);
-        else if (store_receipt_add(r->st, m, final, clock_wall_ms(), err,
+        else if (store_receipt_add(r->st, m, final, clock_loop_wall_ms(), err,
                                    NULL, 0, on_state_stored, in) != 0)
             on_state_stored(-1, in);
         return;
     }
-    size_t n;
-    if (rewrite_receipt(&p, m->msg_id, text, sizeof text) != 0 ||
-        (n = pdu_encode(&p, out, sizeof out)) == 0) {
-        dead_letter(in, "receipt-unencodable");
-        return;
-    }
-    if (store_receipt_add(r->st, m, final, clock_wall_ms(), err, out, n,
-                          on_receipt_stored, in) != 0)
-        on_receipt_stored(-1, in);
+    store_rewritten(in, &p, m, final, err, text, sizeof text);
 }
 
 /* The forms an upstream id may be stored under (dlr_id_lookup_forms):
@@ -951,12 +966,20 @@ static struct incoming *incoming_new(struct relay *r, struct sess *s,
                                      const struct pdu *p)
 {
     struct incoming *in = calloc(1, sizeof *in);
-    size_t n = pdu_encoded_len(p);
-    if (!in || n == 0 || !(in->raw = malloc(n))) {
+    struct pdu_scratch sc = {.heap = NULL};
+    size_t n = 0;
+    /* the bytes as upstream sent them; encoded only when there are none */
+    const uint8_t *bytes = sess_request_bytes(s, p, &n);
+    if (!bytes)
+        bytes = pdu_encode_scratch(p, &sc, &n);
+    if (!in || !bytes || !(in->raw = malloc(n))) {
+        pdu_scratch_free(&sc);
         free(in);
         return NULL;
     }
-    in->len = pdu_encode(p, in->raw, n);
+    memcpy(in->raw, bytes, n);
+    in->len = n;
+    pdu_scratch_free(&sc);
     in->r = r;
     in->sess = s;
     in->command_id = p->command_id;

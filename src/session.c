@@ -58,6 +58,12 @@ struct sess {
     struct sess_callbacks cbs;
     void *ctx;
 
+    /* The request being handed to the owner now, and the bytes it was
+     * decoded from (sess_request_bytes); NULL between requests. */
+    const struct pdu *cur_req;
+    const uint8_t *cur_raw;
+    size_t cur_len;
+
     int refs;
     int connected;      /* the connection came up (client role) */
     int dead;           /* EOF or error: nothing more can be written */
@@ -205,7 +211,7 @@ static struct txn *txn_start(struct sess *s, uint32_t seq, uint32_t cmd,
     s->free_txns = t->hnext;
     t->seq = seq;
     t->command_id = cmd;
-    t->deadline_ms = clock_mono_ms() + s->cfg.resp_timeout_ms;
+    t->deadline_ms = clock_loop_ms() + s->cfg.resp_timeout_ms;
     t->cb = cb;
     t->arg = arg;
     t->internal = internal;
@@ -701,7 +707,7 @@ static void handle_pdu(struct sess *s, const uint8_t *raw, size_t len)
     struct pdu p;
     uint32_t st = pdu_decode(raw, len, &p);
     s->stats.rx_pdus++;
-    s->last_rx_ms = clock_mono_ms();
+    s->last_rx_ms = clock_loop_ms(); /* idle time: the turn's now will do */
     if (pdu_is_resp(p.command_id) && pdu_command_known(p.command_id)) {
         handle_response(s, &p, st);
         return;
@@ -719,7 +725,25 @@ static void handle_pdu(struct sess *s, const uint8_t *raw, size_t len)
         glitch(s);
         return;
     }
+    const struct pdu *prev_req = s->cur_req;
+    const uint8_t *prev_raw = s->cur_raw;
+    size_t prev_len = s->cur_len;
+    s->cur_req = &p;
+    s->cur_raw = raw;
+    s->cur_len = len;
     handle_request(s, &p);
+    s->cur_req = prev_req;
+    s->cur_raw = prev_raw;
+    s->cur_len = prev_len;
+}
+
+const uint8_t *sess_request_bytes(const struct sess *s, const struct pdu *p,
+                                  size_t *len)
+{
+    if (!s || !p || p != s->cur_req)
+        return NULL;
+    *len = s->cur_len;
+    return s->cur_raw;
 }
 
 /* ---- reading -------------------------------------------------------- */

@@ -171,6 +171,14 @@ void sess_bind_reply(struct sess *s, uint32_t status);
 void sess_reply(struct sess *s, uint32_t req_id, uint32_t seq,
                 uint32_t status, struct pdu *resp);
 
+/* The bytes <p> was decoded from (*<len> of them, header included) when
+ * <p> is the very request on_request is being given now; NULL for
+ * anything else (a copy, a PDU the caller built, after the callback). A
+ * proxy that stores or forwards a request unchanged takes these instead
+ * of encoding it again; they are a view, valid during the callback. */
+const uint8_t *sess_request_bytes(const struct sess *s, const struct pdu *p,
+                                  size_t *len);
+
 /* 1 while an answer given with sess_reply() still reaches the peer: the
  * session is open, or closing and not yet past its flush. */
 int sess_answering(const struct sess *s);

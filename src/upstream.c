@@ -27,6 +27,7 @@
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,9 @@ struct up_conn {
     uint64_t retire_deadline_ms;
     uint64_t empty_since_ms;    /* RETIRING: window empty since (0: not) */
     int unbinding;              /* RETIRING: unbind sent to its sessions */
+    /* Its children of the per-message metrics (answers ESME_ROK, round
+     * trips), resolved on first use: no hashing of labels per message. */
+    struct metrics_child *m_ok, *m_rtt;
 };
 
 /* Where a message is (one place at a time). */
@@ -126,12 +130,19 @@ enum up_msg_place {
                         * being read from its record (on no list) */
 };
 
+/* A PDU up to this size is kept inside its message (most submit_sm are
+ * well below it): one allocation less per message. */
+#define UP_MSG_PDU_INLINE 256u
+/* Messages kept for reuse once finished, at most: malloc and free of
+ * each one showed in the profile of a saturated bridge. */
+#define UP_MSG_SPARE_MAX 1024u
+
 struct up_msg {
     char entry_id[32];
     char account[16];
     char msg_id[32];
     uint64_t ts_ms;
-    uint8_t *pdu;
+    uint8_t *pdu;                       /* pdu_inline or its own */
     size_t len;
     unsigned attempts;
     uint64_t due_ms;
@@ -163,6 +174,7 @@ struct up_msg {
     struct up_msg *next;                /* in the list it is on */
     struct up_msg *hnext;               /* in the held set */
     struct up *up_owner;                /* LOADING: before sent_on is set */
+    uint8_t pdu_inline[UP_MSG_PDU_INLINE];
 };
 
 struct up {
@@ -181,6 +193,8 @@ struct up {
     unsigned n_waiting;
     struct up_msg *held[HELD_BUCKETS];
     unsigned n_held, n_inflight;
+    struct up_msg *spare;               /* finished, kept for reuse */
+    unsigned n_spare;
     int reading, stopping;
     int history_done;                   /* own pending entries re-read */
     char history_after[32];
@@ -233,8 +247,38 @@ static void msg_free(struct up *u, struct up_msg *m)
     if (*pp)
         *pp = m->hnext;
     u->n_held--;
-    free(m->pdu);
+    if (m->pdu != m->pdu_inline)
+        free(m->pdu);
+    m->pdu = NULL;
+    if (u->n_spare < UP_MSG_SPARE_MAX && !u->stopping) {
+        m->next = u->spare;
+        u->spare = m;
+        u->n_spare++;
+        return;
+    }
     free(m);
+}
+
+/* A zeroed message, from the spares when there is one. Zeroing the
+ * part before pdu_inline is enough: that is every field. */
+static struct up_msg *msg_alloc(struct up *u)
+{
+    struct up_msg *m = u->spare;
+    if (!m)
+        return calloc(1, sizeof *m);
+    u->spare = m->next;
+    u->n_spare--;
+    memset(m, 0, offsetof(struct up_msg, pdu_inline));
+    return m;
+}
+
+/* <src> into <dst> of <cap> bytes, cut to fit: what snprintf("%s")
+ * did, without formatting. */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 /* The concatenation reference of a part (UDH or SAR), as a key that
@@ -265,19 +309,20 @@ static struct up_msg *msg_new(struct up *u, const struct store_entry *e)
     struct pdu p;
     if (!e->account || !e->msg_id || held_has(u, e->id))
         return NULL;
-    struct up_msg *m = calloc(1, sizeof *m);
+    struct up_msg *m = msg_alloc(u);
     if (!m)
         return NULL;
-    m->pdu = malloc(e->pdu_len);
+    m->pdu = e->pdu_len <= sizeof m->pdu_inline ? m->pdu_inline
+                                                : malloc(e->pdu_len);
     if (!m->pdu) {
         free(m);
         return NULL;
     }
     memcpy(m->pdu, e->pdu, e->pdu_len);
     m->len = e->pdu_len;
-    snprintf(m->entry_id, sizeof m->entry_id, "%s", e->id);
-    snprintf(m->account, sizeof m->account, "%s", e->account);
-    snprintf(m->msg_id, sizeof m->msg_id, "%s", e->msg_id);
+    copy_str(m->entry_id, sizeof m->entry_id, e->id);
+    copy_str(m->account, sizeof m->account, e->account);
+    copy_str(m->msg_id, sizeof m->msg_id, e->msg_id);
     m->ts_ms = e->ts_ms;
     m->body_lost = e->body_lost;
     m->entry_cost = e->cost;
@@ -786,8 +831,7 @@ static int on_late_resp(struct sess *s, const struct pdu *resp, void *ctx)
 
 /* ---- answers to what we sent ---------------------------------------- */
 
-static void count_resp(const struct up_conn *c, uint32_t status,
-                       uint64_t sent_us);
+static void count_resp(struct up_conn *c, uint32_t status, uint64_t sent_us);
 
 /* An earlier copy was accepted late while this one was out: that id is
  * the message's. */
@@ -1395,6 +1439,7 @@ static int conn_open(struct up *u, struct up_conn *c, struct up_conn_plan *plan,
     c->rr = 0;
     c->throttled = 0;
     c->unbinding = 0;
+    c->m_ok = c->m_rtt = NULL; /* the slot may have named another */
     snprintf(c->throttle_key, sizeof c->throttle_key, "up:%s", cfg->name);
     c->sessions = sessions;
     c->n_sessions = n;
@@ -1884,6 +1929,11 @@ void up_free(struct up *u)
     for (unsigned b = 0; b < HELD_BUCKETS; b++)
         while (u->held[b])
             msg_free(u, u->held[b]);
+    while (u->spare) {
+        struct up_msg *m = u->spare;
+        u->spare = m->next;
+        free(m);
+    }
     for (int i = 0; i < u->n_conns; i++)
         conn_release(&u->conns[i]);
     event_free(u->pump_ev);
@@ -1930,16 +1980,24 @@ static void up_metrics(struct up *u)
 }
 
 /* An answer (or its absence) to a submit_sm sent on <c> at <sent_us>. */
-static void count_resp(const struct up_conn *c, uint32_t status,
-                       uint64_t sent_us)
+static void count_resp(struct up_conn *c, uint32_t status, uint64_t sent_us)
 {
     const char *name = status == SESS_STATUS_TIMEOUT ? "timeout"
                        : status == SESS_STATUS_CLOSED ? "session_closed"
                                                       : pdu_status_name(status);
-    metrics_add(c->up->m_submits, 1, METRICS_LABELS(c->cfg->name, name));
-    if (status != SESS_STATUS_TIMEOUT && status != SESS_STATUS_CLOSED)
-        metrics_observe(c->up->m_rtt, (double)(clock_mono_us() - sent_us) / 1e6,
-                        METRICS_LABELS(c->cfg->name));
+    if (status == ESME_ROK) {
+        if (!c->m_ok)
+            c->m_ok = metrics_child(c->up->m_submits,
+                                    METRICS_LABELS(c->cfg->name, name));
+        metrics_child_add(c->m_ok, 1);
+    } else {
+        metrics_add(c->up->m_submits, 1, METRICS_LABELS(c->cfg->name, name));
+    }
+    if (status == SESS_STATUS_TIMEOUT || status == SESS_STATUS_CLOSED)
+        return;
+    if (!c->m_rtt)
+        c->m_rtt = metrics_child(c->up->m_rtt, METRICS_LABELS(c->cfg->name));
+    metrics_child_observe(c->m_rtt, (double)(clock_mono_us() - sent_us) / 1e6);
 }
 
 void up_connectors(const struct up *u, up_connector_cb cb, void *arg)

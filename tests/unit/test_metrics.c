@@ -183,3 +183,32 @@ Test(metrics, default_registry_is_shared)
     cr_assert_eq(metrics_default(), d);
     metrics_default_free();
 }
+
+Test(metrics, handle_updates_the_same_child_as_labels)
+{
+    struct metrics_family *f =
+        metrics_family(m, METRICS_COUNTER, "sub_total", "Submits.", "account,status");
+    struct metrics_child *ok = metrics_child(f, METRICS_LABELS("acme", "ESME_ROK"));
+    cr_assert_not_null(ok);
+    cr_assert_eq(metrics_child(f, METRICS_LABELS("acme", "ESME_ROK")), ok);
+    metrics_child_add(ok, 2);
+    metrics_child_add(ok, -1); /* counters only grow, through a handle too */
+    metrics_add(f, 1, METRICS_LABELS("acme", "ESME_ROK"));
+    cr_assert_eq(metrics_value(f, METRICS_LABELS("acme", "ESME_ROK")), 3);
+    metrics_child_observe(ok, 1); /* not a histogram: ignored */
+    cr_assert_eq(metrics_count(f, METRICS_LABELS("acme", "ESME_ROK")), 0);
+    metrics_child_add(NULL, 1);   /* a failed resolution is harmless */
+    cr_assert_null(metrics_child(NULL, METRICS_LABELS("acme", "ESME_ROK")));
+}
+
+Test(metrics, handle_observes_a_histogram)
+{
+    static const double bounds[] = {0.1, 1};
+    struct metrics_family *f = metrics_histogram(m, "lat_seconds", "L.", "c", bounds, 2);
+    struct metrics_child *up = metrics_child(f, METRICS_LABELS("up"));
+    metrics_child_observe(up, 0.05);
+    metrics_child_observe(up, 5);
+    metrics_child_add(up, 1); /* a histogram takes observations only */
+    cr_assert_eq(metrics_count(f, METRICS_LABELS("up")), 2);
+    cr_assert_eq(metrics_value(f, METRICS_LABELS("up")), 5.05);
+}

@@ -51,6 +51,9 @@ enum owner_mode {
 
 struct req_rec {
     uint32_t id, seq;
+    size_t raw_len;     /* sess_request_bytes() of the request (0: none) */
+    uint8_t raw[2048];  /* the first bytes of them */
+    int copy_has_raw;   /* ... and of a copy of the request: never */
 };
 
 /* One session, its scripted peer and what the owner's callbacks saw. */
@@ -133,6 +136,15 @@ static void cb_request(struct sess *s, const struct pdu *req, void *ctx)
     if (f->nreqs < MAX_RECS) {
         f->reqs[f->nreqs].id = req->command_id;
         f->reqs[f->nreqs].seq = req->sequence_number;
+        struct req_rec *r = &f->reqs[f->nreqs];
+        size_t n = 0;
+        const uint8_t *raw = sess_request_bytes(s, req, &n);
+        struct pdu copy = *req;
+        size_t copy_n = 0;
+        r->raw_len = raw ? n : 0;
+        if (raw)
+            memcpy(r->raw, raw, n < sizeof r->raw ? n : sizeof r->raw);
+        r->copy_has_raw = sess_request_bytes(s, &copy, &copy_n) != NULL;
     }
     f->nreqs++;
     if (f->break_on_request)
@@ -2086,4 +2098,29 @@ Test(session_client, bug_client_ignores_bind_timeout_ms)
                      sess_close_reason_name(f->why));
     fx_free(f);
     close(lfd);
+}
+
+/* The owner gets the request's bytes as they came (a proxy stores them
+ * instead of encoding again), and only for the request it is given. */
+Test(session_errors, request_bytes_are_the_bytes_received)
+{
+    struct sess_config cfg = test_cfg();
+    struct fx *f = fx_new(SESS_SERVER, &cfg, 0);
+    struct pdu p;
+    uint8_t want[1024];
+    server_bind(f, PDU_BIND_TRANSMITTER, 0x34);
+    fill_submit(&p);
+    p.sequence_number = 7;
+    size_t n = pdu_encode(&p, want, sizeof want);
+    cr_assert_gt(n, 16);
+    STEP("submit_sm");
+    peer_send(&f->peer, &p);
+    peer_expect_only(&f->peer, PDU_SUBMIT_SM_RESP, 7, ESME_ROK);
+    cr_assert_eq(f->nreqs, 1);
+    cr_assert_eq(f->reqs[0].raw_len, n);
+    cr_assert_arr_eq(f->reqs[0].raw, want, n);
+    cr_assert_eq(f->reqs[0].copy_has_raw, 0);
+    size_t len = 0;
+    cr_assert_null(sess_request_bytes(f->s, &p, &len)); /* outside the call */
+    fx_free(f);
 }
