@@ -38,7 +38,7 @@
 #   resp p50/p99, e2e p50/p99   submit_sm_resp and submit-to-receipt
 #             latency, ms (from each message's scheduled time)
 #
-# A default run (200000 x 3) takes about 6 minutes on 2 cores; --extra
+# A default run (200000 x 3) took 6.5 minutes on 2 shared cores; --extra
 # adds about a minute.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
