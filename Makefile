@@ -6,6 +6,9 @@
 #   make check           only the normal test run   (SANITIZE=1 for the other)
 #   make fuzz            each fuzz target for FUZZ_SECONDS (default 60)
 #   make bench           codec benchmark
+#   make soak            10M messages with receipts through one bridge at a
+#                        steady rate: RSS and Redis memory flat, nothing lost
+#                        (load/soak.sh; SOAK_COUNT, SOAK_RATE, SOAK_FINAL_TTL)
 #   make run             local demo stack (ports: see scripts/run-local.sh)
 #   make fresh-check     the two commands above on a fresh Debian 12 root
 #                        (debootstrap; needs root and a Debian mirror)
@@ -97,7 +100,7 @@ BRIDGE_BIN := $(if $(wildcard src/main.c),$(BUILD)/bin/smppbridge)
 CTL_BIN    := $(if $(wildcard src/smppctl.c),$(BUILD)/bin/smppctl)
 TOOL_BIN   += $(BRIDGE_BIN) $(CTL_BIN)
 
-.PHONY: all deps lib tools tests check test fuzz fuzz-build fuzz-smoke bench install run clean fresh-check
+.PHONY: all deps lib tools tests check test fuzz fuzz-build fuzz-smoke bench soak install run clean fresh-check
 
 all: lib tools tests
 
@@ -193,6 +196,10 @@ build/bench/%: tests/bench/%.c $(LIB_SRC) $(wildcard src/*.h)
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN)
+
+# Not part of `make test`: it runs for about 18 minutes by default.
+soak: tools
+	BIN=$(BUILD)/bin load/soak.sh
 
 # Binaries and the example config, for packages and the container image
 # (the list of packages they need at run time beside them);

@@ -166,13 +166,25 @@ struct smpp_load_id {
     uint8_t early_form;         /* EARLY: the id form it was keyed in */
 };
 
-struct smpp_load_ids {
+/* One generation of the table: entries, key arena, open-addressing index. */
+struct smpp_load_id_gen {
     struct smpp_load_id *e;
     size_t n, cap;
     uint32_t *slots;            /* open addressing; 0 empty, else index+1 */
     size_t nslots;
     char *keys;
     size_t keys_len, keys_cap;
+};
+
+/* Two generations: new ids go into the current one; once it holds
+ * SMPP_LOAD_IDS_GEN ids and the older one has nothing left to match, the
+ * older one is dropped and the current one becomes the older. Memory is
+ * then bounded by about two generations however long the run. */
+#define SMPP_LOAD_IDS_GEN ((size_t)1 << 19)
+struct smpp_load_ids {
+    struct smpp_load_id_gen gen[2]; /* [0] current, [1] older */
+    size_t retry_at;            /* gen[0].n at which to try dropping again */
+    uint64_t forgotten;         /* ids dropped with their generation */
 };
 
 /* How a receipt found its submit. */
@@ -310,13 +322,17 @@ const char *smpp_load_status_name(uint32_t status);
 /* smpp_load_ids.c */
 int smpp_load_ids_init(struct smpp_load_ids *t, size_t expect);
 void smpp_load_ids_free(struct smpp_load_ids *t);
-/* Index of the entry keyed <key>/<len>, or -1. */
-long smpp_load_ids_find(const struct smpp_load_ids *t, const char *key,
-                        size_t len);
-/* Add a new entry (the key must not be there); its index, or -1. */
-long smpp_load_ids_add(struct smpp_load_ids *t, const char *key, size_t len,
-                       uint64_t t_us, enum smpp_load_id_kind kind);
-const char *smpp_load_ids_key(const struct smpp_load_ids *t, size_t idx);
+/* The entry keyed <key>/<len> in either generation, or NULL. */
+struct smpp_load_id *smpp_load_ids_find(struct smpp_load_ids *t,
+                                        const char *key, size_t len);
+/* Add a new entry (the key must not be there), or NULL. Entries of the
+ * current generation may move: pointers found before do not survive it. */
+struct smpp_load_id *smpp_load_ids_add(struct smpp_load_ids *t,
+                                       const char *key, size_t len,
+                                       uint64_t t_us,
+                                       enum smpp_load_id_kind kind);
+const char *smpp_load_ids_key(const struct smpp_load_id_gen *g,
+                              const struct smpp_load_id *e);
 
 /* smpp_load_dlr.c */
 void smpp_load_dlr_submit_ok(struct smpp_load *ld, const struct pdu *resp,

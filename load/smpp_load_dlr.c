@@ -67,14 +67,13 @@ void smpp_load_dlr_submit_ok(struct smpp_load *ld, const struct pdu *resp,
         ld->c.empty_ids++; /* its receipt cannot match: counted missing */
         return;
     }
-    long i = smpp_load_ids_find(&ld->ids, key, (size_t)n);
-    if (i < 0) {
-        if (smpp_load_ids_add(&ld->ids, key, (size_t)n, sched_us,
-                              SMPP_LOAD_ID_SUBMIT) < 0)
+    struct smpp_load_id *e = smpp_load_ids_find(&ld->ids, key, (size_t)n);
+    if (!e) {
+        if (!smpp_load_ids_add(&ld->ids, key, (size_t)n, sched_us,
+                               SMPP_LOAD_ID_SUBMIT))
             log_error("load", "id table: out of memory");
         return;
     }
-    struct smpp_load_id *e = &ld->ids.e[i];
     if (e->kind == SMPP_LOAD_ID_SUBMIT) {
         ld->c.dup_resp_ids++;
         return;
@@ -158,10 +157,11 @@ static struct smpp_load_id *lookup_form(struct smpp_load *ld, const char *id,
 {
     char key[DLR_ID_MAX + 1];
     int kl = id_form_key(id, len, f, key);
-    long i = kl > 0 ? smpp_load_ids_find(&ld->ids, key, (size_t)kl) : -1;
-    if (i < 0 || ld->ids.e[i].kind != SMPP_LOAD_ID_SUBMIT)
+    struct smpp_load_id *e =
+        kl > 0 ? smpp_load_ids_find(&ld->ids, key, (size_t)kl) : NULL;
+    if (!e || e->kind != SMPP_LOAD_ID_SUBMIT)
         return NULL;
-    return &ld->ids.e[i];
+    return e;
 }
 
 /* <id> read as decimal-in-hex or hex-in-decimal: an unmatched hit first
@@ -231,18 +231,18 @@ static void park_early(struct smpp_load *ld, const struct rcpt_id *id,
         ld->c.unmatched++;
         return;
     }
-    long i = smpp_load_ids_find(&ld->ids, key, (size_t)kl);
-    if (i >= 0) {
+    if (smpp_load_ids_find(&ld->ids, key, (size_t)kl)) {
         ld->c.duplicate++; /* the same early receipt, again */
         return;
     }
-    i = smpp_load_ids_add(&ld->ids, key, (size_t)kl, now, SMPP_LOAD_ID_EARLY);
-    if (i < 0) {
+    struct smpp_load_id *e =
+        smpp_load_ids_add(&ld->ids, key, (size_t)kl, now, SMPP_LOAD_ID_EARLY);
+    if (!e) {
         ld->c.unmatched++;
         return;
     }
-    ld->ids.e[i].early_via = (uint8_t)id->via;
-    ld->ids.e[i].early_form = (uint8_t)f;
+    e->early_via = (uint8_t)id->via;
+    e->early_form = (uint8_t)f;
     ld->c.early++;
 }
 
@@ -339,18 +339,21 @@ void smpp_load_dlr_resolve_parked(struct smpp_load *ld)
     char key[DLR_ID_MAX + 1];
     if (ld->opts.id_form != SMPP_LOAD_FORM_AUTO)
         return;
-    for (size_t i = 0; i < ld->ids.n; i++) {
-        struct smpp_load_id *p = &ld->ids.e[i];
-        if (p->kind != SMPP_LOAD_ID_EARLY || p->matched)
-            continue;
-        size_t kl = p->key_len;
-        memcpy(key, smpp_load_ids_key(&ld->ids, i), kl);
-        int form;
-        struct smpp_load_id *e = lookup_converted(ld, key, kl, &form);
-        if (!e)
-            continue;
-        p->matched = 1;
-        count_hit(ld, e, (enum smpp_load_via)p->early_via, form, p->t_us);
+    for (size_t g = 0; g < ARRAY_LEN(ld->ids.gen); g++) {
+        const struct smpp_load_id_gen *gen = &ld->ids.gen[g];
+        for (size_t i = 0; i < gen->n; i++) {
+            struct smpp_load_id *p = &gen->e[i];
+            if (p->kind != SMPP_LOAD_ID_EARLY || p->matched)
+                continue;
+            size_t kl = p->key_len;
+            memcpy(key, smpp_load_ids_key(gen, p), kl);
+            int form;
+            struct smpp_load_id *e = lookup_converted(ld, key, kl, &form);
+            if (!e)
+                continue;
+            p->matched = 1;
+            count_hit(ld, e, (enum smpp_load_via)p->early_via, form, p->t_us);
+        }
     }
 }
 
@@ -359,9 +362,12 @@ void smpp_load_dlr_resolve_parked(struct smpp_load *ld)
 void smpp_load_dlr_finish(struct smpp_load *ld)
 {
     smpp_load_dlr_resolve_parked(ld);
-    for (size_t i = 0; i < ld->ids.n; i++)
-        if (ld->ids.e[i].kind == SMPP_LOAD_ID_EARLY && !ld->ids.e[i].matched)
-            ld->c.unmatched++;
+    for (size_t g = 0; g < ARRAY_LEN(ld->ids.gen); g++)
+        for (size_t i = 0; i < ld->ids.gen[g].n; i++) {
+            const struct smpp_load_id *e = &ld->ids.gen[g].e[i];
+            if (e->kind == SMPP_LOAD_ID_EARLY && !e->matched)
+                ld->c.unmatched++;
+        }
     ld->c.missing = ld->c.expected > ld->c.matched
                         ? ld->c.expected - ld->c.matched : 0;
 }

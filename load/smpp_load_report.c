@@ -435,7 +435,11 @@ static void json_throughput(const struct smpp_load *ld, FILE *out)
     json_num(out, "sending_s", send_s, 0);
     json_num(out, "messages_per_s", per_sec(c->messages_sent, send_s), 0);
     json_num(out, "submits_per_s", per_sec(c->submits_sent, send_s), 0);
-    json_num(out, "responses_per_s", per_sec(c->responses, resp_s), 1);
+    json_num(out, "responses_per_s", per_sec(c->responses, resp_s), 0);
+    /* End to end: every message until its receipt, not only accepted. */
+    double rcpt_s = since_start(ld, ld->last_receipt_us);
+    json_num(out, "to_last_receipt_s", rcpt_s, 0);
+    json_num(out, "receipted_per_s", per_sec(c->matched, rcpt_s), 1);
     fputs("},", out);
 }
 
@@ -461,6 +465,7 @@ static void json_receipts(const struct smpp_load *ld, FILE *out)
     json_u64(out, "before_resp", c->early, 0);
     json_u64(out, "resp_without_id", c->empty_ids, 0);
     json_u64(out, "id_given_twice", c->dup_resp_ids, 0);
+    json_u64(out, "ids_forgotten", ld->ids.forgotten, 0);
     json_u64(out, "mo", c->mo, 0);
     fputs("\"states\":{", out);
     int first = 1;

@@ -32,6 +32,13 @@
 
 #define QUEUE_MAX (4u << 20)   /* items per queue before dropping */
 #define DLR_MAX_ATTEMPTS 5
+/* A receipt the client refused (a deliver_sm_resp with an error, such as
+ * a bridge whose store of waiting receipts is full) is offered again,
+ * the account's receipts paused in between, from 100 ms doubling to 5 s:
+ * as a real SMSC retries for a long time, about 8 minutes here. */
+#define DLR_MAX_REFUSALS 100
+#define DLR_PAUSE_MIN_MS 100u
+#define DLR_PAUSE_MAX_MS 5000u
 
 /* A receipt to send (or a delayed response: see struct sim_resp). */
 struct sim_dlr {
@@ -66,6 +73,9 @@ struct sim_account {
     struct sim_client *receivers;
     struct sim_client *next_rx;   /* round-robin position */
     struct sim_queue held;        /* receipts waiting for a receiver */
+    uint64_t paused_until_ms;     /* a receipt was refused: wait */
+    unsigned pause_ms;            /* the last pause; 0 after a success */
+    struct event *resume_ev;      /* ends the pause (made when needed) */
 };
 
 /* The last part seen of each concatenation reference: upstreams want all
@@ -322,6 +332,8 @@ static void drain_held(struct sim_account *a)
 {
     struct sim_dlr d;
     struct sim_client *c;
+    if (a->paused_until_ms > clock_mono_ms())
+        return; /* resume_ev drains it */
     while (a->held.count && (c = pick_receiver(a)) != NULL) {
         queue_pop(&a->held, &d);
         if (send_receipt(c, &d) != 0) {
@@ -353,17 +365,48 @@ static void deliver_receipt(struct sim_dlr *d)
         hold_receipt(a, d);
 }
 
-/* A receipt's deliver_sm_resp (or its failure): retry a few times. */
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct sim_account *a = arg;
+    (void)fd;
+    (void)what;
+    a->paused_until_ms = 0;
+    drain_held(a);
+}
+
+/* The client refused a receipt of <a>: hold its receipts for a while,
+ * longer each time in a row. */
+static void pause_account(struct sim_account *a)
+{
+    if (!a->resume_ev &&
+        !(a->resume_ev = evtimer_new(sim_base(sim_get()), on_resume, a)))
+        return; /* no timer: retry at the next chance, as before */
+    a->pause_ms = a->pause_ms ? a->pause_ms * 2 : DLR_PAUSE_MIN_MS;
+    if (a->pause_ms > DLR_PAUSE_MAX_MS)
+        a->pause_ms = DLR_PAUSE_MAX_MS;
+    a->paused_until_ms = clock_mono_ms() + a->pause_ms;
+    struct timeval tv = {(time_t)(a->pause_ms / 1000),
+                         (suseconds_t)(a->pause_ms % 1000) * 1000};
+    evtimer_add(a->resume_ev, &tv);
+}
+
+/* A receipt's deliver_sm_resp (or its failure): retry, a few times when
+ * the session failed, for minutes when the client refused it. */
 static void dlr_done(struct sess *s, const struct pdu *resp, uint32_t status,
                      void *arg)
 {
     struct sim_dlr *d = arg;
     struct sim_stats *st = sim_stats(sim_get());
     (void)s;
-    (void)resp;
     if (status == ESME_ROK) {
         st->receipts_acked++;
-    } else if (++d->attempts < DLR_MAX_ATTEMPTS) {
+        d->account->pause_ms = 0;
+    } else if (resp && ++d->attempts < DLR_MAX_REFUSALS) {
+        st->receipts_failed++;
+        hold_receipt(d->account, d);
+        if (d->account->paused_until_ms <= clock_mono_ms())
+            pause_account(d->account);
+    } else if (!resp && ++d->attempts < DLR_MAX_ATTEMPTS) {
         st->receipts_failed++;
         hold_receipt(d->account, d);
     } else {
@@ -1174,6 +1217,8 @@ void sim_traffic_free(struct sim *sim)
         return;
     for (unsigned i = 0; i < t->n_accounts; i++) {
         queue_free(&t->accounts[i]->held);
+        if (t->accounts[i]->resume_ev)
+            event_free(t->accounts[i]->resume_ev);
         free(t->accounts[i]);
     }
     struct sim_resp r;
