@@ -13,11 +13,8 @@
 #include "common.h"
 
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +25,12 @@
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
-#include "net.h"
 #include "pdu.h"
+#include "redis_conn.h"
 #include "store.h"
+#include "store_int.h"
 
-#define TAG "redis"
-#define RECONNECT_MIN_MS 100u
-#define RECONNECT_MAX_MS 2000u
-#define CHECK_INTERVAL_MS 50u
+#define TAG STORE_TAG
 /* An instance number is a lease (P:lease:{instance:N}, owner: this
  * instance's consumer name) renewed well within its life; ids are issued
  * only while the last renewal is known to hold. */
@@ -46,7 +41,6 @@
  * made again this soon: no ids are issued meanwhile. */
 #define INSTANCE_RETRY_MS 250u
 #define MAX_ARGS 16
-#define KEY_LEN 256
 #define MAX_TOUCH 128
 #define MAX_DEL 128
 
@@ -165,18 +159,6 @@ static const char finish_script[] =
     "if ARGV[8] == '1' then cdr(KEYS[3], KEYS[4], ARGV[9]) end end "
     "return n";
 
-/* The scripts run for every message go by their SHA1 (EVALSHA): sending
- * and hashing a few hundred bytes of Lua per call was half of Redis's
- * time per message. They are loaded on every new command connection; a
- * NOSCRIPT answer (a Redis that was flushed, or still loading its data
- * when we connected) loads them again, and that one command fails. */
-enum script_id {
-    SCRIPT_FINISH = 0,
-    SCRIPT_SENT,
-    SCRIPT_QUEUE_ADD,
-    SCRIPT_BODIES,
-    SCRIPT_COUNT,
-};
 
 /* After a submit_sm_resp with an id: map it, finish the entry, the
  * message is ENROUTE. KEYS[1] queue, KEYS[2] id map key, KEYS[3]
@@ -285,352 +267,123 @@ static const char msg_replace_script[] =
     "redis.call('HINCRBY', KEYS[3], 'b', #ARGV[2]) "
     "redis.call('HSET', KEYS[2], 'entry', e) return 1";
 
-enum conn_kind {
-    CONN_CMD = 0,
-    CONN_CONSUMER,
-    CONN_PUBSUB,
-    CONN_COUNT,
-};
-/* The connection's name in log fields. */
-#define CONN_KIND_NAME(k) \
-    ((k) == CONN_CMD ? "commands" : (k) == CONN_CONSUMER ? "consumer" : "pubsub")
-
-struct pending;
-typedef void (*complete_fn)(struct store *st, redisReply *r, struct pending *p);
-
-struct pending {
-    struct store_conn *conn;
-    uint64_t deadline_ms;
-    complete_fn complete;  /* NULL: reply not needed (pipeline step) */
-    union {
-        store_done_cb done;
-        store_grant_cb grant;
-        store_routes_cb routes;
-        store_lease_cb lease;
-        store_account_cb account;
-        store_entries_cb entries;
-        store_msg_cb msg;
-        store_cancel_cb cancel;
-        store_idmap_cb idmap;
-        store_ids_cb ids;
-        store_count_cb count;
-        store_unknown_cb unknown;
-        store_queue_stats_cb qstats;
-    } cb;
-    void *arg;
-    int finished;          /* user callback already called */
-    uint64_t sent_us;      /* for smppbridge_redis_latency_seconds */
-    char id[16];           /* the account asked for (HGETALL has no id) */
-    char msg_id[32];       /* store_queue_add: whose record gets the entry */
-    char *ukey;            /* store_queue_sent: the id map key (owned) */
-    int dlr_refused;       /* store_dlr_add: refused, only measuring */
-    unsigned ttl_s;        /* store_queue_sent: its time to live */
-    struct pending *prev, *next;
-};
-
-struct store_conn {
-    struct store *st;
-    enum conn_kind kind;
-    redisAsyncContext *ac;
-    int up;
-    unsigned backoff_ms;
-    struct event *retry_ev;
-    struct event *connect_ev;  /* [redis] timeout for connect (and ROLE) */
-    struct pending *oldest, *newest;
-    char host[CONF_STR];       /* where ac goes: [redis] host or the master */
-    unsigned port;
-    /* With [redis] sentinels: the one being asked for the master. */
-    redisAsyncContext *sentinel_ac;
-    struct event *sentinel_ev; /* its answer's deadline */
-    int sentinel_next;         /* index of the next one to ask */
-};
-
-/* Accounts remembered as having a full receipt stream, and for how long
- * before one deliver_sm is let through to measure it again. */
-#define DLR_FULL_SLOTS 64
-#define DLR_FULL_RECHECK_MS 1000u
-
-struct store {
-    struct event_base *base;
-    struct conf_redis cfg;
-    char consumer[256];
-    struct store_conn conns[CONN_COUNT];
-    struct event *check_ev;
-    int instance;           /* the number held, -1 none */
-    int instance_want;      /* the number asked for, -1 none */
-    unsigned instance_tries;
-    uint64_t instance_until_ms; /* mono: the lease holds at least till then */
-    uint64_t instance_asked_ms; /* mono: when the pending lease call left */
-    int instance_asking;    /* a lease call is out */
-    struct event *instance_ev;  /* renewal */
-    struct event *instance_retry_ev; /* a failed lease call, again */
-    int reading;            /* a queue read is outstanding */
-    char claim_cursor[48];  /* where the next XAUTOCLAIM starts */
-    char script_sha[SCRIPT_COUNT][41];
-    struct receipt_job *receipt_jobs; /* waiting for a record (freed at exit) */
-    struct body_job *body_jobs;       /* waiting for shared bodies (same) */
-    int closing;            /* store_free: callbacks are not called */
-    store_state_cb state_cb;
-    void *state_arg;
-    store_event_cb event_cb;
-    void *event_arg;
-    struct store_stats stats;
-    struct metrics_family *m_latency, *m_dead, *m_dead_cut; /* store_metrics() */
-    struct metrics_family *m_id_collisions;
-    struct metrics_family *m_dlr_full;
-    /* Accounts whose P:dlr:{ID} had dlr_maxlen entries at the last look,
-     * until when upstream's deliver_sm for them are refused (see
-     * dlr_stream_full()); a few at most, so a small array. */
-    struct {
-        char account[16];
-        uint64_t until_ms;
-    } dlr_full[DLR_FULL_SLOTS];
-    /* Redis's maxmemory-policy when it evicts keys (anything but
-     * noeviction): the store is not up while it does ("" otherwise, and
-     * while it is not known). Asked on every new command connection,
-     * and again every POLICY_RECHECK_MS while it evicts. */
-    char evicting[48];
-    uint64_t policy_asked_ms;
-};
-
 #define POLICY_RECHECK_MS 5000u
 
-struct receipt_job;
-struct body_job;
-static void body_job_free(struct body_job *j);
-static void conn_connect(struct store_conn *c);
 static void ensure_group(struct store *st);
 static void receipt_job_free(struct receipt_job *j);
-static const char *hash_field(const redisReply *r, const char *name);
-static void load_scripts(struct store *st);
+static void body_job_free(struct body_job *j);
 static void policy_ask(struct store *st);
 static void store_metrics(struct store *st);
+static void register_scripts(struct redis_conn *c);
 
-/* ---- pending commands ----------------------------------------------- */
+/* ---- commands ------------------------------------------------------- */
 
-static void pending_unlink(struct pending *p)
+static void on_op_reply(redisReply *r, void *ctx)
 {
-    struct store_conn *c = p->conn;
-    if (p->prev)
-        p->prev->next = p->next;
-    else if (c->oldest == p)
-        c->oldest = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    else if (c->newest == p)
-        c->newest = p->prev;
-    p->prev = p->next = NULL;
+    struct store_op *op = ctx;
+    if (op->complete)
+        op->complete(op->st, r, op);
 }
 
-/* Complete <p> with <r> (NULL: failure) unless it already was. */
-static void pending_finish(struct store *st, struct pending *p, redisReply *r)
+struct store_op *store_send(struct store *st, struct redis_conn *c,
+                            unsigned timeout_ms, store_complete_fn complete,
+                            void *arg, size_t extra, int argc,
+                            const char **argv, const size_t *lens)
 {
-    if (p->finished)
-        return;
-    p->finished = 1;
-    if (!r || r->type == REDIS_REPLY_ERROR)
-        st->stats.errors++;
-    /* an existing consumer group is the expected answer at every start */
-    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
-        log_event(LOG_WARN, TAG, LOG_FIELDS("error", r->str), "command failed: %.*s",
-                  (int)r->len, r->str);
-    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
-        load_scripts(st);
-    /* the queue (and its group) was deleted or evicted: make it again */
-    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOGROUP", 7) == 0)
-        ensure_group(st);
-    /* exiting: the modules these callbacks belong to may be gone */
-    if (p->complete && !st->closing)
-        p->complete(st, r && r->type != REDIS_REPLY_ERROR ? r : NULL, p);
+    struct store_op *op = redis_conn_send(c, timeout_ms, on_op_reply,
+                                          sizeof *op + extra, argc, argv, lens);
+    if (op) {
+        op->st = st;
+        op->complete = complete;
+        op->arg = arg;
+    }
+    return op;
 }
 
-static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+struct store_op *store_cmd(struct store *st, store_complete_fn complete,
+                           void *arg, int argc, const char **argv,
+                           const size_t *lens)
 {
-    struct pending *p = privdata;
-    (void)ac;
+    return store_send(st, st->cmd, st->cfg.timeout_ms, complete, arg, 0, argc,
+                      argv, lens);
+}
+
+struct store_op *store_eval_ex(struct store *st, enum store_script id,
+                               store_complete_fn complete, void *arg,
+                               size_t extra, unsigned nkeys, int argc,
+                               const char **argv, const size_t *lens)
+{
+    struct store_op *op = redis_conn_eval(st->cmd, id, st->cfg.timeout_ms,
+                                          on_op_reply, sizeof *op + extra,
+                                          nkeys, argc, argv, lens);
+    if (op) {
+        op->st = st;
+        op->complete = complete;
+        op->arg = arg;
+    }
+    return op;
+}
+
+struct store_op *store_eval(struct store *st, enum store_script id,
+                            store_complete_fn complete, void *arg,
+                            unsigned nkeys, int argc, const char **argv,
+                            const size_t *lens)
+{
+    return store_eval_ex(st, id, complete, arg, 0, nkeys, argc, argv, lens);
+}
+
+struct store_op *store_multi(struct store *st, store_complete_fn complete,
+                             void *arg, const struct redis_cmd *cmds, int n)
+{
+    struct store_op *op = redis_conn_multi(st->cmd, st->cfg.timeout_ms,
+                                           on_op_reply, sizeof *op, cmds, n);
+    if (op) {
+        op->st = st;
+        op->complete = complete;
+        op->arg = arg;
+    }
+    return op;
+}
+
+int store_run(struct store *st, store_complete_fn complete, store_done_cb cb,
+              void *arg, int argc, const char **argv, const size_t *lens)
+{
+    struct store_op *p = store_cmd(st, complete, arg, argc, argv, lens);
     if (!p)
-        return;
-    struct store *st = p->conn->st;
-    if (!p->finished)
-        pending_unlink(p);
-    if (!p->finished && p->conn->kind == CONN_CMD)
-        metrics_observe(st->m_latency, (double)(clock_mono_us() - p->sent_us) / 1e6,
-                        NULL);
-    pending_finish(st, p, reply);
-    free(p->ukey);
-    free(p);
-}
-
-/* Decimal digits of <v> at <out>; returns how many. */
-static size_t put_uint(char *out, size_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
-/* The command in the Redis protocol, written here rather than by hiredis's
- * printf-style formatter, which was a tenth of the bridge's CPU time. */
-static int send_formatted(redisAsyncContext *ac, struct pending *p, int argc,
-                          const char **argv, const size_t *lens)
-{
-    char stack[2048];
-    size_t total = 16;
-    if (argc <= 0)
         return -1;
-    for (int i = 0; i < argc; i++)
-        total += (lens ? lens[i] : strlen(argv[i])) + 32;
-    char *buf = total <= sizeof stack ? stack : malloc(total);
-    if (!buf)
-        return -1;
-    size_t n = 0;
-    buf[n++] = '*';
-    n += put_uint(buf + n, (size_t)argc);
-    buf[n++] = '\r';
-    buf[n++] = '\n';
-    for (int i = 0; i < argc; i++) {
-        size_t len = lens ? lens[i] : strlen(argv[i]);
-        buf[n++] = '$';
-        n += put_uint(buf + n, len);
-        buf[n++] = '\r';
-        buf[n++] = '\n';
-        if (len)
-            memcpy(buf + n, argv[i], len);
-        n += len;
-        buf[n++] = '\r';
-        buf[n++] = '\n';
-    }
-    int rc = redisAsyncFormattedCommand(ac, on_reply, p, buf, n);
-    if (buf != stack)
-        free(buf);
-    return rc == REDIS_OK ? 0 : -1;
+    p->cb.done = cb;
+    return 0;
 }
 
-/* Send one command; <complete> (may be NULL) runs with the reply. */
-static struct pending *send_cmd(struct store *st, enum conn_kind kind,
-                                unsigned timeout_ms, complete_fn complete,
-                                void *arg, int argc, const char **argv,
-                                const size_t *lens)
+int store_run_script(struct store *st, enum store_script id,
+                     store_complete_fn complete, store_done_cb cb, void *arg,
+                     unsigned nkeys, int argc, const char **argv,
+                     const size_t *lens)
 {
-    struct store_conn *c = &st->conns[kind];
-    if (!c->up || !c->ac)
-        return NULL;
-    struct pending *p = calloc(1, sizeof *p);
+    struct store_op *p = store_eval(st, id, complete, arg, nkeys, argc, argv,
+                                    lens);
     if (!p)
-        return NULL;
-    p->conn = c;
-    p->deadline_ms = clock_mono_ms() + timeout_ms;
-    p->sent_us = clock_mono_us();
-    p->complete = complete;
-    p->arg = arg;
-    if (send_formatted(c->ac, p, argc, argv, lens) != 0) {
-        free(p);
-        return NULL;
-    }
-    p->prev = c->newest;
-    if (c->newest)
-        c->newest->next = p;
-    else
-        c->oldest = p;
-    c->newest = p;
-    st->stats.commands++;
-    return p;
+        return -1;
+    p->cb.done = cb;
+    return 0;
 }
 
-/* Fail every pending command of <c> past its deadline, then drop <c>. */
-static void conn_check_timeouts(struct store_conn *c, uint64_t now)
+/* ---- connections' hooks --------------------------------------------- */
+
+/* An existing consumer group is the expected answer at every start; a
+ * missing one (the queue was deleted or evicted) is made again. */
+static int on_conn_error(const char *err, size_t len, void *owner)
 {
-    struct store *st = c->st;
-    if (!c->oldest || c->oldest->deadline_ms > now)
-        return;
-    /* Take the connection down first: a callback that sends a new command
-     * must find it down (and fail at once), not add to the list being
-     * failed here. */
-    redisAsyncContext *ac = c->ac;
-    struct pending *list = c->oldest;
-    c->ac = NULL;
-    c->up = 0;
-    c->oldest = c->newest = NULL;
-    if (c->kind == CONN_CONSUMER)
-        st->reading = 0;
-    log_event(LOG_WARN, TAG,
-              LOG_FIELDS("host", c->host, "port", LOG_NUM(c->port),
-                         "connection", CONN_KIND_NAME(c->kind), "state", "down",
-                         "reason", "timeout", "timeout_ms", LOG_NUM(st->cfg.timeout_ms)),
-              "no reply within %u ms: reconnecting", st->cfg.timeout_ms);
-    while (list) {
-        struct pending *p = list;
-        list = p->next;
-        p->prev = p->next = NULL;
-        st->stats.timeouts++;
-        pending_finish(st, p, NULL); /* freed when hiredis lets go */
-    }
-    if (ac)
-        redisAsyncFree(ac);
-    if (c->kind == CONN_CMD && st->state_cb)
-        st->state_cb(0, st->state_arg);
-    conn_connect(c);
+    (void)len;
+    if (strncmp(err, "NOGROUP", 7) == 0)
+        ensure_group(owner);
+    return strncmp(err, "BUSYGROUP", 9) == 0;
 }
 
-static void on_check(evutil_socket_t fd, short what, void *arg)
+static void on_cmd_latency(uint64_t us, void *owner)
 {
-    struct store *st = arg;
-    uint64_t now = clock_mono_ms();
-    (void)fd;
-    (void)what;
-    for (int k = 0; k < CONN_COUNT; k++)
-        conn_check_timeouts(&st->conns[k], now);
-    if (st->evicting[0] && st->conns[CONN_CMD].up &&
-        now - st->policy_asked_ms >= POLICY_RECHECK_MS)
-        policy_ask(st); /* an operator may have fixed it: ready again */
-}
-
-/* ---- connections ---------------------------------------------------- */
-
-static void schedule_reconnect(struct store_conn *c)
-{
-    c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : RECONNECT_MIN_MS;
-    if (c->backoff_ms > RECONNECT_MAX_MS)
-        c->backoff_ms = RECONNECT_MAX_MS;
-    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
-    evtimer_add(c->retry_ev, &tv);
-}
-
-static void on_retry(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    conn_connect(arg);
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    struct store_conn *c = ac->data;
-    (void)status;
-    if (!c || c->ac != ac)
-        return; /* we dropped it ourselves and already reconnect */
-    /* with sentinels, a connection is up only once ROLE said master */
-    int was_up = c->up;
-    evtimer_del(c->connect_ev);
-    c->ac = NULL;
-    c->up = 0;
-    c->oldest = c->newest = NULL; /* hiredis fails them all with NULL */
-    if (c->kind == CONN_CONSUMER)
-        c->st->reading = 0;
-    log_event(LOG_WARN, TAG,
-              LOG_FIELDS("host", c->host, "port", LOG_NUM(c->port),
-                         "connection", CONN_KIND_NAME(c->kind), "state", "down",
-                         "reason", "connection lost"),
-              "connection %d to %s:%u lost", (int)c->kind, c->host, c->port);
-    if (c->kind == CONN_CMD && was_up && c->st->state_cb)
-        c->st->state_cb(0, c->st->state_arg);
-    schedule_reconnect(c);
+    struct store *st = owner;
+    metrics_observe(st->m_latency, (double)us / 1e6, NULL);
 }
 
 /* The consumer group of the queue (MKSTREAM: the stream too). */
@@ -639,7 +392,7 @@ static void ensure_group(struct store *st)
     char key[KEY_LEN];
     snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
     const char *grp[] = {"XGROUP", "CREATE", key, "bridge", "0", "MKSTREAM"};
-    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 6, grp, NULL);
+    store_cmd(st, NULL, NULL, 6, grp, NULL);
 }
 
 /* ---- maxmemory-policy --------------------------------------------------
@@ -671,7 +424,7 @@ static void policy_learned(struct store *st, const char *policy, size_t len)
 /* INFO memory's "maxmemory_policy:NAME" line (when CONFIG is renamed or
  * denied to our user). Not known: nothing is assumed either way. */
 static void complete_policy_info(struct store *st, redisReply *r,
-                                 struct pending *p)
+                                 struct store_op *p)
 {
     (void)p;
     const char *at = r && r->type == REDIS_REPLY_STRING
@@ -686,7 +439,7 @@ static void complete_policy_info(struct store *st, redisReply *r,
 }
 
 /* CONFIG GET's [name, value]; an error: ask INFO instead. */
-static void complete_policy(struct store *st, redisReply *r, struct pending *p)
+static void complete_policy(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)p;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
@@ -695,16 +448,26 @@ static void complete_policy(struct store *st, redisReply *r, struct pending *p)
         return;
     }
     const char *info[] = {"INFO", "memory"};
-    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_policy_info, NULL, 2,
-             info, NULL);
+    store_cmd(st, complete_policy_info, NULL, 2, info, NULL);
 }
 
+/* Asked on every new command connection, and again every
+ * POLICY_RECHECK_MS while Redis evicts: an operator may have fixed it. */
 static void policy_ask(struct store *st)
 {
     const char *argv[] = {"CONFIG", "GET", "maxmemory-policy"};
-    st->policy_asked_ms = clock_mono_ms();
-    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_policy, NULL, 3, argv,
-             NULL);
+    struct timeval tv = clock_tv_ms(POLICY_RECHECK_MS);
+    store_cmd(st, complete_policy, NULL, 3, argv, NULL);
+    evtimer_add(st->policy_ev, &tv);
+}
+
+static void on_policy_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct store *st = arg;
+    (void)fd;
+    (void)what;
+    if (st->evicting[0] && redis_conn_up(st->cmd))
+        policy_ask(st);
 }
 
 const char *store_unready_reason(const struct store *st)
@@ -769,7 +532,7 @@ static void instance_ask(struct store *st)
 }
 
 /* P:instances only spreads first choices; the lease decides. */
-static void complete_instance(struct store *st, redisReply *r, struct pending *p)
+static void complete_instance(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)p;
     if (!r || r->type != REDIS_REPLY_INTEGER || st->instance_want >= 0)
@@ -785,22 +548,15 @@ static void on_instance_tick(evutil_socket_t fd, short what, void *arg)
     struct store *st = arg;
     (void)fd;
     (void)what;
-    if (st->conns[CONN_CMD].up && st->instance_want >= 0)
+    if (redis_conn_up(st->cmd) && st->instance_want >= 0)
         instance_ask(st);
 }
-
-static void on_pubsub_message(redisAsyncContext *ac, void *reply, void *privdata)
+/* "KIND ID" published on P:events. */
+static void on_event_message(const char *text, size_t len, void *arg)
 {
-    struct store *st = privdata;
-    redisReply *r = reply;
-    (void)ac;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING ||
-        strcmp(r->element[0]->str, "message") != 0 ||
-        r->element[2]->type != REDIS_REPLY_STRING)
-        return;
+    struct store *st = arg;
     char msg[128];
-    snprintf(msg, sizeof msg, "%.*s", (int)r->element[2]->len, r->element[2]->str);
+    snprintf(msg, sizeof msg, "%.*s", (int)len, text);
     char *space = strchr(msg, ' ');
     if (!space || !st->event_cb)
         return;
@@ -808,68 +564,14 @@ static void on_pubsub_message(redisAsyncContext *ac, void *reply, void *privdata
     st->event_cb(msg, space + 1, st->event_arg);
 }
 
-static const char *const script_body[SCRIPT_COUNT] = {
-    [SCRIPT_FINISH] = finish_script,
-    [SCRIPT_SENT] = sent_script,
-    [SCRIPT_QUEUE_ADD] = queue_add_script,
-    [SCRIPT_BODIES] = bodies_script,
-};
-
-static void script_shas(struct store *st)
+/* The command connection's first commands (after AUTH, SELECT and the
+ * scripts): the consumer group, the maxmemory-policy, the instance
+ * number. The owner hears of every change. */
+static void on_cmd_state(struct redis_conn *c, int up, void *owner)
 {
-    for (int i = 0; i < SCRIPT_COUNT; i++) {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned len = 0;
-        EVP_Digest(script_body[i], strlen(script_body[i]), md, &len,
-                   EVP_sha1(), NULL);
-        for (unsigned k = 0; k < len && k < 20; k++)
-            snprintf(st->script_sha[i] + 2 * k, 3, "%02x", md[k]);
-    }
-}
-
-/* Fire and forget: commands sent after these on the same connection find
- * them loaded. */
-static void load_scripts(struct store *st)
-{
-    for (int i = 0; i < SCRIPT_COUNT; i++) {
-        const char *argv[] = {"SCRIPT", "LOAD", script_body[i]};
-        send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 3, argv, NULL);
-    }
-}
-
-/* The AUTH command for <user> (may be "") and <pass> into <argv>:
- * AUTH user pass for a Redis ACL user, AUTH pass for requirepass.
- * Returns its argc, 0 when there is no password (no AUTH). */
-static int auth_argv(const char *user, const char *pass, const char **argv)
-{
-    if (!pass[0])
-        return 0;
-    argv[0] = "AUTH";
-    if (!user[0]) {
-        argv[1] = pass;
-        return 2;
-    }
-    argv[1] = user;
-    argv[2] = pass;
-    return 3;
-}
-
-/* First commands on a fresh connection: AUTH, SELECT, and per kind the
- * consumer group, the instance number or the subscription. */
-static void conn_setup(struct store_conn *c)
-{
-    struct store *st = c->st;
-    char db[16], key[KEY_LEN];
-    const char *argv[8];
-    int argc = auth_argv(st->cfg.username, st->cfg.password, argv);
-    if (argc)
-        send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, argc, argv, NULL);
-    snprintf(db, sizeof db, "%u", st->cfg.db);
-    argv[0] = "SELECT";
-    argv[1] = db;
-    send_cmd(st, c->kind, st->cfg.timeout_ms, NULL, NULL, 2, argv, NULL);
-    if (c->kind == CONN_CMD) {
-        load_scripts(st);
+    struct store *st = owner;
+    char key[KEY_LEN];
+    if (up) {
         ensure_group(st);
         policy_ask(st);
         /* a fresh connection may be to a new master that lost the
@@ -881,268 +583,62 @@ static void conn_setup(struct store_conn *c)
         } else {
             snprintf(key, sizeof key, "%s:instances", st->cfg.prefix);
             const char *incr[] = {"INCR", key};
-            send_cmd(st, c->kind, st->cfg.timeout_ms, complete_instance, NULL,
-                     2, incr, NULL);
+            store_send(st, c, st->cfg.timeout_ms, complete_instance, NULL, 0,
+                       2, incr, NULL);
         }
-    } else if (c->kind == CONN_PUBSUB) {
-        snprintf(key, sizeof key, "%s:events", st->cfg.prefix);
-        const char *sub[] = {"SUBSCRIBE", key};
-        /* not a pending: hiredis calls it for every message */
-        redisAsyncCommandArgv(c->ac, on_pubsub_message, st, 2, sub, NULL);
     }
+    if (st->state_cb)
+        st->state_cb(up, st->state_arg);
 }
 
-/* The connection is usable: commands may go, the owner hears "up". */
-static void conn_ready(struct store_conn *c)
+/* A lost consumer connection took the outstanding read with it. */
+static void on_consumer_state(struct redis_conn *c, int up, void *owner)
 {
-    evtimer_del(c->connect_ev);
-    c->up = 1;
-    c->backoff_ms = 0;
-    /* a half-open connection (a pub/sub one waits for ever) is noticed */
-    redisEnableKeepAlive((redisContext *)&c->ac->c);
-    conn_setup(c);
-    if (c->kind == CONN_CMD) {
-        log_event(LOG_INFO, TAG,
-                  LOG_FIELDS("host", c->host, "port", LOG_NUM(c->port),
-                             "connection", CONN_KIND_NAME(c->kind), "state", "up"),
-                  "connected to %s:%u", c->host, c->port);
-        if (c->st->state_cb)
-            c->st->state_cb(1, c->st->state_arg);
-    }
+    struct store *st = owner;
+    (void)c;
+    if (!up)
+        st->reading = 0;
 }
 
-/* Give up a connection that is not up yet (no pending of ours on it) and
- * try again after the backoff. */
-static void conn_abandon(struct store_conn *c, const char *reason,
-                         const char *detail)
+static void on_pubsub_state(struct redis_conn *c, int up, void *owner)
 {
-    redisAsyncContext *ac = c->ac;
-    evtimer_del(c->connect_ev);
-    c->ac = NULL; /* on_disconnect and on_role then ignore it */
-    log_event(LOG_WARN, TAG,
-              LOG_FIELDS("host", c->host, "port", LOG_NUM(c->port),
-                         "connection", CONN_KIND_NAME(c->kind), "state", "down",
-                         "reason", reason),
-              "%s:%u: %s: retrying", c->host, c->port, detail);
-    if (ac)
-        redisAsyncFree(ac); /* inside a hiredis callback: freed after it */
-    schedule_reconnect(c);
-}
-
-/* ROLE's answer. A sentinel may name a replica while a failover is
- * under way (a stale answer): writes there would fail, so the connection
- * is dropped and the sentinels are asked again after the backoff. */
-static void on_role(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    struct store_conn *c = privdata;
-    redisReply *r = reply;
-    if (c->ac != ac || !r)
-        return; /* dropped by us, or lost: on_disconnect reconnects */
-    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-        r->element[0]->type == REDIS_REPLY_STRING &&
-        strcmp(r->element[0]->str, "master") == 0) {
-        conn_ready(c);
+    struct store *st = owner;
+    char key[KEY_LEN];
+    if (!up)
         return;
-    }
-    /* ROLE's first element ("slave", "sentinel"), or the error */
-    const redisReply *what = r->type == REDIS_REPLY_ARRAY && r->elements > 0
-                                 ? r->element[0]
-                                 : r;
-    char detail[160];
-    snprintf(detail, sizeof detail, "not the master (ROLE: %.*s)",
-             what->str ? (int)what->len : 1, what->str ? what->str : "?");
-    conn_abandon(c, "not master", detail);
+    snprintf(key, sizeof key, "%s:events", st->cfg.prefix);
+    redis_conn_subscribe(c, key, on_event_message, st);
 }
 
-/* With sentinels, ask the new connection its ROLE before using it; the
- * connect deadline keeps running until the answer. */
-static void conn_check_role(struct store_conn *c)
+static struct redis_conn *open_conn(struct store *st, const char *name,
+                                    redis_state_fn on_state)
 {
-    struct store *st = c->st;
-    const char *auth[3];
-    int argc = auth_argv(st->cfg.username, st->cfg.password, auth);
-    if (argc)
-        redisAsyncCommandArgv(c->ac, NULL, NULL, argc, auth, NULL);
-    const char *role[] = {"ROLE"};
-    redisAsyncCommandArgv(c->ac, on_role, c, 1, role, NULL);
+    int cmd = on_state == on_cmd_state;
+    struct redis_conn_opts o = {
+        .name = name,
+        .cfg = &st->cfg,
+        .stats = &st->conn_stats,
+        .owner = st,
+        .on_state = on_state,
+        .on_error = on_conn_error,
+        .on_latency = cmd ? on_cmd_latency : NULL,
+        .announce = cmd,
+        .n_scripts = cmd ? SCRIPT_COUNT : 0,
+    };
+    return redis_conn_new(st->base, &o);
 }
 
-static void on_connect(const redisAsyncContext *ac, int status)
+/* The connections, each connecting at once; -1 when out of memory. */
+static int open_conns(struct store *st)
 {
-    struct store_conn *c = ac->data;
-    if (!c || c->ac != ac)
-        return;
-    if (status != REDIS_OK) {
-        evtimer_del(c->connect_ev);
-        c->ac = NULL; /* hiredis frees it after this callback */
-        schedule_reconnect(c);
-        return;
-    }
-    if (c->st->cfg.n_sentinels > 0)
-        conn_check_role(c);
-    else
-        conn_ready(c);
-}
-
-/* hiredis 0.14 has no connect timeout: a SYN nobody answers would leave
- * the connection "connecting" for minutes, and nothing retried. */
-static void on_connect_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    struct store_conn *c = arg;
-    char detail[96];
-    (void)fd;
-    (void)what;
-    if (!c->ac || c->up)
-        return;
-    snprintf(detail, sizeof detail, "not connected within %u ms",
-             c->st->cfg.timeout_ms);
-    conn_abandon(c, "connect timeout", detail);
-}
-
-/* Connect <c> to c->host:c->port. */
-static void conn_open(struct store_conn *c)
-{
-    struct store *st = c->st;
-    redisAsyncContext *ac = redisAsyncConnect(c->host, (int)c->port);
-    if (!ac || ac->err) {
-        if (ac)
-            redisAsyncFree(ac);
-        schedule_reconnect(c);
-        return;
-    }
-    ac->data = c;
-    c->ac = ac;
-    st->stats.reconnects++;
-    redisLibeventAttach(ac, st->base);
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    struct timeval tv = {st->cfg.timeout_ms / 1000, (st->cfg.timeout_ms % 1000) * 1000};
-    evtimer_add(c->connect_ev, &tv);
-}
-
-/* ---- Sentinel ------------------------------------------------------- */
-
-static void sentinel_ask_next(struct store_conn *c);
-
-static const char *sentinel_asked(const struct store_conn *c)
-{
-    return c->st->cfg.sentinels[c->sentinel_next - 1];
-}
-
-static void sentinel_no_answer(struct store_conn *c, const char *why)
-{
-    log_event(LOG_WARN, TAG,
-              LOG_FIELDS("sentinel", sentinel_asked(c), "master_name",
-                         c->st->cfg.master_name, "connection",
-                         CONN_KIND_NAME(c->kind), "reason", why),
-              "sentinel %s: no address for %s: %s", sentinel_asked(c),
-              c->st->cfg.master_name, why);
-    sentinel_ask_next(c);
-}
-
-/* SENTINEL get-master-addr-by-name's answer: [ip, port], or nil when the
- * sentinel does not monitor that name. NULL: the connection failed. */
-static void on_sentinel_reply(redisAsyncContext *ac, void *reply, void *privdata)
-{
-    struct store_conn *c = privdata;
-    redisReply *r = reply;
-    if (c->sentinel_ac != ac)
-        return; /* given up on (timeout, store_free) */
-    evtimer_del(c->sentinel_ev);
-    c->sentinel_ac = NULL;
-    if (!r) { /* hiredis is freeing it */
-        sentinel_no_answer(c, ac->errstr && *ac->errstr ? ac->errstr
-                                                        : "connection failed");
-        return;
-    }
-    redisAsyncFree(ac); /* after this callback returns */
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_STRING ||
-        r->element[1]->type != REDIS_REPLY_STRING) {
-        sentinel_no_answer(c, r->type == REDIS_REPLY_ERROR ? r->str
-                                                           : "unknown master name");
-        return;
-    }
-    long port = strtol(r->element[1]->str, NULL, 10);
-    if (port < 1 || port > 65535 || r->element[0]->len >= sizeof c->host) {
-        sentinel_no_answer(c, "unusable address");
-        return;
-    }
-    snprintf(c->host, sizeof c->host, "%s", r->element[0]->str);
-    c->port = (unsigned)port;
-    log_event(LOG_DEBUG, TAG,
-              LOG_FIELDS("sentinel", sentinel_asked(c), "master_name",
-                         c->st->cfg.master_name, "host", c->host, "port",
-                         LOG_NUM(c->port), "connection", CONN_KIND_NAME(c->kind)),
-              "sentinel %s: master %s is %s:%u", sentinel_asked(c),
-              c->st->cfg.master_name, c->host, c->port);
-    conn_open(c);
-}
-
-static void on_sentinel_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    struct store_conn *c = arg;
-    redisAsyncContext *ac = c->sentinel_ac;
-    char why[64];
-    (void)fd;
-    (void)what;
-    c->sentinel_ac = NULL; /* on_sentinel_reply ignores its NULL reply */
-    if (ac)
-        redisAsyncFree(ac);
-    snprintf(why, sizeof why, "no answer within %u ms", c->st->cfg.timeout_ms);
-    sentinel_no_answer(c, why);
-}
-
-/* Ask the next sentinel of the list; after the last, the backoff. */
-static void sentinel_ask_next(struct store_conn *c)
-{
-    struct store *st = c->st;
-    while (c->sentinel_next < st->cfg.n_sentinels) {
-        char host[CONF_STR], err[NET_ERR_LEN];
-        int port;
-        const char *addr = st->cfg.sentinels[c->sentinel_next++];
-        if (net_split_hostport(addr, host, sizeof host, &port, err) != 0)
-            continue; /* the configuration checked it */
-        redisAsyncContext *ac = redisAsyncConnect(host, port);
-        if (!ac || ac->err) {
-            if (ac)
-                redisAsyncFree(ac);
-            continue;
-        }
-        ac->data = c;
-        redisLibeventAttach(ac, st->base);
-        const char *auth[3];
-        int argc = auth_argv(st->cfg.sentinel_username,
-                             st->cfg.sentinel_password, auth);
-        if (argc)
-            redisAsyncCommandArgv(ac, NULL, NULL, argc, auth, NULL);
-        const char *ask[] = {"SENTINEL", "get-master-addr-by-name",
-                             st->cfg.master_name};
-        c->sentinel_ac = ac;
-        redisAsyncCommandArgv(ac, on_sentinel_reply, c, 3, ask, NULL);
-        struct timeval tv = {st->cfg.timeout_ms / 1000,
-                             (st->cfg.timeout_ms % 1000) * 1000};
-        evtimer_add(c->sentinel_ev, &tv);
-        return;
-    }
-    log_event(LOG_WARN, TAG,
-              LOG_FIELDS("master_name", st->cfg.master_name, "connection",
-                         CONN_KIND_NAME(c->kind), "state", "down", "reason",
-                         "no sentinel answered"),
-              "no sentinel gave the address of %s: retrying", st->cfg.master_name);
-    schedule_reconnect(c);
-}
-
-/* Every (re)connection: straight to [redis] host:port, or with sentinels
- * to the master they name now (a failover moves it). */
-static void conn_connect(struct store_conn *c)
-{
-    if (c->st->cfg.n_sentinels > 0) {
-        c->sentinel_next = 0;
-        sentinel_ask_next(c);
-        return;
-    }
-    conn_open(c);
+    /* the scripts are registered before the first connection is up:
+     * redis_conn_new only starts connecting */
+    st->cmd = open_conn(st, "commands", on_cmd_state);
+    if (st->cmd)
+        register_scripts(st->cmd);
+    st->consumer_conn = open_conn(st, "consumer", on_consumer_state);
+    st->pubsub = open_conn(st, "pubsub", on_pubsub_state);
+    return st->cmd && st->consumer_conn && st->pubsub ? 0 : -1;
 }
 
 struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
@@ -1155,19 +651,16 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
     st->cfg = *cfg;
     st->instance = -1;
     st->instance_want = -1;
+    st->stats_out = &st->stats;
     snprintf(st->consumer, sizeof st->consumer, "%s", consumer_name);
-    script_shas(st);
     store_metrics(st);
-    for (int k = 0; k < CONN_COUNT; k++) {
-        struct store_conn *c = &st->conns[k];
-        c->st = st;
-        c->kind = (enum conn_kind)k;
-        c->retry_ev = evtimer_new(base, on_retry, c);
-        c->connect_ev = evtimer_new(base, on_connect_timeout, c);
-        c->sentinel_ev = evtimer_new(base, on_sentinel_timeout, c);
-        snprintf(c->host, sizeof c->host, "%s", cfg->host);
-        c->port = cfg->port;
-        conn_connect(c);
+    st->instance_ev = event_new(base, -1, EV_PERSIST, on_instance_tick, st);
+    st->instance_retry_ev = evtimer_new(base, on_instance_tick, st);
+    st->policy_ev = evtimer_new(base, on_policy_tick, st);
+    if (!st->instance_ev || !st->instance_retry_ev || !st->policy_ev ||
+        open_conns(st) != 0) {
+        store_free(st);
+        return NULL;
     }
     if (cfg->n_sentinels > 0)
         log_event(LOG_INFO, TAG,
@@ -1176,39 +669,29 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
                   "Redis master %s found through %d sentinel(s); [redis] host "
                   "and port are not used",
                   cfg->master_name, cfg->n_sentinels);
-    struct timeval tv = {0, CHECK_INTERVAL_MS * 1000};
-    st->check_ev = event_new(base, -1, EV_PERSIST, on_check, st);
-    event_add(st->check_ev, &tv);
     struct timeval renew = clock_tv_ms(INSTANCE_RENEW_MS);
-    st->instance_ev = event_new(base, -1, EV_PERSIST, on_instance_tick, st);
     event_add(st->instance_ev, &renew);
-    st->instance_retry_ev = evtimer_new(base, on_instance_tick, st);
     return st;
+}
+
+static void free_event(struct event *ev)
+{
+    if (ev)
+        event_free(ev);
 }
 
 void store_free(struct store *st)
 {
     if (!st)
         return;
-    st->closing = 1;
-    event_free(st->check_ev);
-    event_free(st->instance_ev);
-    event_free(st->instance_retry_ev);
-    for (int k = 0; k < CONN_COUNT; k++) {
-        struct store_conn *c = &st->conns[k];
-        redisAsyncContext *ac = c->ac;
-        c->ac = NULL;
-        c->up = 0;
-        if (ac)
-            redisAsyncFree(ac); /* fails what is pending */
-        ac = c->sentinel_ac;
-        c->sentinel_ac = NULL;
-        if (ac)
-            redisAsyncFree(ac);
-        event_free(c->retry_ev);
-        event_free(c->connect_ev);
-        event_free(c->sentinel_ev);
-    }
+    free_event(st->instance_ev);
+    free_event(st->instance_retry_ev);
+    free_event(st->policy_ev);
+    /* pending commands are dropped without their callbacks: the modules
+     * they belong to may be gone */
+    redis_conn_free(st->cmd);
+    redis_conn_free(st->consumer_conn);
+    redis_conn_free(st->pubsub);
     while (st->receipt_jobs)
         receipt_job_free(st->receipt_jobs);
     while (st->body_jobs)
@@ -1218,12 +701,12 @@ void store_free(struct store *st)
 
 int store_up(const struct store *st)
 {
-    return st->conns[CONN_CMD].up && !st->evicting[0];
+    return redis_conn_up(st->cmd) && !st->evicting[0];
 }
 
 int store_connected(const struct store *st)
 {
-    return st->conns[CONN_CMD].up;
+    return redis_conn_up(st->cmd);
 }
 
 void store_on_state(struct store *st, store_state_cb cb, void *arg)
@@ -1247,19 +730,24 @@ int store_instance_number(const struct store *st)
 
 const struct store_stats *store_stats(const struct store *st)
 {
-    return &st->stats;
+    struct store_stats *s = st->stats_out;
+    s->commands = st->conn_stats.commands;
+    s->errors = st->conn_stats.errors;
+    s->timeouts = st->conn_stats.timeouts;
+    s->reconnects = st->conn_stats.reconnects;
+    return s;
 }
 
 /* ---- replies -------------------------------------------------------- */
 
-static void complete_done(struct store *st, redisReply *r, struct pending *p)
+void store_complete_done(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)st;
     if (p->cb.done)
         p->cb.done(r ? 0 : -1, p->arg);
 }
 
-static void complete_account(struct store *st, redisReply *r, struct pending *p)
+static void complete_account(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)st;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
@@ -1391,7 +879,7 @@ static void body_join(struct body_job *j, size_t i, const redisReply *b)
     j->es[i].pdu_len = h->len;
 }
 
-static void complete_bodies(struct store *st, redisReply *r, struct pending *p)
+static void complete_bodies(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)st;
     struct body_job *j = p->arg;
@@ -1429,14 +917,13 @@ static int body_hold(struct body_job *j, size_t i, const struct store_entry *e,
 
 /* Fetch the bodies of <n> entries <es> (<bodies> their keys) and then
  * call <p>'s callback; -1 when that cannot be started. */
-static int bodies_fetch(struct store *st, struct pending *p,
+static int bodies_fetch(struct store *st, struct store_op *p,
                         const struct store_entry *es,
                         const redisReply *const *bodies, size_t n)
 {
     struct body_job *j = calloc(1, sizeof *j);
-    const char **argv = calloc(n + 3, sizeof *argv);
+    const char **argv = calloc(n ? n : 1, sizeof *argv);
     size_t nkeys = 0;
-    char nk[16];
     if (!j || !argv || !(j->es = calloc(n, sizeof *j->es)) ||
         !(j->held = calloc(n, sizeof *j->held)))
         goto fail;
@@ -1447,13 +934,9 @@ static int bodies_fetch(struct store *st, struct pending *p,
             goto fail;
     for (size_t i = 0; i < n; i++)
         if (j->held[i]->body_key[0])
-            argv[3 + nkeys++] = j->held[i]->body_key;
-    snprintf(nk, sizeof nk, "%zu", nkeys);
-    argv[0] = "EVALSHA";
-    argv[1] = st->script_sha[SCRIPT_BODIES];
-    argv[2] = nk;
-    if (!send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_bodies, j,
-                  (int)nkeys + 3, argv, NULL))
+            argv[nkeys++] = j->held[i]->body_key;
+    if (!store_eval(st, SCRIPT_BODIES, complete_bodies, j, (unsigned)nkeys,
+                    (int)nkeys, argv, NULL))
         goto fail;
     free(argv);
     j->st = st;
@@ -1472,7 +955,7 @@ fail:
 /* Call <p>'s entries callback with the entries in array <list> (after
  * fetching the shared bodies some of them name). */
 static void deliver_entries(struct store *st, const redisReply *list,
-                            struct pending *p)
+                            struct store_op *p)
 {
     size_t n = 0, shared = 0, cap = list ? list->elements : 0;
     struct store_entry *es = cap ? calloc(cap, sizeof *es) : NULL;
@@ -1491,7 +974,7 @@ static void deliver_entries(struct store *st, const redisReply *list,
 }
 
 /* XREADGROUP: nil on timeout, else [[stream, [entries]]]. */
-static void deliver_read(struct store *st, redisReply *r, struct pending *p)
+static void deliver_read(struct store *st, redisReply *r, struct store_op *p)
 {
     if (!r) {
         p->cb.entries(-1, NULL, 0, p->arg);
@@ -1506,7 +989,7 @@ static void deliver_read(struct store *st, redisReply *r, struct pending *p)
     deliver_entries(st, r->element[0]->element[1], p);
 }
 
-static void complete_read(struct store *st, redisReply *r, struct pending *p)
+static void complete_read(struct store *st, redisReply *r, struct store_op *p)
 {
     st->reading = 0;
     deliver_read(st, r, p);
@@ -1514,13 +997,13 @@ static void complete_read(struct store *st, redisReply *r, struct pending *p)
 
 /* Our own history is read on the command connection: no blocking read
  * is involved, so st->reading is not touched. */
-static void complete_read_own(struct store *st, redisReply *r, struct pending *p)
+static void complete_read_own(struct store *st, redisReply *r, struct store_op *p)
 {
     deliver_read(st, r, p);
 }
 
 /* XAUTOCLAIM: [next-start, [entries], (deleted ids)]. */
-static void complete_claim(struct store *st, redisReply *r, struct pending *p)
+static void complete_claim(struct store *st, redisReply *r, struct store_op *p)
 {
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
         p->cb.entries(r ? 0 : -1, NULL, 0, p->arg);
@@ -1534,7 +1017,7 @@ static void complete_claim(struct store *st, redisReply *r, struct pending *p)
     deliver_entries(st, r->element[1], p);
 }
 
-static void complete_range(struct store *st, redisReply *r, struct pending *p)
+static void complete_range(struct store *st, redisReply *r, struct store_op *p)
 {
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         p->cb.entries(-1, NULL, 0, p->arg);
@@ -1547,7 +1030,7 @@ static void complete_range(struct store *st, redisReply *r, struct pending *p)
 #define IDMAP_COLLISION "!collision"
 
 /* MGET of the candidate keys: every one that is mapped. */
-static void complete_idmap(struct store *st, redisReply *r, struct pending *p)
+static void complete_idmap(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)st;
     struct store_idmap found[MAX_ARGS];
@@ -1585,78 +1068,13 @@ static void complete_idmap(struct store *st, redisReply *r, struct pending *p)
 
 /* ---- operations ----------------------------------------------------- */
 
-/* Run one command on the command connection; -1 when it cannot be sent
- * (then no callback will come). */
-static int run(struct store *st, complete_fn complete, store_done_cb cb,
-               void *arg, int argc, const char **argv, const size_t *lens)
-{
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete,
-                                 arg, argc, argv, lens);
-    if (!p)
-        return -1;
-    p->cb.done = cb;
-    return 0;
-}
-
-/* One command of a transaction. */
-struct store_cmd {
-    int argc;
-    const char **argv;
-    const size_t *lens;
-};
-
-/* Several commands as one transaction (MULTI ... EXEC): one round trip,
- * applied whole, and cheaper for Redis than a Lua script. <complete> gets
- * EXEC's reply (the commands' replies), or NULL when it failed. */
-static struct pending *run_multi(struct store *st, complete_fn complete,
-                                 void *arg, const struct store_cmd *cmds,
-                                 int n)
-{
-    struct store_conn *c = &st->conns[CONN_CMD];
-    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
-    unsigned t = st->cfg.timeout_ms;
-    if (!c->up || !c->ac || !send_cmd(st, CONN_CMD, t, NULL, NULL, 1, multi, NULL))
-        return NULL;
-    for (int i = 0; i < n; i++)
-        if (!send_cmd(st, CONN_CMD, t, NULL, NULL, cmds[i].argc, cmds[i].argv,
-                      cmds[i].lens))
-            goto broken;
-    struct pending *p = send_cmd(st, CONN_CMD, t, complete, arg, 1, exec, NULL);
-    if (p)
-        return p;
-broken:
-    /* a MULTI left open would swallow every later command */
-    redisAsyncDisconnect(c->ac);
-    return NULL;
-}
-
-/* EXEC's reply, or NULL when the transaction or one of its commands
- * failed (a failed command inside is not an error reply of EXEC). */
-static redisReply *exec_reply(struct store *st, redisReply *r)
-{
-    if (!r || r->type != REDIS_REPLY_ARRAY)
-        return NULL;
-    for (size_t i = 0; i < r->elements; i++) {
-        const redisReply *e = r->element[i];
-        if (e->type != REDIS_REPLY_ERROR)
-            continue;
-        st->stats.errors++;
-        log_warn(TAG, "command failed: %.*s", (int)e->len, e->str);
-        if (strncmp(e->str, "NOGROUP", 7) == 0)
-            ensure_group(st);
-        return NULL;
-    }
-    return r;
-}
-
 int store_account_get(struct store *st, const char *id, store_account_cb cb,
                       void *arg)
 {
     char key[KEY_LEN];
     snprintf(key, sizeof key, "%s:acct:{%s}", st->cfg.prefix, id);
     const char *argv[] = {"HGETALL", key};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_account, arg, 2, argv, NULL);
+    struct store_op *p = store_cmd(st, complete_account, arg, 2, argv, NULL);
     if (!p)
         return -1;
     p->cb.account = cb;
@@ -1681,7 +1099,7 @@ static void qc_key(const struct store *st, const char *account, char *out,
  * entry id): the customer may be told. -1 or -2: over the account's caps
  * (or the shared body is gone): status 1, nothing was written. */
 static void complete_queue_add(struct store *st, redisReply *r,
-                               struct pending *p)
+                               struct store_op *p)
 {
     int status = -1;
     if (r && r->type == REDIS_REPLY_STRING)
@@ -1715,8 +1133,7 @@ int store_queue_add(struct store *st, const struct store_msg_info *mi,
     snprintf(maxb, sizeof maxb, "%" PRIu64,
              mi->max_bytes ? mi->max_bytes : UINT64_C(1) << 50);
     const char *argv[] = {
-        "EVALSHA", st->script_sha[SCRIPT_QUEUE_ADD], "4", qkey, mkey, ckey,
-        bkey, mi->account, mi->msg_id, ts, (const char *)pdu, maxn, maxb, ttl,
+        qkey, mkey, ckey, bkey, mi->account, mi->msg_id, ts, (const char *)pdu, maxn, maxb, ttl,
         shared && mi->body_create ? (const char *)pdu + mi->head_len : "",
         "state", "QUEUED", "account", mi->account, "id", mi->msg_id,
         "submitted", ts, "src_ton", ton, "src_npi", npi, "src", mi->src,
@@ -1725,10 +1142,10 @@ int store_queue_add(struct store *st, const struct store_msg_info *mi,
     size_t lens[NARGS];
     for (size_t i = 0; i < NARGS; i++)
         lens[i] = strlen(argv[i]);
-    lens[10] = shared ? mi->head_len : len;
-    lens[14] = shared && mi->body_create ? len - mi->head_len : 0;
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_queue_add, arg, NARGS, argv, lens);
+    lens[7] = shared ? mi->head_len : len;
+    lens[11] = shared && mi->body_create ? len - mi->head_len : 0;
+    struct store_op *p = store_eval(st, SCRIPT_QUEUE_ADD, complete_queue_add,
+                                    arg, 4, NARGS, argv, lens);
     if (!p)
         return -1;
     p->cb.done = cb;
@@ -1746,9 +1163,9 @@ int store_queue_read(struct store *st, unsigned count, unsigned block_ms,
     snprintf(blk, sizeof blk, "%u", block_ms);
     const char *argv[] = {"XREADGROUP", "GROUP", "bridge", st->consumer,
                           "COUNT", cnt, "BLOCK", blk, "STREAMS", key, ">"};
-    struct pending *p = send_cmd(st, CONN_CONSUMER,
-                                 block_ms + st->cfg.timeout_ms, complete_read,
-                                 arg, 11, argv, NULL);
+    struct store_op *p = store_send(st, st->consumer_conn,
+                                    block_ms + st->cfg.timeout_ms,
+                                    complete_read, arg, 0, 11, argv, NULL);
     if (!p)
         return -1;
     p->cb.entries = cb;
@@ -1764,8 +1181,7 @@ int store_queue_read_own(struct store *st, unsigned count, const char *after,
     snprintf(cnt, sizeof cnt, "%u", count);
     const char *argv[] = {"XREADGROUP", "GROUP", "bridge", st->consumer,
                           "COUNT", cnt, "STREAMS", key, after};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_read_own, arg, 9, argv, NULL);
+    struct store_op *p = store_cmd(st, complete_read_own, arg, 9, argv, NULL);
     if (!p)
         return -1;
     p->cb.entries = cb;
@@ -1787,7 +1203,7 @@ int store_queue_touch(struct store *st, const char *const *ids, size_t n)
     for (size_t i = 0; i < n; i++)
         argv[5 + i] = ids[i];
     argv[5 + n] = "JUSTID";
-    return send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, (int)n + 6,
+    return store_cmd(st, NULL, NULL, (int)n + 6,
                     argv, NULL) ? 0 : -1;
 }
 
@@ -1802,8 +1218,7 @@ int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
         snprintf(st->claim_cursor, sizeof st->claim_cursor, "0-0");
     const char *argv[] = {"XAUTOCLAIM", key, "bridge", st->consumer, idle,
                           st->claim_cursor, "COUNT", cnt};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_claim, arg, 8, argv, NULL);
+    struct store_op *p = store_cmd(st, complete_claim, arg, 8, argv, NULL);
     if (!p)
         return -1;
     p->cb.entries = cb;
@@ -1824,11 +1239,11 @@ static int run_finish(struct store *st, const char *entry_id, const char *ukey,
     snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
     snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
     snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
-    const char *argv[] = {"EVALSHA", st->script_sha[SCRIPT_FINISH], "5", qkey,
-                          ukey, mkey, ckey, qckey,
+    const char *argv[] = {qkey, ukey, mkey, ckey, qckey,
                           entry_id, val, ttl, state, connector, upstream, now,
                           ends ? "1" : "0", maxlen, resent ? "1" : "0"};
-    return run(st, complete_done, cb, arg, 18, argv, NULL);
+    return store_run_script(st, SCRIPT_FINISH, store_complete_done, cb, arg,
+                            5, 15, argv, NULL);
 }
 
 int store_queue_failed(struct store *st, const char *entry_id,
@@ -1861,8 +1276,7 @@ int store_queue_unknown(struct store *st, const char *entry_id,
  * copy whose outcome is unknown: field unknown_copies) or "resent" (a copy
  * went out after one: field resent). Only while the message is QUEUED: a
  * finished record keeps its final fields, and one that expired is not
- * made again (it would have no TTL). Rare (only unknown outcomes), so
- * sent whole (EVAL) rather than kept loaded. */
+ * made again (it would have no TTL). */
 static const char note_unknown_script[] =
     "if redis.call('HGET', KEYS[1], 'state') ~= 'QUEUED' then return 0 end "
     "if ARGV[1] == 'copy' then "
@@ -1874,14 +1288,14 @@ int store_msg_note_unknown(struct store *st, const char *account,
 {
     char mkey[KEY_LEN];
     msg_key(st, account, msg_id, mkey, sizeof mkey);
-    const char *argv[] = {"EVAL", note_unknown_script, "1", mkey,
-                          resent ? "resent" : "copy"};
-    return run(st, complete_done, NULL, NULL, 5, argv, NULL);
+    const char *argv[] = {mkey, resent ? "resent" : "copy"};
+    return store_run_script(st, SCRIPT_NOTE_UNKNOWN, store_complete_done, NULL,
+                            NULL, 1, 2, argv, NULL);
 }
 
 /* HMGET unknown_copies resent: [count or nil, "1" or nil]. */
 static void complete_unknown(struct store *st, redisReply *r,
-                             struct pending *p)
+                             struct store_op *p)
 {
     (void)st;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
@@ -1902,8 +1316,7 @@ int store_msg_unknown(struct store *st, const char *account,
     char mkey[KEY_LEN];
     msg_key(st, account, msg_id, mkey, sizeof mkey);
     const char *argv[] = {"HMGET", mkey, "unknown_copies", "resent"};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_unknown, arg, 4, argv, NULL);
+    struct store_op *p = store_cmd(st, complete_unknown, arg, 4, argv, NULL);
     if (!p)
         return -1;
     p->cb.unknown = cb;
@@ -1921,7 +1334,7 @@ int store_idmap_add(struct store *st, const char *connector,
              m->ts_ms, m->registered_delivery);
     snprintf(ttl, sizeof ttl, "%u", ttl_s);
     const char *argv[] = {"SET", ukey, val, "EX", ttl};
-    return run(st, complete_done, NULL, NULL, 5, argv, NULL);
+    return store_run(st, store_complete_done, NULL, NULL, 5, argv, NULL);
 }
 
 /* Whether id map value <v> of <len> bytes names message <msg_id> of
@@ -1937,7 +1350,7 @@ static int idmap_names(const char *v, size_t len, const char *account,
 /* The id was mapped to another message already: mark it (a third one
  * finds the mark and leaves it), log and count. The mark lives a full
  * id_ttl from now, as long as the newer message's receipt may take. */
-static void idmap_collision(struct store *st, const struct pending *p,
+static void idmap_collision(struct store *st, const struct store_op *p,
                             const redisReply *old)
 {
     char ttl[16];
@@ -1952,10 +1365,10 @@ static void idmap_collision(struct store *st, const struct pending *p,
               p->ukey);
     snprintf(ttl, sizeof ttl, "%u", p->ttl_s);
     const char *set[] = {"SET", p->ukey, IDMAP_COLLISION, "EX", ttl};
-    send_cmd(st, CONN_CMD, st->cfg.timeout_ms, NULL, NULL, 5, set, NULL);
+    store_cmd(st, NULL, NULL, 5, set, NULL);
 }
 
-static void complete_sent(struct store *st, redisReply *r, struct pending *p)
+static void complete_sent(struct store *st, redisReply *r, struct store_op *p)
 {
     if (r && r->type == REDIS_REPLY_STRING && r->len > 0 &&
         !idmap_names(r->str, r->len, p->id, p->msg_id))
@@ -1986,20 +1399,16 @@ int store_queue_sent(struct store *st, const char *entry_id,
      * The final receipt is always asked for upstream: the life of the
      * message (and its CDR) ends with it. Its "entry" field stays: only a
      * QUEUED record's entry is used, and the CDR leaves it out. */
-    const char *argv[] = {"EVALSHA", st->script_sha[SCRIPT_SENT], "4", qkey,
-                          ukey, mkey, qckey, entry_id, val, ttl, connector,
-                          upstream_raw, now, m->resent ? "1" : "0"};
-    char *ukey_copy = strdup(ukey);
-    if (!ukey_copy)
+    const char *argv[] = {qkey, ukey, mkey, qckey, entry_id, val, ttl,
+                          connector, upstream_raw, now, m->resent ? "1" : "0"};
+    size_t ukey_len = strlen(ukey);
+    struct store_op *p = store_eval_ex(st, SCRIPT_SENT, complete_sent, arg,
+                                       ukey_len + 1, 4, 11, argv, NULL);
+    if (!p)
         return -1;
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_sent, arg, 14, argv, NULL);
-    if (!p) {
-        free(ukey_copy);
-        return -1;
-    }
     p->cb.done = cb;
-    p->ukey = ukey_copy;
+    p->ukey = (char *)(p + 1); /* the context's tail, freed with it */
+    memcpy(p->ukey, ukey, ukey_len + 1);
     p->ttl_s = ttl_s;
     snprintf(p->id, sizeof p->id, "%s", m->account);
     snprintf(p->msg_id, sizeof p->msg_id, "%s", m->msg_id);
@@ -2020,8 +1429,7 @@ int store_idmap_find(struct store *st, const char *connector,
                  ids[i]);
         argv[i + 1] = keys[i];
     }
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_idmap, arg, (int)n + 1, argv, NULL);
+    struct store_op *p = store_cmd(st, complete_idmap, arg, (int)n + 1, argv, NULL);
     if (!p)
         return -1;
     p->cb.idmap = cb;
@@ -2136,10 +1544,10 @@ static void receipt_job_done(struct receipt_job *j, int status)
 }
 
 static void complete_receipt_exec(struct store *st, redisReply *r,
-                                  struct pending *p)
+                                  struct store_op *p)
 {
     struct receipt_job *j = p->arg;
-    redisReply *e = exec_reply(st, r);
+    redisReply *e = redis_conn_exec_reply(st->cmd, r);
     if (e && j->pdu)
         dlr_measured_from(st, j->account, e);
     receipt_job_done(j, e ? 0 : -1);
@@ -2153,14 +1561,14 @@ static int is_final_state(const char *s)
 #define CDR_MAX_ARGS 64
 
 static void complete_receipt_record(struct store *st, redisReply *r,
-                                    struct pending *p)
+                                    struct store_op *p)
 {
     struct receipt_job *j = p->arg;
     char mkey[KEY_LEN], dkey[KEY_LEN], ckey[KEY_LEN], maxlen[16];
     const char *cdr[CDR_MAX_ARGS], *hset[8], *hdel[3], *xadd[5], *mark[4];
     const char *xlen[2];
     size_t xlens[5];
-    struct store_cmd cmds[6];
+    struct redis_cmd cmds[6];
     int n = 0, nc = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         receipt_job_done(j, -1);
@@ -2175,14 +1583,14 @@ static void complete_receipt_record(struct store *st, redisReply *r,
     snprintf(dkey, sizeof dkey, "%s:dlr:{%s}", st->cfg.prefix, j->account);
     snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
     snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
-    const char *state = hash_field(r, "state");
+    const char *state = store_hash_field(r, "state");
     if (r->elements > 0 && !is_final_state(state)) {
         const char *h[] = {"HSET", mkey, "state", j->state, "final",
                            j->final_ms, "error", j->error};
         memcpy(hset, h, sizeof h);
         hdel[0] = "HDEL", hdel[1] = mkey, hdel[2] = "entry";
-        cmds[n++] = (struct store_cmd){8, hset, NULL};
-        cmds[n++] = (struct store_cmd){3, hdel, NULL};
+        cmds[n++] = (struct redis_cmd){8, hset, NULL};
+        cmds[n++] = (struct redis_cmd){3, hdel, NULL};
         if (st->cfg.cdr_maxlen) {
             const char *head[] = {"XADD", ckey, "MAXLEN", "~", maxlen, "*",
                                   "state", j->state, "final", j->final_ms,
@@ -2198,7 +1606,7 @@ static void complete_receipt_record(struct store *st, redisReply *r,
                     cdr[nc++] = r->element[i + 1]->str;
                 }
             }
-            cmds[n++] = (struct store_cmd){nc, cdr, NULL};
+            cmds[n++] = (struct redis_cmd){nc, cdr, NULL};
         }
     }
     /* The marker goes on whenever a real receipt reaches the record,
@@ -2208,26 +1616,26 @@ static void complete_receipt_record(struct store *st, redisReply *r,
      * cancel upstream: DELETED) is no receipt: upstream's own one for
      * it still goes to the customer. */
     int held_back = r->elements > 0 && is_final_state(state) &&
-                    strcmp(state, "UNKNOWN") != 0 && hash_field(r, "receipted");
+                    strcmp(state, "UNKNOWN") != 0 && store_hash_field(r, "receipted");
     if (j->from_upstream && !held_back && r->elements > 0) {
         const char *k[] = {"HSET", mkey, "receipted", "1"};
         memcpy(mark, k, sizeof k);
-        cmds[n++] = (struct store_cmd){4, mark, NULL};
+        cmds[n++] = (struct redis_cmd){4, mark, NULL};
     }
     if (j->pdu && !held_back) {
         const char *x[] = {"XADD", dkey, "*", "p", (const char *)j->pdu};
         size_t l[] = {4, strlen(dkey), 1, 1, j->len};
         memcpy(xadd, x, sizeof x);
         memcpy(xlens, l, sizeof l);
-        cmds[n++] = (struct store_cmd){5, xadd, xlens};
+        cmds[n++] = (struct redis_cmd){5, xadd, xlens};
         xlen[0] = "XLEN", xlen[1] = dkey;
-        cmds[n++] = (struct store_cmd){2, xlen, NULL}; /* measured last */
+        cmds[n++] = (struct redis_cmd){2, xlen, NULL}; /* measured last */
     }
     if (n == 0) {
         receipt_job_done(j, 0); /* no record (older than id_ttl), none wanted */
         return;
     }
-    if (!run_multi(st, complete_receipt_exec, j, cmds, n))
+    if (!store_multi(st, complete_receipt_exec, j, cmds, n))
         receipt_job_done(j, -1);
 }
 
@@ -2259,7 +1667,7 @@ static int final_add(struct store *st, const char *account,
     char mkey[KEY_LEN];
     msg_key(st, account, msg_id, mkey, sizeof mkey);
     const char *argv[] = {"HGETALL", mkey};
-    if (!send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_receipt_record, j,
+    if (!store_cmd(st, complete_receipt_record, j,
                   2, argv, NULL)) {
         free(j->pdu);
         free(j);
@@ -2273,7 +1681,7 @@ static int final_add(struct store *st, const char *account,
 }
 
 /* store_dlr_add's transaction: XADD, XLEN; or, refused, XLEN alone. */
-static void complete_dlr_add(struct store *st, redisReply *r, struct pending *p)
+static void complete_dlr_add(struct store *st, redisReply *r, struct store_op *p)
 {
     if (p->dlr_refused) {
         if (r && r->type == REDIS_REPLY_INTEGER)
@@ -2281,7 +1689,7 @@ static void complete_dlr_add(struct store *st, redisReply *r, struct pending *p)
         p->cb.done(STORE_FULL, p->arg);
         return;
     }
-    redisReply *e = exec_reply(st, r);
+    redisReply *e = redis_conn_exec_reply(st->cmd, r);
     dlr_measured_from(st, p->id, e);
     p->cb.done(e ? 0 : -1, p->arg);
 }
@@ -2290,22 +1698,22 @@ int store_dlr_add(struct store *st, const char *account, const uint8_t *pdu,
                   size_t len, int from_upstream, store_done_cb cb, void *arg)
 {
     char key[KEY_LEN];
-    struct pending *p;
+    struct store_op *p;
     snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
     const char *xlen[] = {"XLEN", key};
     if (from_upstream && dlr_stream_full(st, account)) {
         /* refused; the length is asked again so that the mark is lifted
          * as soon as the customer has read enough */
         count_dlr_refusal(st, account);
-        p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_dlr_add, arg,
+        p = store_cmd(st, complete_dlr_add, arg,
                      2, xlen, NULL);
         if (p)
             p->dlr_refused = 1;
     } else {
         const char *xadd[] = {"XADD", key, "*", "p", (const char *)pdu};
         size_t lens[] = {4, strlen(key), 1, 1, len};
-        const struct store_cmd cmds[] = {{5, xadd, lens}, {2, xlen, NULL}};
-        p = run_multi(st, complete_dlr_add, arg, cmds, 2);
+        const struct redis_cmd cmds[] = {{5, xadd, lens}, {2, xlen, NULL}};
+        p = store_multi(st, complete_dlr_add, arg, cmds, 2);
     }
     if (!p)
         return -1;
@@ -2326,8 +1734,7 @@ int store_dlr_range(struct store *st, const char *account, const char *after,
         snprintf(start, sizeof start, "(%s", after);
     snprintf(cnt, sizeof cnt, "%u", count);
     const char *argv[] = {"XRANGE", key, start, "+", "COUNT", cnt};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_range, arg, 6, argv, NULL);
+    struct store_op *p = store_cmd(st, complete_range, arg, 6, argv, NULL);
     if (!p)
         return -1;
     p->cb.entries = cb;
@@ -2346,10 +1753,10 @@ int store_dlr_del(struct store *st, const char *account,
     argv[1] = key;
     for (size_t i = 0; i < n; i++)
         argv[2 + i] = ids[i];
-    return run(st, complete_done, cb, arg, (int)n + 2, argv, NULL);
+    return store_run(st, store_complete_done, cb, arg, (int)n + 2, argv, NULL);
 }
 
-static void complete_routes(struct store *st, redisReply *r, struct pending *p)
+static void complete_routes(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)st;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
@@ -2379,8 +1786,7 @@ int store_routes_load(struct store *st, store_routes_cb cb, void *arg)
     char key[KEY_LEN];
     snprintf(key, sizeof key, "%s:numbers", st->cfg.prefix);
     const char *argv[] = {"HGETALL", key};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_routes, arg, 2, argv, NULL);
+    struct store_op *p = store_cmd(st, complete_routes, arg, 2, argv, NULL);
     if (!p)
         return -1;
     p->cb.routes = cb;
@@ -2393,10 +1799,10 @@ int store_publish(struct store *st, const char *kind, const char *id)
     snprintf(chan, sizeof chan, "%s:events", st->cfg.prefix);
     snprintf(msg, sizeof msg, "%s %s", kind, id);
     const char *argv[] = {"PUBLISH", chan, msg};
-    return run(st, NULL, NULL, NULL, 3, argv, NULL);
+    return store_run(st, NULL, NULL, NULL, 3, argv, NULL);
 }
 
-static void complete_lease(struct store *st, redisReply *r, struct pending *p)
+static void complete_lease(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)st;
     if (!r || r->type != REDIS_REPLY_INTEGER) {
@@ -2412,9 +1818,9 @@ int store_lease(struct store *st, const char *name, const char *owner,
     char key[KEY_LEN], ttl[16];
     snprintf(key, sizeof key, "%s:lease:{%s}", st->cfg.prefix, name);
     snprintf(ttl, sizeof ttl, "%u", ttl_ms);
-    const char *argv[] = {"EVAL", lease_script[0], "1", key, owner, ttl};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_lease, arg, 6, argv, NULL);
+    const char *argv[] = {key, owner, ttl};
+    struct store_op *p = store_eval(st, SCRIPT_LEASE, complete_lease, arg, 1,
+                                    3, argv, NULL);
     if (!p)
         return -1;
     p->cb.lease = cb;
@@ -2425,8 +1831,9 @@ int store_lease_release(struct store *st, const char *name, const char *owner)
 {
     char key[KEY_LEN];
     snprintf(key, sizeof key, "%s:lease:{%s}", st->cfg.prefix, name);
-    const char *argv[] = {"EVAL", lease_script[1], "1", key, owner};
-    return run(st, NULL, NULL, NULL, 5, argv, NULL);
+    const char *argv[] = {key, owner};
+    return store_eval(st, SCRIPT_LEASE_RELEASE, NULL, NULL, 1, 2, argv, NULL)
+               ? 0 : -1;
 }
 
 const char *store_consumer(const struct store *st)
@@ -2434,7 +1841,7 @@ const char *store_consumer(const struct store *st)
     return st->consumer;
 }
 
-static void complete_grant(struct store *st, redisReply *r, struct pending *p)
+static void complete_grant(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)st;
     if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
@@ -2453,9 +1860,9 @@ int store_throttle_lease(struct store *st, const char *key, unsigned rate,
     snprintf(r, sizeof r, "%u", rate);
     snprintf(b, sizeof b, "%u", burst);
     snprintf(w, sizeof w, "%u", want);
-    const char *argv[] = {"EVAL", bucket_script, "1", bkey, r, b, w};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_grant, arg, 7, argv, NULL);
+    const char *argv[] = {bkey, r, b, w};
+    struct store_op *p = store_eval(st, SCRIPT_BUCKET, complete_grant, arg, 1,
+                                    4, argv, NULL);
     if (!p)
         return -1;
     p->cb.grant = cb;
@@ -2485,9 +1892,9 @@ int store_quota_lease(struct store *st, const char *account, const char *day,
     snprintf(q, sizeof q, "%u", quota);
     snprintf(w, sizeof w, "%u", want);
     snprintf(e, sizeof e, "%" PRId64, expire_at);
-    const char *argv[] = {"EVAL", quota_script, "1", key, q, w, e};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_grant, arg, 7, argv, NULL);
+    const char *argv[] = {key, q, w, e};
+    struct store_op *p = store_eval(st, SCRIPT_QUOTA, complete_grant, arg, 1,
+                                    4, argv, NULL);
     if (!p)
         return -1;
     p->cb.grant = cb;
@@ -2515,10 +1922,10 @@ int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
     size_t lens[12];
     for (size_t i = 0; i < 12; i++)
         lens[i] = i == 9 ? len : strlen(argv[i]);
-    return run(st, complete_done, cb, arg, 12, argv, lens);
+    return store_run(st, store_complete_done, cb, arg, 12, argv, lens);
 }
 
-static void complete_ids(struct store *st, redisReply *r, struct pending *p)
+static void complete_ids(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)st;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
@@ -2543,8 +1950,7 @@ int store_account_ids(struct store *st, store_ids_cb cb, void *arg)
     char key[KEY_LEN];
     snprintf(key, sizeof key, "%s:accounts", st->cfg.prefix);
     const char *argv[] = {"SMEMBERS", key};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_ids, arg, 2, argv, NULL);
+    struct store_op *p = store_cmd(st, complete_ids, arg, 2, argv, NULL);
     if (!p)
         return -1;
     p->cb.ids = cb;
@@ -2576,7 +1982,7 @@ static const char expire_script[] =
     "if #ids > 0 then redis.call('XDEL', KEYS[1], unpack(ids)) end "
     "return #ids";
 
-static void complete_count(struct store *st, redisReply *r, struct pending *p)
+void store_complete_count(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)st;
     if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
@@ -2598,10 +2004,10 @@ int store_dlr_expire(struct store *st, const char *account, unsigned ttl_ms,
     snprintf(dead, sizeof dead, "%s:dead", st->cfg.prefix);
     snprintf(ttl, sizeof ttl, "%u", ttl_ms);
     snprintf(cnt, sizeof cnt, "%u", max);
-    const char *argv[] = {"EVAL", expire_script, "2", key, dead, ttl, cnt,
-                          account, dmax, dcut};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_count, arg, 10, argv, NULL);
+    const char *argv[] = {key, dead, ttl, cnt, account, dmax, dcut};
+    struct store_op *p = store_eval(st, SCRIPT_DLR_EXPIRE,
+                                    store_complete_count, arg, 2, 7, argv,
+                                    NULL);
     if (!p)
         return -1;
     p->cb.count = cb;
@@ -2611,7 +2017,7 @@ int store_dlr_expire(struct store *st, const char *account, unsigned ttl_ms,
 /* ---- message state -------------------------------------------------- */
 
 /* Field <name> of an HGETALL reply (NULL when absent). */
-static const char *hash_field(const redisReply *r, const char *name)
+const char *store_hash_field(const redisReply *r, const char *name)
 {
     for (size_t i = 0; i + 1 < r->elements; i += 2)
         if (r->element[i]->type == REDIS_REPLY_STRING &&
@@ -2626,7 +2032,7 @@ static unsigned long long field_num(const char *v)
     return v ? strtoull(v, NULL, 10) : 0;
 }
 
-static void complete_msg(struct store *st, redisReply *r, struct pending *p)
+static void complete_msg(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)st;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
@@ -2635,19 +2041,19 @@ static void complete_msg(struct store *st, redisReply *r, struct pending *p)
     }
     struct store_msg m;
     memset(&m, 0, sizeof m);
-    m.state = hash_field(r, "state");
+    m.state = store_hash_field(r, "state");
     if (!m.state) {
         p->cb.msg(0, NULL, p->arg);
         return;
     }
-    m.entry = hash_field(r, "entry");
-    m.connector = hash_field(r, "connector");
-    m.upstream_id = hash_field(r, "upstream_id");
-    m.src = hash_field(r, "src");
-    m.src_ton = (uint8_t)field_num(hash_field(r, "src_ton"));
-    m.src_npi = (uint8_t)field_num(hash_field(r, "src_npi"));
-    m.final_ms = field_num(hash_field(r, "final"));
-    m.error = (unsigned)field_num(hash_field(r, "error"));
+    m.entry = store_hash_field(r, "entry");
+    m.connector = store_hash_field(r, "connector");
+    m.upstream_id = store_hash_field(r, "upstream_id");
+    m.src = store_hash_field(r, "src");
+    m.src_ton = (uint8_t)field_num(store_hash_field(r, "src_ton"));
+    m.src_npi = (uint8_t)field_num(store_hash_field(r, "src_npi"));
+    m.final_ms = field_num(store_hash_field(r, "final"));
+    m.error = (unsigned)field_num(store_hash_field(r, "error"));
     p->cb.msg(0, &m, p->arg);
 }
 
@@ -2657,8 +2063,7 @@ int store_msg_get(struct store *st, const char *account, const char *msg_id,
     char mkey[KEY_LEN];
     msg_key(st, account, msg_id, mkey, sizeof mkey);
     const char *argv[] = {"HGETALL", mkey};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_msg, arg, 2, argv, NULL);
+    struct store_op *p = store_cmd(st, complete_msg, arg, 2, argv, NULL);
     if (!p)
         return -1;
     p->cb.msg = cb;
@@ -2692,7 +2097,7 @@ static const char *reply_str(const redisReply *r, size_t i)
                ? r->element[i]->str : NULL;
 }
 
-static void complete_cancel(struct store *st, redisReply *r, struct pending *p)
+static void complete_cancel(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)st;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
@@ -2725,10 +2130,9 @@ int store_msg_cancel(struct store *st, const char *account, const char *msg_id,
     qc_key(st, account, qckey, sizeof qckey);
     snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
     snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
-    const char *argv[] = {"EVAL", msg_cancel_script, "4", qkey, mkey, ckey,
-                          qckey, now, maxlen};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_cancel, arg, 9, argv, NULL);
+    const char *argv[] = {qkey, mkey, ckey, qckey, now, maxlen};
+    struct store_op *p = store_eval(st, SCRIPT_CANCEL, complete_cancel, arg,
+                                    4, 6, argv, NULL);
     if (!p)
         return -1;
     p->cb.cancel = cb;
@@ -2741,15 +2145,14 @@ int store_queue_entry(struct store *st, const char *entry_id,
     char qkey[KEY_LEN];
     snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
     const char *argv[] = {"XRANGE", qkey, entry_id, entry_id};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_range, arg, 4, argv, NULL);
+    struct store_op *p = store_cmd(st, complete_range, arg, 4, argv, NULL);
     if (!p)
         return -1;
     p->cb.entries = cb;
     return 0;
 }
 
-static void complete_replace(struct store *st, redisReply *r, struct pending *p)
+static void complete_replace(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)st;
     if (!r || r->type != REDIS_REPLY_INTEGER)
@@ -2768,13 +2171,13 @@ int store_msg_replace(struct store *st, const struct store_msg_info *mi,
     snprintf(ts, sizeof ts, "%" PRIu64, mi->ts_ms);
     char qckey[KEY_LEN];
     qc_key(st, mi->account, qckey, sizeof qckey);
-    const char *argv[] = {"EVAL", msg_replace_script, "3", qkey, mkey, qckey,
-                          old_entry, (const char *)pdu, mi->account,
-                          mi->msg_id, ts};
-    size_t lens[11];
-    for (size_t i = 0; i < 11; i++)
-        lens[i] = i == 7 ? len : strlen(argv[i]);
-    return run(st, complete_replace, cb, arg, 11, argv, lens);
+    const char *argv[] = {qkey, mkey, qckey, old_entry, (const char *)pdu,
+                          mi->account, mi->msg_id, ts};
+    size_t lens[8];
+    for (size_t i = 0; i < 8; i++)
+        lens[i] = i == 4 ? len : strlen(argv[i]);
+    return store_run_script(st, SCRIPT_REPLACE, complete_replace, cb, arg, 3,
+                            8, argv, lens);
 }
 
 /* ---- admin and metrics ---------------------------------------------- */
@@ -2810,7 +2213,7 @@ static const char queue_stats_script[] =
     "return {n, first, t[1] * 1000 + math.floor(t[2] / 1000)}";
 
 static void complete_queue_stats(struct store *st, redisReply *r,
-                                 struct pending *p)
+                                 struct store_op *p)
 {
     (void)st;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
@@ -2833,16 +2236,17 @@ int store_queue_stats(struct store *st, store_queue_stats_cb cb, void *arg)
 {
     char key[KEY_LEN];
     snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
-    const char *argv[] = {"EVAL", queue_stats_script, "1", key};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms,
-                                 complete_queue_stats, arg, 4, argv, NULL);
+    const char *argv[] = {key};
+    struct store_op *p = store_eval(st, SCRIPT_QUEUE_STATS,
+                                    complete_queue_stats, arg, 1, 1, argv,
+                                    NULL);
     if (!p)
         return -1;
     p->cb.qstats = cb;
     return 0;
 }
 
-static void complete_len(struct store *st, redisReply *r, struct pending *p)
+static void complete_len(struct store *st, redisReply *r, struct store_op *p)
 {
     (void)st;
     if (!r || r->type != REDIS_REPLY_INTEGER)
@@ -2857,7 +2261,7 @@ int store_dlr_len(struct store *st, const char *account, store_count_cb cb,
     char key[KEY_LEN];
     snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
     const char *argv[] = {"XLEN", key};
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_len,
+    struct store_op *p = store_cmd(st, complete_len,
                                  arg, 2, argv, NULL);
     if (!p)
         return -1;
@@ -2878,16 +2282,13 @@ int store_account_update(struct store *st, const char *id,
                          size_t n, store_count_cb cb, void *arg)
 {
     char key[KEY_LEN], chan[KEY_LEN], msg[64];
-    const char *argv[6 + 2 * MAX_ARGS];
+    const char *argv[3 + 2 * MAX_ARGS];
     if (n == 0 || n > MAX_ARGS)
         return -1;
     snprintf(key, sizeof key, "%s:acct:{%s}", st->cfg.prefix, id);
     snprintf(chan, sizeof chan, "%s:events", st->cfg.prefix);
     snprintf(msg, sizeof msg, "account %s", id);
     int argc = 0;
-    argv[argc++] = "EVAL";
-    argv[argc++] = account_update_script;
-    argv[argc++] = "1";
     argv[argc++] = key;
     argv[argc++] = chan;
     argv[argc++] = msg;
@@ -2895,10 +2296,34 @@ int store_account_update(struct store *st, const char *id,
         argv[argc++] = names[i];
         argv[argc++] = values[i];
     }
-    struct pending *p = send_cmd(st, CONN_CMD, st->cfg.timeout_ms, complete_len,
-                                 arg, argc, argv, NULL);
+    struct store_op *p = store_eval(st, SCRIPT_ACCOUNT_UPDATE, complete_len,
+                                    arg, 1, argc, argv, NULL);
     if (!p)
         return -1;
     p->cb.count = cb;
     return 0;
+}
+
+/* ---- scripts -------------------------------------------------------- */
+
+static void register_scripts(struct redis_conn *c)
+{
+    static const char *const lua[SCRIPT_COUNT] = {
+        [SCRIPT_FINISH] = finish_script,
+        [SCRIPT_SENT] = sent_script,
+        [SCRIPT_CANCEL] = msg_cancel_script,
+        [SCRIPT_REPLACE] = msg_replace_script,
+        [SCRIPT_NOTE_UNKNOWN] = note_unknown_script,
+        [SCRIPT_QUEUE_ADD] = queue_add_script,
+        [SCRIPT_BODIES] = bodies_script,
+        [SCRIPT_QUEUE_STATS] = queue_stats_script,
+        [SCRIPT_DLR_EXPIRE] = expire_script,
+        [SCRIPT_BUCKET] = bucket_script,
+        [SCRIPT_QUOTA] = quota_script,
+        [SCRIPT_LEASE] = lease_script[0],
+        [SCRIPT_LEASE_RELEASE] = lease_script[1],
+        [SCRIPT_ACCOUNT_UPDATE] = account_update_script,
+    };
+    for (unsigned i = 0; i < SCRIPT_COUNT; i++)
+        redis_conn_script(c, i, lua[i]);
 }

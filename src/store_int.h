@@ -1,0 +1,166 @@
+/*
+ * store_int.h - what the store_*.c files share, and nothing else uses:
+ * struct store, the context of one command, and the scripts' ids.
+ */
+#ifndef SMPPBRIDGE_STORE_INT_H
+#define SMPPBRIDGE_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "redis_conn.h"
+#include "store.h"
+
+#define STORE_TAG "redis"
+#define KEY_LEN 256
+
+/* Every script of the store, loaded on each command connection and run
+ * by EVALSHA (redis_conn.h); each file registers its own. */
+enum store_script {
+    SCRIPT_FINISH = 0,
+    SCRIPT_SENT,
+    SCRIPT_CANCEL,
+    SCRIPT_REPLACE,
+    SCRIPT_NOTE_UNKNOWN,
+    SCRIPT_QUEUE_ADD,
+    SCRIPT_BODIES,
+    SCRIPT_QUEUE_STATS,
+    SCRIPT_DLR_EXPIRE,
+    SCRIPT_BUCKET,
+    SCRIPT_QUOTA,
+    SCRIPT_LEASE,
+    SCRIPT_LEASE_RELEASE,
+    SCRIPT_ACCOUNT_UPDATE,
+    SCRIPT_COUNT,
+};
+
+struct store_op;
+typedef void (*store_complete_fn)(struct store *st, struct redisReply *r,
+                                  struct store_op *op);
+
+/* One command's context, owned by the connection (redis_conn_send) until
+ * <complete> returns. */
+struct store_op {
+    struct store *st;
+    store_complete_fn complete; /* NULL: reply not needed */
+    union {
+        store_done_cb done;
+        store_grant_cb grant;
+        store_routes_cb routes;
+        store_lease_cb lease;
+        store_account_cb account;
+        store_entries_cb entries;
+        store_msg_cb msg;
+        store_cancel_cb cancel;
+        store_idmap_cb idmap;
+        store_ids_cb ids;
+        store_count_cb count;
+        store_unknown_cb unknown;
+        store_queue_stats_cb qstats;
+    } cb;
+    void *arg;
+    char id[16];           /* the account asked for (HGETALL has no id) */
+    char msg_id[32];       /* store_queue_sent: whose id it maps */
+    char *ukey;            /* store_queue_sent: the id map key (its tail) */
+    int dlr_refused;       /* store_dlr_add: refused, only measuring */
+    unsigned ttl_s;        /* store_queue_sent: its time to live */
+};
+
+/* Accounts remembered as having a full receipt stream, and for how long
+ * before one deliver_sm is let through to measure it again. */
+#define DLR_FULL_SLOTS 64
+#define DLR_FULL_RECHECK_MS 1000u
+
+struct receipt_job;
+struct body_job;
+
+struct store {
+    struct event_base *base;
+    struct conf_redis cfg;
+    char consumer[256];
+    /* one for commands, one for the queue consumer's blocking reads (a
+     * blocking XREADGROUP would hold up every other command on a shared
+     * connection), one subscribed to change notifications */
+    struct redis_conn *cmd, *consumer_conn, *pubsub;
+    struct redis_conn_stats conn_stats;
+    struct store_stats stats;   /* what store_stats() gives out */
+    struct store_stats *stats_out; /* &stats: filled by a const getter */
+    int instance;           /* the number held, -1 none */
+    int instance_want;      /* the number asked for, -1 none */
+    unsigned instance_tries;
+    uint64_t instance_until_ms; /* mono: the lease holds at least till then */
+    uint64_t instance_asked_ms; /* mono: when the pending lease call left */
+    int instance_asking;    /* a lease call is out */
+    struct event *instance_ev;  /* renewal */
+    struct event *instance_retry_ev; /* a failed lease call, again */
+    struct event *policy_ev;    /* asks an evicting Redis again */
+    int reading;            /* a queue read is outstanding */
+    char claim_cursor[48];  /* where the next XAUTOCLAIM starts */
+    struct receipt_job *receipt_jobs; /* waiting for a record (freed at exit) */
+    struct body_job *body_jobs;       /* waiting for shared bodies (same) */
+    store_state_cb state_cb;
+    void *state_arg;
+    store_event_cb event_cb;
+    void *event_arg;
+    struct metrics_family *m_latency, *m_dead, *m_dead_cut; /* store_metrics() */
+    struct metrics_family *m_id_collisions;
+    struct metrics_family *m_dlr_full;
+    /* Accounts whose P:dlr:{ID} had dlr_maxlen entries at the last look,
+     * until when upstream's deliver_sm for them are refused (see
+     * store_dlr_full()); a few at most, so a small array. */
+    struct {
+        char account[16];
+        uint64_t until_ms;
+    } dlr_full[DLR_FULL_SLOTS];
+    /* Redis's maxmemory-policy when it evicts keys (anything but
+     * noeviction): the store is not up while it does ("" otherwise, and
+     * while it is not known). Asked on every new command connection,
+     * and again every POLICY_RECHECK_MS while it evicts. */
+    char evicting[48];
+};
+
+/* Send a command on the command connection (store_send: on <c>, due
+ * within <timeout_ms>); <complete> (may be NULL) gets the reply. The
+ * context, or NULL when it could not be sent (no callback will come). */
+struct store_op *store_send(struct store *st, struct redis_conn *c,
+                            unsigned timeout_ms, store_complete_fn complete,
+                            void *arg, size_t extra, int argc,
+                            const char **argv, const size_t *lens);
+struct store_op *store_cmd(struct store *st, store_complete_fn complete,
+                           void *arg, int argc, const char **argv,
+                           const size_t *lens);
+/* Script <id> with <nkeys> keys among <argv>; store_eval_ex: with
+ * <extra> bytes after the context, for the caller. */
+struct store_op *store_eval(struct store *st, enum store_script id,
+                            store_complete_fn complete, void *arg,
+                            unsigned nkeys, int argc, const char **argv,
+                            const size_t *lens);
+struct store_op *store_eval_ex(struct store *st, enum store_script id,
+                               store_complete_fn complete, void *arg,
+                               size_t extra, unsigned nkeys, int argc,
+                               const char **argv, const size_t *lens);
+/* A transaction (redis_conn_multi); <complete> gets EXEC's reply. */
+struct store_op *store_multi(struct store *st, store_complete_fn complete,
+                             void *arg, const struct redis_cmd *cmds, int n);
+/* store_cmd whose done callback <cb> is called by <complete>; -1 when
+ * it cannot be sent. */
+int store_run(struct store *st, store_complete_fn complete, store_done_cb cb,
+              void *arg, int argc, const char **argv, const size_t *lens);
+/* The same for script <id>. */
+int store_run_script(struct store *st, enum store_script id,
+                     store_complete_fn complete, store_done_cb cb, void *arg,
+                     unsigned nkeys, int argc, const char **argv,
+                     const size_t *lens);
+
+/* Completions shared by several files: cb.done with 0 or -1, cb.count
+ * with an integer reply, cb.entries with an XRANGE reply. */
+void store_complete_done(struct store *st, struct redisReply *r,
+                         struct store_op *p);
+void store_complete_count(struct store *st, struct redisReply *r,
+                          struct store_op *p);
+
+/* Field <name> of an HGETALL reply (NULL when absent). */
+const char *store_hash_field(const struct redisReply *r, const char *name);
+
+#endif /* SMPPBRIDGE_STORE_INT_H */
