@@ -29,6 +29,7 @@
 #include "redis_conn.h"
 #include "store.h"
 #include "store_int.h"
+#include "store_keys.h"
 
 #define TAG STORE_TAG
 /* An instance number is a lease (P:lease:{instance:N}, owner: this
@@ -389,9 +390,8 @@ static void on_cmd_latency(uint64_t us, void *owner)
 /* The consumer group of the queue (MKSTREAM: the stream too). */
 static void ensure_group(struct store *st)
 {
-    char key[KEY_LEN];
-    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
-    const char *grp[] = {"XGROUP", "CREATE", key, "bridge", "0", "MKSTREAM"};
+    const char *grp[] = {"XGROUP", "CREATE", st->keys.queue, "bridge", "0",
+                         "MKSTREAM"};
     store_cmd(st, NULL, NULL, 6, grp, NULL);
 }
 
@@ -570,7 +570,6 @@ static void on_event_message(const char *text, size_t len, void *arg)
 static void on_cmd_state(struct redis_conn *c, int up, void *owner)
 {
     struct store *st = owner;
-    char key[KEY_LEN];
     if (up) {
         ensure_group(st);
         policy_ask(st);
@@ -581,8 +580,7 @@ static void on_cmd_state(struct redis_conn *c, int up, void *owner)
             st->instance_until_ms = 0;
             instance_ask(st);
         } else {
-            snprintf(key, sizeof key, "%s:instances", st->cfg.prefix);
-            const char *incr[] = {"INCR", key};
+            const char *incr[] = {"INCR", st->keys.instances};
             store_send(st, c, st->cfg.timeout_ms, complete_instance, NULL, 0,
                        2, incr, NULL);
         }
@@ -603,11 +601,9 @@ static void on_consumer_state(struct redis_conn *c, int up, void *owner)
 static void on_pubsub_state(struct redis_conn *c, int up, void *owner)
 {
     struct store *st = owner;
-    char key[KEY_LEN];
     if (!up)
         return;
-    snprintf(key, sizeof key, "%s:events", st->cfg.prefix);
-    redis_conn_subscribe(c, key, on_event_message, st);
+    redis_conn_subscribe(c, st->keys.events, on_event_message, st);
 }
 
 static struct redis_conn *open_conn(struct store *st, const char *name,
@@ -652,6 +648,7 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
     st->instance = -1;
     st->instance_want = -1;
     st->stats_out = &st->stats;
+    store_keys_init(&st->keys, cfg->prefix);
     snprintf(st->consumer, sizeof st->consumer, "%s", consumer_name);
     store_metrics(st);
     st->instance_ev = event_new(base, -1, EV_PERSIST, on_instance_tick, st);
@@ -1072,7 +1069,7 @@ int store_account_get(struct store *st, const char *id, store_account_cb cb,
                       void *arg)
 {
     char key[KEY_LEN];
-    snprintf(key, sizeof key, "%s:acct:{%s}", st->cfg.prefix, id);
+    store_key_account(&st->keys, id, key);
     const char *argv[] = {"HGETALL", key};
     struct store_op *p = store_cmd(st, complete_account, arg, 2, argv, NULL);
     if (!p)
@@ -1080,19 +1077,6 @@ int store_account_get(struct store *st, const char *id, store_account_cb cb,
     p->cb.account = cb;
     snprintf(p->id, sizeof p->id, "%s", id);
     return 0;
-}
-
-static void msg_key(const struct store *st, const char *account,
-                    const char *msg_id, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s:msg:{%s}:%s", st->cfg.prefix, account, msg_id);
-}
-
-/* P:qc:{ACCT}: the account's queued messages (n) and bytes (b). */
-static void qc_key(const struct store *st, const char *account, char *out,
-                   size_t cap)
-{
-    snprintf(out, cap, "%s:qc:{%s}", st->cfg.prefix, account);
 }
 
 /* The entry and its record are in Redis (the script's answer is the
@@ -1115,15 +1099,13 @@ int store_queue_add(struct store *st, const struct store_msg_info *mi,
                     const uint8_t *pdu, size_t len, store_done_cb cb,
                     void *arg)
 {
-    char qkey[KEY_LEN], mkey[KEY_LEN], ckey[KEY_LEN], bkey[KEY_LEN] = "";
+    char mkey[KEY_LEN], ckey[KEY_LEN], bkey[KEY_LEN] = "";
     char ts[24], ttl[16], ton[4], npi[4], maxn[24], maxb[24];
     int shared = mi->body_id != NULL && mi->head_len < len;
-    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
-    msg_key(st, mi->account, mi->msg_id, mkey, sizeof mkey);
-    qc_key(st, mi->account, ckey, sizeof ckey);
+    store_key_msg(&st->keys, mi->account, mi->msg_id, mkey);
+    store_key_queue_counts(&st->keys, mi->account, ckey);
     if (shared)
-        snprintf(bkey, sizeof bkey, "%s:body:{%s}:%s", st->cfg.prefix,
-                 mi->account, mi->body_id);
+        store_key_body(&st->keys, mi->account, mi->body_id, bkey);
     snprintf(ts, sizeof ts, "%" PRIu64, mi->ts_ms);
     snprintf(ttl, sizeof ttl, "%u", st->cfg.id_ttl_s);
     snprintf(ton, sizeof ton, "%u", mi->src_ton);
@@ -1133,7 +1115,8 @@ int store_queue_add(struct store *st, const struct store_msg_info *mi,
     snprintf(maxb, sizeof maxb, "%" PRIu64,
              mi->max_bytes ? mi->max_bytes : UINT64_C(1) << 50);
     const char *argv[] = {
-        qkey, mkey, ckey, bkey, mi->account, mi->msg_id, ts, (const char *)pdu, maxn, maxb, ttl,
+        st->keys.queue, mkey, ckey, bkey, mi->account, mi->msg_id, ts,
+        (const char *)pdu, maxn, maxb, ttl,
         shared && mi->body_create ? (const char *)pdu + mi->head_len : "",
         "state", "QUEUED", "account", mi->account, "id", mi->msg_id,
         "submitted", ts, "src_ton", ton, "src_npi", npi, "src", mi->src,
@@ -1155,14 +1138,14 @@ int store_queue_add(struct store *st, const struct store_msg_info *mi,
 int store_queue_read(struct store *st, unsigned count, unsigned block_ms,
                      store_entries_cb cb, void *arg)
 {
-    char key[KEY_LEN], cnt[16], blk[16];
+    char cnt[16], blk[16];
     if (st->reading)
         return -1;
-    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
     snprintf(cnt, sizeof cnt, "%u", count);
     snprintf(blk, sizeof blk, "%u", block_ms);
     const char *argv[] = {"XREADGROUP", "GROUP", "bridge", st->consumer,
-                          "COUNT", cnt, "BLOCK", blk, "STREAMS", key, ">"};
+                          "COUNT", cnt, "BLOCK", blk, "STREAMS",
+                          st->keys.queue, ">"};
     struct store_op *p = store_send(st, st->consumer_conn,
                                     block_ms + st->cfg.timeout_ms,
                                     complete_read, arg, 0, 11, argv, NULL);
@@ -1176,11 +1159,10 @@ int store_queue_read(struct store *st, unsigned count, unsigned block_ms,
 int store_queue_read_own(struct store *st, unsigned count, const char *after,
                          store_entries_cb cb, void *arg)
 {
-    char key[KEY_LEN], cnt[16];
-    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
+    char cnt[16];
     snprintf(cnt, sizeof cnt, "%u", count);
     const char *argv[] = {"XREADGROUP", "GROUP", "bridge", st->consumer,
-                          "COUNT", cnt, "STREAMS", key, after};
+                          "COUNT", cnt, "STREAMS", st->keys.queue, after};
     struct store_op *p = store_cmd(st, complete_read_own, arg, 9, argv, NULL);
     if (!p)
         return -1;
@@ -1190,13 +1172,11 @@ int store_queue_read_own(struct store *st, unsigned count, const char *after,
 
 int store_queue_touch(struct store *st, const char *const *ids, size_t n)
 {
-    char key[KEY_LEN];
     const char *argv[6 + MAX_TOUCH];
     if (n == 0 || n > MAX_TOUCH)
         return -1;
-    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
     argv[0] = "XCLAIM";
-    argv[1] = key;
+    argv[1] = st->keys.queue;
     argv[2] = "bridge";
     argv[3] = st->consumer;
     argv[4] = "0";
@@ -1210,13 +1190,13 @@ int store_queue_touch(struct store *st, const char *const *ids, size_t n)
 int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
                       store_entries_cb cb, void *arg)
 {
-    char key[KEY_LEN], idle[16], cnt[16];
-    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
+    char idle[16], cnt[16];
     snprintf(idle, sizeof idle, "%u", idle_ms);
     snprintf(cnt, sizeof cnt, "%u", count);
     if (!st->claim_cursor[0])
         snprintf(st->claim_cursor, sizeof st->claim_cursor, "0-0");
-    const char *argv[] = {"XAUTOCLAIM", key, "bridge", st->consumer, idle,
+    const char *argv[] = {"XAUTOCLAIM", st->keys.queue, "bridge",
+                          st->consumer, idle,
                           st->claim_cursor, "COUNT", cnt};
     struct store_op *p = store_cmd(st, complete_claim, arg, 8, argv, NULL);
     if (!p)
@@ -1234,12 +1214,10 @@ static int run_finish(struct store *st, const char *entry_id, const char *ukey,
                       int resent,
                       store_done_cb cb, void *arg)
 {
-    char qkey[KEY_LEN], ckey[KEY_LEN], now[24], maxlen[16];
-    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
-    snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
+    char now[24], maxlen[16];
     snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
     snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
-    const char *argv[] = {qkey, ukey, mkey, ckey, qckey,
+    const char *argv[] = {st->keys.queue, ukey, mkey, st->keys.cdr, qckey,
                           entry_id, val, ttl, state, connector, upstream, now,
                           ends ? "1" : "0", maxlen, resent ? "1" : "0"};
     return store_run_script(st, SCRIPT_FINISH, store_complete_done, cb, arg,
@@ -1252,8 +1230,8 @@ int store_queue_failed(struct store *st, const char *entry_id,
                        void *arg)
 {
     char mkey[KEY_LEN], qckey[KEY_LEN];
-    msg_key(st, account, msg_id, mkey, sizeof mkey);
-    qc_key(st, account, qckey, sizeof qckey);
+    store_key_msg(&st->keys, account, msg_id, mkey);
+    store_key_queue_counts(&st->keys, account, qckey);
     return run_finish(st, entry_id, "", "", "0", mkey, qckey,
                       status == ESME_ROK ? "UNKNOWN" : "REJECTED", "",
                       pdu_status_name(status), 1, resent, cb, arg);
@@ -1265,8 +1243,8 @@ int store_queue_unknown(struct store *st, const char *entry_id,
                         void *arg)
 {
     char mkey[KEY_LEN], qckey[KEY_LEN];
-    msg_key(st, account, msg_id, mkey, sizeof mkey);
-    qc_key(st, account, qckey, sizeof qckey);
+    store_key_msg(&st->keys, account, msg_id, mkey);
+    store_key_queue_counts(&st->keys, account, qckey);
     return run_finish(st, entry_id, "", "", "0", mkey, qckey, "UNKNOWN", "",
                       why, 1, resent, cb, arg);
 }
@@ -1287,7 +1265,7 @@ int store_msg_note_unknown(struct store *st, const char *account,
                            const char *msg_id, int resent)
 {
     char mkey[KEY_LEN];
-    msg_key(st, account, msg_id, mkey, sizeof mkey);
+    store_key_msg(&st->keys, account, msg_id, mkey);
     const char *argv[] = {mkey, resent ? "resent" : "copy"};
     return store_run_script(st, SCRIPT_NOTE_UNKNOWN, store_complete_done, NULL,
                             NULL, 1, 2, argv, NULL);
@@ -1314,7 +1292,7 @@ int store_msg_unknown(struct store *st, const char *account,
                       const char *msg_id, store_unknown_cb cb, void *arg)
 {
     char mkey[KEY_LEN];
-    msg_key(st, account, msg_id, mkey, sizeof mkey);
+    store_key_msg(&st->keys, account, msg_id, mkey);
     const char *argv[] = {"HMGET", mkey, "unknown_copies", "resent"};
     struct store_op *p = store_cmd(st, complete_unknown, arg, 4, argv, NULL);
     if (!p)
@@ -1328,8 +1306,7 @@ int store_idmap_add(struct store *st, const char *connector,
                     unsigned ttl_s)
 {
     char ukey[KEY_LEN], val[128], ttl[16];
-    snprintf(ukey, sizeof ukey, "%s:up:{%s}:%s", st->cfg.prefix, connector,
-             upstream_id);
+    store_key_idmap(&st->keys, connector, upstream_id, ukey);
     snprintf(val, sizeof val, "%s\t%s\t%" PRIu64 "\t%u", m->account, m->msg_id,
              m->ts_ms, m->registered_delivery);
     snprintf(ttl, sizeof ttl, "%u", ttl_s);
@@ -1383,15 +1360,13 @@ int store_queue_sent(struct store *st, const char *entry_id,
                      unsigned ttl_s, store_done_cb cb, void *arg)
 {
     char ukey[KEY_LEN], mkey[KEY_LEN], val[128], ttl[16];
-    snprintf(ukey, sizeof ukey, "%s:up:{%s}:%s", st->cfg.prefix, connector,
-             upstream_id);
-    msg_key(st, m->account, m->msg_id, mkey, sizeof mkey);
+    store_key_idmap(&st->keys, connector, upstream_id, ukey);
+    store_key_msg(&st->keys, m->account, m->msg_id, mkey);
     snprintf(val, sizeof val, "%s\t%s\t%" PRIu64 "\t%u", m->account, m->msg_id,
              m->ts_ms, m->registered_delivery);
     snprintf(ttl, sizeof ttl, "%u", ttl_s);
-    char qkey[KEY_LEN], qckey[KEY_LEN], now[24];
-    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
-    qc_key(st, m->account, qckey, sizeof qckey);
+    char qckey[KEY_LEN], now[24];
+    store_key_queue_counts(&st->keys, m->account, qckey);
     snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
     /* The record cannot be final yet: its receipt is matched through the
      * id map written here, and an entry an instance holds is never
@@ -1399,7 +1374,7 @@ int store_queue_sent(struct store *st, const char *entry_id,
      * The final receipt is always asked for upstream: the life of the
      * message (and its CDR) ends with it. Its "entry" field stays: only a
      * QUEUED record's entry is used, and the CDR leaves it out. */
-    const char *argv[] = {qkey, ukey, mkey, qckey, entry_id, val, ttl,
+    const char *argv[] = {st->keys.queue, ukey, mkey, qckey, entry_id, val, ttl,
                           connector, upstream_raw, now, m->resent ? "1" : "0"};
     size_t ukey_len = strlen(ukey);
     struct store_op *p = store_eval_ex(st, SCRIPT_SENT, complete_sent, arg,
@@ -1425,8 +1400,7 @@ int store_idmap_find(struct store *st, const char *connector,
         return -1;
     argv[0] = "MGET";
     for (size_t i = 0; i < n; i++) {
-        snprintf(keys[i], KEY_LEN, "%s:up:{%s}:%s", st->cfg.prefix, connector,
-                 ids[i]);
+        store_key_idmap(&st->keys, connector, ids[i], keys[i]);
         argv[i + 1] = keys[i];
     }
     struct store_op *p = store_cmd(st, complete_idmap, arg, (int)n + 1, argv, NULL);
@@ -1564,7 +1538,7 @@ static void complete_receipt_record(struct store *st, redisReply *r,
                                     struct store_op *p)
 {
     struct receipt_job *j = p->arg;
-    char mkey[KEY_LEN], dkey[KEY_LEN], ckey[KEY_LEN], maxlen[16];
+    char mkey[KEY_LEN], dkey[KEY_LEN], maxlen[16];
     const char *cdr[CDR_MAX_ARGS], *hset[8], *hdel[3], *xadd[5], *mark[4];
     const char *xlen[2];
     size_t xlens[5];
@@ -1579,9 +1553,8 @@ static void complete_receipt_record(struct store *st, redisReply *r,
         receipt_job_done(j, STORE_FULL);
         return;
     }
-    msg_key(st, j->account, j->msg_id, mkey, sizeof mkey);
-    snprintf(dkey, sizeof dkey, "%s:dlr:{%s}", st->cfg.prefix, j->account);
-    snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
+    store_key_msg(&st->keys, j->account, j->msg_id, mkey);
+    store_key_receipts(&st->keys, j->account, dkey);
     snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
     const char *state = store_hash_field(r, "state");
     if (r->elements > 0 && !is_final_state(state)) {
@@ -1592,7 +1565,8 @@ static void complete_receipt_record(struct store *st, redisReply *r,
         cmds[n++] = (struct redis_cmd){8, hset, NULL};
         cmds[n++] = (struct redis_cmd){3, hdel, NULL};
         if (st->cfg.cdr_maxlen) {
-            const char *head[] = {"XADD", ckey, "MAXLEN", "~", maxlen, "*",
+            const char *head[] = {"XADD", st->keys.cdr, "MAXLEN", "~",
+                                  maxlen, "*",
                                   "state", j->state, "final", j->final_ms,
                                   "error", j->error};
             for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
@@ -1665,7 +1639,7 @@ static int final_add(struct store *st, const char *account,
     j->cb = cb;
     j->arg = arg;
     char mkey[KEY_LEN];
-    msg_key(st, account, msg_id, mkey, sizeof mkey);
+    store_key_msg(&st->keys, account, msg_id, mkey);
     const char *argv[] = {"HGETALL", mkey};
     if (!store_cmd(st, complete_receipt_record, j,
                   2, argv, NULL)) {
@@ -1699,7 +1673,7 @@ int store_dlr_add(struct store *st, const char *account, const uint8_t *pdu,
 {
     char key[KEY_LEN];
     struct store_op *p;
-    snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
+    store_key_receipts(&st->keys, account, key);
     const char *xlen[] = {"XLEN", key};
     if (from_upstream && dlr_stream_full(st, account)) {
         /* refused; the length is asked again so that the mark is lifted
@@ -1726,7 +1700,7 @@ int store_dlr_range(struct store *st, const char *account, const char *after,
                     unsigned count, store_entries_cb cb, void *arg)
 {
     char key[KEY_LEN], start[40], cnt[16];
-    snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
+    store_key_receipts(&st->keys, account, key);
     /* "(" makes the start exclusive (Redis 6.2+) */
     if (strcmp(after, "-") == 0)
         snprintf(start, sizeof start, "-");
@@ -1748,7 +1722,7 @@ int store_dlr_del(struct store *st, const char *account,
     const char *argv[2 + MAX_DEL];
     if (n == 0 || n > MAX_DEL)
         return -1;
-    snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
+    store_key_receipts(&st->keys, account, key);
     argv[0] = "XDEL";
     argv[1] = key;
     for (size_t i = 0; i < n; i++)
@@ -1783,9 +1757,7 @@ static void complete_routes(struct store *st, redisReply *r, struct store_op *p)
 
 int store_routes_load(struct store *st, store_routes_cb cb, void *arg)
 {
-    char key[KEY_LEN];
-    snprintf(key, sizeof key, "%s:numbers", st->cfg.prefix);
-    const char *argv[] = {"HGETALL", key};
+    const char *argv[] = {"HGETALL", st->keys.numbers};
     struct store_op *p = store_cmd(st, complete_routes, arg, 2, argv, NULL);
     if (!p)
         return -1;
@@ -1795,10 +1767,9 @@ int store_routes_load(struct store *st, store_routes_cb cb, void *arg)
 
 int store_publish(struct store *st, const char *kind, const char *id)
 {
-    char chan[KEY_LEN], msg[128];
-    snprintf(chan, sizeof chan, "%s:events", st->cfg.prefix);
+    char msg[128];
     snprintf(msg, sizeof msg, "%s %s", kind, id);
-    const char *argv[] = {"PUBLISH", chan, msg};
+    const char *argv[] = {"PUBLISH", st->keys.events, msg};
     return store_run(st, NULL, NULL, NULL, 3, argv, NULL);
 }
 
@@ -1816,7 +1787,7 @@ int store_lease(struct store *st, const char *name, const char *owner,
                 unsigned ttl_ms, store_lease_cb cb, void *arg)
 {
     char key[KEY_LEN], ttl[16];
-    snprintf(key, sizeof key, "%s:lease:{%s}", st->cfg.prefix, name);
+    store_key_lease(&st->keys, name, key);
     snprintf(ttl, sizeof ttl, "%u", ttl_ms);
     const char *argv[] = {key, owner, ttl};
     struct store_op *p = store_eval(st, SCRIPT_LEASE, complete_lease, arg, 1,
@@ -1830,7 +1801,7 @@ int store_lease(struct store *st, const char *name, const char *owner,
 int store_lease_release(struct store *st, const char *name, const char *owner)
 {
     char key[KEY_LEN];
-    snprintf(key, sizeof key, "%s:lease:{%s}", st->cfg.prefix, name);
+    store_key_lease(&st->keys, name, key);
     const char *argv[] = {key, owner};
     return store_eval(st, SCRIPT_LEASE_RELEASE, NULL, NULL, 1, 2, argv, NULL)
                ? 0 : -1;
@@ -1856,7 +1827,7 @@ int store_throttle_lease(struct store *st, const char *key, unsigned rate,
                          void *arg)
 {
     char bkey[KEY_LEN], r[16], b[16], w[16];
-    snprintf(bkey, sizeof bkey, "%s:tb:{%s}", st->cfg.prefix, key);
+    store_key_bucket(&st->keys, key, bkey);
     snprintf(r, sizeof r, "%u", rate);
     snprintf(b, sizeof b, "%u", burst);
     snprintf(w, sizeof w, "%u", want);
@@ -1887,8 +1858,7 @@ int store_quota_lease(struct store *st, const char *account, const char *day,
                       store_grant_cb cb, void *arg)
 {
     char key[KEY_LEN], q[16], w[16], e[24];
-    snprintf(key, sizeof key, "%s:quota:{%s}:%s", st->cfg.prefix, account,
-             day);
+    store_key_quota(&st->keys, account, day, key);
     snprintf(q, sizeof q, "%u", quota);
     snprintf(w, sizeof w, "%u", want);
     snprintf(e, sizeof e, "%" PRId64, expire_at);
@@ -1908,8 +1878,7 @@ int store_quota_lease(struct store *st, const char *account, const char *day,
 int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
                    size_t len, store_done_cb cb, void *arg)
 {
-    char key[KEY_LEN], maxlen[16], full[24];
-    snprintf(key, sizeof key, "%s:dead", st->cfg.prefix);
+    char maxlen[16], full[24];
     snprintf(maxlen, sizeof maxlen, "%u", st->cfg.dead_maxlen);
     snprintf(full, sizeof full, "%zu", len);
     metrics_add(st->m_dead, 1, METRICS_LABELS(reason));
@@ -1917,7 +1886,7 @@ int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
         len = st->cfg.dead_entry_max;
         metrics_add(st->m_dead_cut, 1, NULL);
     }
-    const char *argv[] = {"XADD", key, "MAXLEN", "~", maxlen, "*",
+    const char *argv[] = {"XADD", st->keys.dead, "MAXLEN", "~", maxlen, "*",
                           "reason", reason, "p", (const char *)pdu, "len", full};
     size_t lens[12];
     for (size_t i = 0; i < 12; i++)
@@ -1947,9 +1916,7 @@ static void complete_ids(struct store *st, redisReply *r, struct store_op *p)
 
 int store_account_ids(struct store *st, store_ids_cb cb, void *arg)
 {
-    char key[KEY_LEN];
-    snprintf(key, sizeof key, "%s:accounts", st->cfg.prefix);
-    const char *argv[] = {"SMEMBERS", key};
+    const char *argv[] = {"SMEMBERS", st->keys.accounts};
     struct store_op *p = store_cmd(st, complete_ids, arg, 2, argv, NULL);
     if (!p)
         return -1;
@@ -1995,16 +1962,15 @@ void store_complete_count(struct store *st, redisReply *r, struct store_op *p)
 int store_dlr_expire(struct store *st, const char *account, unsigned ttl_ms,
                      unsigned max, store_count_cb cb, void *arg)
 {
-    char key[KEY_LEN], dead[KEY_LEN], ttl[16], cnt[16], dmax[16], dcut[16];
+    char key[KEY_LEN], ttl[16], cnt[16], dmax[16], dcut[16];
     if (max == 0 || max > MAX_DEL)
         return -1;
     snprintf(dmax, sizeof dmax, "%u", st->cfg.dead_maxlen);
     snprintf(dcut, sizeof dcut, "%u", st->cfg.dead_entry_max);
-    snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
-    snprintf(dead, sizeof dead, "%s:dead", st->cfg.prefix);
+    store_key_receipts(&st->keys, account, key);
     snprintf(ttl, sizeof ttl, "%u", ttl_ms);
     snprintf(cnt, sizeof cnt, "%u", max);
-    const char *argv[] = {key, dead, ttl, cnt, account, dmax, dcut};
+    const char *argv[] = {key, st->keys.dead, ttl, cnt, account, dmax, dcut};
     struct store_op *p = store_eval(st, SCRIPT_DLR_EXPIRE,
                                     store_complete_count, arg, 2, 7, argv,
                                     NULL);
@@ -2061,7 +2027,7 @@ int store_msg_get(struct store *st, const char *account, const char *msg_id,
                   store_msg_cb cb, void *arg)
 {
     char mkey[KEY_LEN];
-    msg_key(st, account, msg_id, mkey, sizeof mkey);
+    store_key_msg(&st->keys, account, msg_id, mkey);
     const char *argv[] = {"HGETALL", mkey};
     struct store_op *p = store_cmd(st, complete_msg, arg, 2, argv, NULL);
     if (!p)
@@ -2122,15 +2088,14 @@ static void complete_cancel(struct store *st, redisReply *r, struct store_op *p)
 int store_msg_cancel(struct store *st, const char *account, const char *msg_id,
                      store_cancel_cb cb, void *arg)
 {
-    char qkey[KEY_LEN], mkey[KEY_LEN], ckey[KEY_LEN], qckey[KEY_LEN];
+    char mkey[KEY_LEN], qckey[KEY_LEN];
     char now[24], maxlen[16];
-    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
-    msg_key(st, account, msg_id, mkey, sizeof mkey);
-    snprintf(ckey, sizeof ckey, "%s:cdr", st->cfg.prefix);
-    qc_key(st, account, qckey, sizeof qckey);
+    store_key_msg(&st->keys, account, msg_id, mkey);
+    store_key_queue_counts(&st->keys, account, qckey);
     snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
     snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
-    const char *argv[] = {qkey, mkey, ckey, qckey, now, maxlen};
+    const char *argv[] = {st->keys.queue, mkey, st->keys.cdr, qckey, now,
+                          maxlen};
     struct store_op *p = store_eval(st, SCRIPT_CANCEL, complete_cancel, arg,
                                     4, 6, argv, NULL);
     if (!p)
@@ -2142,9 +2107,7 @@ int store_msg_cancel(struct store *st, const char *account, const char *msg_id,
 int store_queue_entry(struct store *st, const char *entry_id,
                       store_entries_cb cb, void *arg)
 {
-    char qkey[KEY_LEN];
-    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
-    const char *argv[] = {"XRANGE", qkey, entry_id, entry_id};
+    const char *argv[] = {"XRANGE", st->keys.queue, entry_id, entry_id};
     struct store_op *p = store_cmd(st, complete_range, arg, 4, argv, NULL);
     if (!p)
         return -1;
@@ -2165,13 +2128,13 @@ int store_msg_replace(struct store *st, const struct store_msg_info *mi,
                       const char *old_entry, const uint8_t *pdu, size_t len,
                       store_done_cb cb, void *arg)
 {
-    char qkey[KEY_LEN], mkey[KEY_LEN], ts[24];
-    snprintf(qkey, sizeof qkey, "%s:queue", st->cfg.prefix);
-    msg_key(st, mi->account, mi->msg_id, mkey, sizeof mkey);
+    char mkey[KEY_LEN], ts[24];
+    store_key_msg(&st->keys, mi->account, mi->msg_id, mkey);
     snprintf(ts, sizeof ts, "%" PRIu64, mi->ts_ms);
     char qckey[KEY_LEN];
-    qc_key(st, mi->account, qckey, sizeof qckey);
-    const char *argv[] = {qkey, mkey, qckey, old_entry, (const char *)pdu,
+    store_key_queue_counts(&st->keys, mi->account, qckey);
+    const char *argv[] = {st->keys.queue, mkey, qckey, old_entry,
+                          (const char *)pdu,
                           mi->account, mi->msg_id, ts};
     size_t lens[8];
     for (size_t i = 0; i < 8; i++)
@@ -2234,9 +2197,7 @@ static void complete_queue_stats(struct store *st, redisReply *r,
 
 int store_queue_stats(struct store *st, store_queue_stats_cb cb, void *arg)
 {
-    char key[KEY_LEN];
-    snprintf(key, sizeof key, "%s:queue", st->cfg.prefix);
-    const char *argv[] = {key};
+    const char *argv[] = {st->keys.queue};
     struct store_op *p = store_eval(st, SCRIPT_QUEUE_STATS,
                                     complete_queue_stats, arg, 1, 1, argv,
                                     NULL);
@@ -2259,7 +2220,7 @@ int store_dlr_len(struct store *st, const char *account, store_count_cb cb,
                   void *arg)
 {
     char key[KEY_LEN];
-    snprintf(key, sizeof key, "%s:dlr:{%s}", st->cfg.prefix, account);
+    store_key_receipts(&st->keys, account, key);
     const char *argv[] = {"XLEN", key};
     struct store_op *p = store_cmd(st, complete_len,
                                  arg, 2, argv, NULL);
@@ -2281,16 +2242,15 @@ int store_account_update(struct store *st, const char *id,
                          const char *const *names, const char *const *values,
                          size_t n, store_count_cb cb, void *arg)
 {
-    char key[KEY_LEN], chan[KEY_LEN], msg[64];
+    char key[KEY_LEN], msg[64];
     const char *argv[3 + 2 * MAX_ARGS];
     if (n == 0 || n > MAX_ARGS)
         return -1;
-    snprintf(key, sizeof key, "%s:acct:{%s}", st->cfg.prefix, id);
-    snprintf(chan, sizeof chan, "%s:events", st->cfg.prefix);
+    store_key_account(&st->keys, id, key);
     snprintf(msg, sizeof msg, "account %s", id);
     int argc = 0;
     argv[argc++] = key;
-    argv[argc++] = chan;
+    argv[argc++] = st->keys.events;
     argv[argc++] = msg;
     for (size_t i = 0; i < n; i++) {
         argv[argc++] = names[i];

@@ -11,9 +11,10 @@
 #include "conf.h"
 #include "redis_conn.h"
 #include "store.h"
+#include "store_keys.h"
 
 #define STORE_TAG "redis"
-#define KEY_LEN 256
+#define KEY_LEN STORE_KEY_LEN
 
 /* Every script of the store, loaded on each command connection and run
  * by EVALSHA (redis_conn.h); each file registers its own. */
@@ -79,6 +80,7 @@ struct store {
     struct event_base *base;
     struct conf_redis cfg;
     char consumer[256];
+    struct store_keys keys;
     /* one for commands, one for the queue consumer's blocking reads (a
      * blocking XREADGROUP would hold up every other command on a shared
      * connection), one subscribed to change notifications */
