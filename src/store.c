@@ -1,14 +1,10 @@
 /*
- * store.c - Redis access for the bridge: connections, exactly-once
- * completion with timeouts, and the typed operations of store.h.
- *
- * hiredis 0.14 has no command timeout of its own, so every command is
- * wrapped in a struct pending kept in send order per connection; a
- * periodic check fails the ones past their deadline (the caller gets an
- * error at once) and then drops the connection, because Redis answering
- * late on a connection we gave up on would shift every later reply.
- * hiredis then calls each remaining callback with a NULL reply; a pending
- * that was already completed is just freed.
+ * store.c - the store's life and what is left of store.h once the message
+ * record (store_msg.c), the queue (store_queue.c) and the receipts
+ * (store_receipts.c) are taken out: the three connections and their
+ * hooks, the instance number, the maxmemory-policy check, accounts,
+ * inbound routes, throttle and quota buckets, leases, events, dead
+ * letters and metrics. The connections themselves are redis_conn.c's.
  */
 #include "common.h"
 
@@ -18,14 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "account.h"
 #include "clock.h"
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
-#include "pdu.h"
 #include "redis_conn.h"
 #include "store.h"
 #include "store_int.h"
@@ -42,8 +36,6 @@
  * made again this soon: no ids are issued meanwhile. */
 #define INSTANCE_RETRY_MS 250u
 #define MAX_ARGS 16
-#define MAX_TOUCH 128
-#define MAX_DEL 128
 
 /*
  * A token bucket on Redis's clock (TIME), so that instances need not
@@ -72,210 +64,13 @@ static const char *const lease_script[2] = {
     "return redis.call('DEL', KEYS[1]) end return 0",
 };
 
-/*
- * Message state. Each accepted message has a hash P:msg:{ACCT}:ID (see
- * store.h) whose field "state" moves QUEUED -> ENROUTE -> a final state
- * (or QUEUED -> DELETED by cancel_sm, QUEUED -> REJECTED by upstream).
- * A CDR is the hash (its queue entry field deleted first) appended to
- * P:cdr when the message's life here ends. The function below is
- * prefixed to every script that may end one: KEYS of the caller, the
- * maxlen as an argument. A final state without a script: receipt_job.
- */
-#define CDR_LUA                                                              \
-    "local function cdr(mkey, ckey, maxlen) "                                \
-    "if ckey == '' or tonumber(maxlen) == 0 then return end "                \
-    "local h = redis.call('HGETALL', mkey) "                                 \
-    "if #h == 0 then return end "                                            \
-    "redis.call('XADD', ckey, 'MAXLEN', '~', maxlen, '*', unpack(h)) end "
-
-/*
- * Removing a queue entry, the one way every script does it: XDEL, and
- * when the entry was really there (a second finish of the same entry
- * finds nothing), give its account back what it cost (its field c, in
- * bytes, and one message) in the counter hash P:qc:{ACCT} (<ckey>), and
- * drop its reference to a shared body (field r: a submit_multi's common
- * part, see store_queue_add); the last reference deletes the body and
- * gives its bytes back too: the amount the entry itself carries (field
- * rb, what the body cost when the entry was added), so the exact cost
- * comes back even when the body is no longer there (it lived id_ttl
- * in older versions). A body lost that way is given back by each of its
- * entries, too much rather than never: the count heals at 0, where a
- * count too high would refuse the account for good. Entries written
- * before the counters existed
- * have no field c and were never counted: nothing to give back. The
- * counts never go below 0, so a counter hash lost or reset heals. (A
- * zero is never passed to HINCRBY: Lua writes -0 as "-0", which Redis
- * refuses as an integer, and a script stopped by an error keeps what it
- * already wrote.)
- */
-#define QDEL_LUA                                                             \
-    "local function qgive1(ckey, f, v) "                                     \
-    "if ckey == '' or v == 0 then return end "                               \
-    "if redis.call('HINCRBY', ckey, f, -v) < 0 then "                        \
-    "redis.call('HSET', ckey, f, 0) end end "                                \
-    "local function qgive(ckey, n, b) "                                      \
-    "qgive1(ckey, 'n', n) qgive1(ckey, 'b', b) end "                         \
-    "local function qdel(q, id, ckey) "                                      \
-    "local e = redis.call('XRANGE', q, id, id) "                             \
-    "local n = redis.call('XDEL', q, id) "                                   \
-    "if n == 0 or #e == 0 then return n end "                                \
-    "local f, c, r, rb = e[1][2], nil, nil, nil "                            \
-    "for j = 1, #f - 1, 2 do "                                               \
-    "if f[j] == 'c' then c = tonumber(f[j + 1]) "                            \
-    "elseif f[j] == 'r' then r = f[j + 1] "                                  \
-    "elseif f[j] == 'rb' then rb = tonumber(f[j + 1]) end end "              \
-    "if c then qgive(ckey, 1, c) end "                                       \
-    "if r and redis.call('HINCRBY', r, 'refs', -1) <= 0 then "               \
-    "local bl = rb or tonumber(redis.call('HGET', r, 'bytes')) or "          \
-    "redis.call('HSTRLEN', r, 'd') "                                         \
-    "redis.call('DEL', r) "                                                  \
-    "if c then qgive(ckey, 0, bl) end end "                                  \
-    "return n end "
-
-/* Finishing a queue entry after upstream answered. KEYS[1] queue, KEYS[2]
- * id map key or "", KEYS[3] message, KEYS[4] CDR stream, KEYS[5] the
- * account's queue counters; ARGV[1] entry
- * id, ARGV[2] map value, ARGV[3] TTL s, ARGV[4] new state (ENROUTE,
- * REJECTED or UNKNOWN), ARGV[5] connector, ARGV[6] upstream id or
- * upstream status, ARGV[7] now ms, ARGV[8] "1" when the life ends here
- * (refused, or accepted without a usable id), ARGV[9] CDR maxlen,
- * ARGV[10] "1" when the message was sent again after an unknown outcome
- * (the CDR's "resent" field). An ENROUTE record lives id_ttl from now: its
- * receipt may come that late. */
-static const char finish_script[] =
-    CDR_LUA QDEL_LUA
-    "if KEYS[2] ~= '' then "
-    "redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end "
-    "redis.call('XACK', KEYS[1], 'bridge', ARGV[1]) "
-    "local n = qdel(KEYS[1], ARGV[1], KEYS[5]) "
-    "if redis.call('HGET', KEYS[3], 'state') == 'QUEUED' then "
-    "if ARGV[4] == 'ENROUTE' then "
-    "redis.call('HSET', KEYS[3], 'state', 'ENROUTE', 'connector', ARGV[5], "
-    "'upstream_id', ARGV[6], 'sent', ARGV[7]) "
-    "redis.call('EXPIRE', KEYS[3], ARGV[3]) "
-    "else redis.call('HSET', KEYS[3], 'state', ARGV[4], 'upstream_status', "
-    "ARGV[6], 'final', ARGV[7]) end "
-    "if ARGV[10] == '1' then redis.call('HSET', KEYS[3], 'resent', '1') end "
-    "redis.call('HDEL', KEYS[3], 'entry') "
-    "if ARGV[8] == '1' then cdr(KEYS[3], KEYS[4], ARGV[9]) end end "
-    "return n";
-
-
-/* After a submit_sm_resp with an id: map it, finish the entry, the
- * message is ENROUTE. KEYS[1] queue, KEYS[2] id map key, KEYS[3]
- * message, KEYS[4] the account's queue counters; ARGV[1] entry id,
- * ARGV[2] map value, ARGV[3] TTL s, ARGV[4] connector, ARGV[5] upstream
- * id as written, ARGV[6] now ms, ARGV[7] "1" when it was sent again
- * after an unknown outcome (field "resent"). The id map is set only when
- * the id is not mapped yet (GET, then SET: SET NX GET needs Redis 7): an id upstream gave to another message
- * too is never overwritten, and the reply, the value it had ("" when
- * none), says whose it was (complete_sent). Nothing else here depends on
- * what Redis holds but the entry's cost, given back by qdel. */
-static const char sent_script[] =
-    QDEL_LUA
-    "local old = redis.call('GET', KEYS[2]) "
-    "if not old then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end "
-    "redis.call('XACK', KEYS[1], 'bridge', ARGV[1]) "
-    "qdel(KEYS[1], ARGV[1], KEYS[4]) "
-    "redis.call('HSET', KEYS[3], 'state', 'ENROUTE', 'connector', ARGV[4], "
-    "'upstream_id', ARGV[5], 'sent', ARGV[6]) "
-    "if ARGV[7] == '1' then redis.call('HSET', KEYS[3], 'resent', '1') end "
-    "redis.call('EXPIRE', KEYS[3], ARGV[3]) return old or ''";
-
-/*
- * Adding a message to the queue within its account's caps, in one step:
- * the count and the write cannot drift apart, and two instances cannot
- * both take the last place. KEYS[1] queue, KEYS[2] message record,
- * KEYS[3] the account's counters P:qc:{ACCT} (fields n messages, b
- * bytes), KEYS[4] a shared body P:body:{ACCT}:ID or "" (fields d bytes,
- * bytes their count, refs). ARGV[1] account, [2] our id, [3] ts ms, [4] the PDU (or, with a
- * body, its head: the PDU is head .. d), [5] max messages, [6] max
- * bytes, [7] TTL s, [8] the body's bytes when this entry creates it, ""
- * otherwise; from [9] the record's fields and values. The entry costs
- * its own bytes (field c); a body costs its bytes once, charged when it
- * is created, and each entry names its body (r) and that cost (rb). A
- * body never expires: its entries never do, and it is deleted with the
- * last of them (qdel); an older body that still has a TTL loses it
- * here. Returns the entry id, or -1 over a cap (nothing written),
- * or -2 when the body it names is gone (its first entry was refused).
- */
-static const char queue_add_script[] =
-    "local v = redis.call('HMGET', KEYS[3], 'n', 'b') "
-    "local n, b = tonumber(v[1]) or 0, tonumber(v[2]) or 0 "
-    "local cost, body = #ARGV[4], ARGV[8] "
-    "if KEYS[4] ~= '' and body == '' and "
-    "redis.call('EXISTS', KEYS[4]) == 0 then return -2 end "
-    "if n + 1 > tonumber(ARGV[5]) or "
-    "b + cost + #body > tonumber(ARGV[6]) then return -1 end "
-    "local e "
-    "if KEYS[4] ~= '' then "
-    "local rb = #body "
-    "if body ~= '' then redis.call('HSET', KEYS[4], 'd', body, 'refs', 0, "
-    "'bytes', rb) "
-    "else rb = tonumber(redis.call('HGET', KEYS[4], 'bytes')) or "
-    "redis.call('HSTRLEN', KEYS[4], 'd') end "
-    "redis.call('HINCRBY', KEYS[4], 'refs', 1) "
-    "redis.call('PERSIST', KEYS[4]) "
-    "e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[1], 'i', ARGV[2], "
-    "'t', ARGV[3], 'p', ARGV[4], 'c', cost, 'r', KEYS[4], 'rb', rb) "
-    "else e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[1], 'i', ARGV[2], "
-    "'t', ARGV[3], 'p', ARGV[4], 'c', cost) end "
-    "redis.call('HINCRBY', KEYS[3], 'n', 1) "
-    "redis.call('HINCRBY', KEYS[3], 'b', cost + #body) "
-    "redis.call('HSET', KEYS[2], 'entry', e, unpack(ARGV, 9)) "
-    "redis.call('EXPIRE', KEYS[2], ARGV[7]) "
-    "return e";
-
-/* The shared bodies of entries just read: KEYS the body keys; for each,
- * its bytes, or "" when it is gone. */
-static const char bodies_script[] =
-    "local out = {} "
-    "for i = 1, #KEYS do "
-    "out[i] = redis.call('HGET', KEYS[i], 'd') or '' end "
-    "return out";
-
-/* cancel_sm. KEYS[1] queue, KEYS[2] message, KEYS[3] CDR stream, KEYS[4]
- * the account's queue counters; ARGV now ms, maxlen. An entry an instance has read (it is in the group's pending
- * list) may be on the wire already: BUSY, never a false "cancelled". */
-static const char msg_cancel_script[] =
-    CDR_LUA QDEL_LUA
-    "local v = redis.call('HMGET', KEYS[2], 'state', 'entry', 'connector', "
-    "'upstream_id', 'src_ton', 'src_npi', 'src') "
-    "if not v[1] then return {0} end "
-    "if v[1] == 'ENROUTE' then return {2, v[3], v[4], v[5], v[6], v[7]} end "
-    "if v[1] ~= 'QUEUED' then return {3} end "
-    "if #redis.call('XPENDING', KEYS[1], 'bridge', v[2], v[2], 1) > 0 then "
-    "return {4} end "
-    "if qdel(KEYS[1], v[2], KEYS[4]) == 0 then return {4} end "
-    "redis.call('HSET', KEYS[2], 'state', 'DELETED', 'final', ARGV[1]) "
-    "redis.call('HDEL', KEYS[2], 'entry') "
-    "cdr(KEYS[2], KEYS[3], ARGV[2]) return {1}";
-
-/* replace_sm in the queue. KEYS[1] queue, KEYS[2] message, KEYS[3] the
- * account's queue counters; ARGV old entry, pdu, account, id, ts. 1
- * replaced, 0 too late. The new entry is whole (no shared body) and
- * costs its own bytes: one message for one, so no cap is checked. */
-static const char msg_replace_script[] =
-    QDEL_LUA
-    "local v = redis.call('HMGET', KEYS[2], 'state', 'entry') "
-    "if v[1] ~= 'QUEUED' or v[2] ~= ARGV[1] then return 0 end "
-    "if #redis.call('XPENDING', KEYS[1], 'bridge', ARGV[1], ARGV[1], 1) > 0 "
-    "then return 0 end "
-    "if qdel(KEYS[1], ARGV[1], KEYS[3]) == 0 then return 0 end "
-    "local e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[3], 'i', ARGV[4], "
-    "'t', ARGV[5], 'p', ARGV[2], 'c', #ARGV[2]) "
-    "redis.call('HINCRBY', KEYS[3], 'n', 1) "
-    "redis.call('HINCRBY', KEYS[3], 'b', #ARGV[2]) "
-    "redis.call('HSET', KEYS[2], 'entry', e) return 1";
-
 #define POLICY_RECHECK_MS 5000u
 
-static void ensure_group(struct store *st);
-static void receipt_job_free(struct receipt_job *j);
-static void body_job_free(struct body_job *j);
 static void policy_ask(struct store *st);
+
 static void store_metrics(struct store *st);
-static void register_scripts(struct redis_conn *c);
+static void store_scripts(struct redis_conn *c);
+
 
 /* ---- commands ------------------------------------------------------- */
 
@@ -377,7 +172,7 @@ static int on_conn_error(const char *err, size_t len, void *owner)
 {
     (void)len;
     if (strncmp(err, "NOGROUP", 7) == 0)
-        ensure_group(owner);
+        store_queue_ensure_group(owner);
     return strncmp(err, "BUSYGROUP", 9) == 0;
 }
 
@@ -385,14 +180,6 @@ static void on_cmd_latency(uint64_t us, void *owner)
 {
     struct store *st = owner;
     metrics_observe(st->m_latency, (double)us / 1e6, NULL);
-}
-
-/* The consumer group of the queue (MKSTREAM: the stream too). */
-static void ensure_group(struct store *st)
-{
-    const char *grp[] = {"XGROUP", "CREATE", st->keys.queue, "bridge", "0",
-                         "MKSTREAM"};
-    store_cmd(st, NULL, NULL, 6, grp, NULL);
 }
 
 /* ---- maxmemory-policy --------------------------------------------------
@@ -532,7 +319,8 @@ static void instance_ask(struct store *st)
 }
 
 /* P:instances only spreads first choices; the lease decides. */
-static void complete_instance(struct store *st, redisReply *r, struct store_op *p)
+static void complete_instance(struct store *st, redisReply *r,
+                              struct store_op *p)
 {
     (void)p;
     if (!r || r->type != REDIS_REPLY_INTEGER || st->instance_want >= 0)
@@ -551,6 +339,7 @@ static void on_instance_tick(evutil_socket_t fd, short what, void *arg)
     if (redis_conn_up(st->cmd) && st->instance_want >= 0)
         instance_ask(st);
 }
+
 /* "KIND ID" published on P:events. */
 static void on_event_message(const char *text, size_t len, void *arg)
 {
@@ -571,7 +360,7 @@ static void on_cmd_state(struct redis_conn *c, int up, void *owner)
 {
     struct store *st = owner;
     if (up) {
-        ensure_group(st);
+        store_queue_ensure_group(st);
         policy_ask(st);
         /* a fresh connection may be to a new master that lost the
          * leases (failover): the number is confirmed before more ids */
@@ -631,7 +420,7 @@ static int open_conns(struct store *st)
      * redis_conn_new only starts connecting */
     st->cmd = open_conn(st, "commands", on_cmd_state);
     if (st->cmd)
-        register_scripts(st->cmd);
+        store_scripts(st->cmd);
     st->consumer_conn = open_conn(st, "consumer", on_consumer_state);
     st->pubsub = open_conn(st, "pubsub", on_pubsub_state);
     return st->cmd && st->consumer_conn && st->pubsub ? 0 : -1;
@@ -689,10 +478,8 @@ void store_free(struct store *st)
     redis_conn_free(st->cmd);
     redis_conn_free(st->consumer_conn);
     redis_conn_free(st->pubsub);
-    while (st->receipt_jobs)
-        receipt_job_free(st->receipt_jobs);
-    while (st->body_jobs)
-        body_job_free(st->body_jobs);
+    store_msg_free_jobs(st);
+    store_queue_free_jobs(st);
     free(st);
 }
 
@@ -744,7 +531,8 @@ void store_complete_done(struct store *st, redisReply *r, struct store_op *p)
         p->cb.done(r ? 0 : -1, p->arg);
 }
 
-static void complete_account(struct store *st, redisReply *r, struct store_op *p)
+static void complete_account(struct store *st, redisReply *r,
+                             struct store_op *p)
 {
     (void)st;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
@@ -773,6 +561,375 @@ static void complete_account(struct store *st, redisReply *r, struct store_op *p
     }
     snprintf(a.id, sizeof a.id, "%s", p->id);
     p->cb.account(0, &a, p->arg);
+}
+
+int store_account_get(struct store *st, const char *id, store_account_cb cb,
+                      void *arg)
+{
+    char key[KEY_LEN];
+    store_key_account(&st->keys, id, key);
+    const char *argv[] = {"HGETALL", key};
+    struct store_op *p = store_cmd(st, complete_account, arg, 2, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.account = cb;
+    snprintf(p->id, sizeof p->id, "%s", id);
+    return 0;
+}
+
+static void complete_routes(struct store *st, redisReply *r, struct store_op *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        p->cb.routes(-1, NULL, NULL, 0, p->arg);
+        return;
+    }
+    size_t n = r->elements / 2;
+    const char **pre = n ? calloc(n, sizeof *pre) : NULL;
+    const char **acc = n ? calloc(n, sizeof *acc) : NULL;
+    if (n && (!pre || !acc)) {
+        free(pre);
+        free(acc);
+        p->cb.routes(-1, NULL, NULL, 0, p->arg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        pre[i] = r->element[2 * i]->str;
+        acc[i] = r->element[2 * i + 1]->str;
+    }
+    p->cb.routes(0, pre, acc, n, p->arg);
+    free(pre);
+    free(acc);
+}
+
+int store_routes_load(struct store *st, store_routes_cb cb, void *arg)
+{
+    const char *argv[] = {"HGETALL", st->keys.numbers};
+    struct store_op *p = store_cmd(st, complete_routes, arg, 2, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.routes = cb;
+    return 0;
+}
+
+int store_publish(struct store *st, const char *kind, const char *id)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s %s", kind, id);
+    const char *argv[] = {"PUBLISH", st->keys.events, msg};
+    return store_run(st, NULL, NULL, NULL, 3, argv, NULL);
+}
+
+static void complete_lease(struct store *st, redisReply *r, struct store_op *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+        p->cb.lease(-1, 0, p->arg);
+        return;
+    }
+    p->cb.lease(0, r->integer == 1, p->arg);
+}
+
+int store_lease(struct store *st, const char *name, const char *owner,
+                unsigned ttl_ms, store_lease_cb cb, void *arg)
+{
+    char key[KEY_LEN], ttl[16];
+    store_key_lease(&st->keys, name, key);
+    snprintf(ttl, sizeof ttl, "%u", ttl_ms);
+    const char *argv[] = {key, owner, ttl};
+    struct store_op *p = store_eval(st, SCRIPT_LEASE, complete_lease, arg, 1,
+                                    3, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.lease = cb;
+    return 0;
+}
+
+int store_lease_release(struct store *st, const char *name, const char *owner)
+{
+    char key[KEY_LEN];
+    store_key_lease(&st->keys, name, key);
+    const char *argv[] = {key, owner};
+    return store_eval(st, SCRIPT_LEASE_RELEASE, NULL, NULL, 1, 2, argv, NULL)
+               ? 0 : -1;
+}
+
+const char *store_consumer(const struct store *st)
+{
+    return st->consumer;
+}
+
+static void complete_grant(struct store *st, redisReply *r, struct store_op *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
+        p->cb.grant(-1, 0, p->arg);
+        return;
+    }
+    p->cb.grant(0, (unsigned)r->integer, p->arg);
+}
+
+int store_throttle_lease(struct store *st, const char *key, unsigned rate,
+                         unsigned burst, unsigned want, store_grant_cb cb,
+                         void *arg)
+{
+    char bkey[KEY_LEN], r[16], b[16], w[16];
+    store_key_bucket(&st->keys, key, bkey);
+    snprintf(r, sizeof r, "%u", rate);
+    snprintf(b, sizeof b, "%u", burst);
+    snprintf(w, sizeof w, "%u", want);
+    const char *argv[] = {bkey, r, b, w};
+    struct store_op *p = store_eval(st, SCRIPT_BUCKET, complete_grant, arg, 1,
+                                    4, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.grant = cb;
+    return 0;
+}
+
+/*
+ * A day's quota counter. KEYS[1] P:quota:{ID}:DAY; ARGV quota, wanted,
+ * expiry (Unix time). Grants up to the wanted tokens without the count
+ * passing the quota (a lowered quota grants nothing); returns the grant.
+ */
+static const char quota_script[] =
+    "local used = tonumber(redis.call('GET', KEYS[1]) or '0') "
+    "local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - used) "
+    "if grant <= 0 then return 0 end "
+    "redis.call('INCRBY', KEYS[1], grant) "
+    "redis.call('EXPIREAT', KEYS[1], ARGV[3]) "
+    "return grant";
+
+int store_quota_lease(struct store *st, const char *account, const char *day,
+                      unsigned quota, unsigned want, int64_t expire_at,
+                      store_grant_cb cb, void *arg)
+{
+    char key[KEY_LEN], q[16], w[16], e[24];
+    store_key_quota(&st->keys, account, day, key);
+    snprintf(q, sizeof q, "%u", quota);
+    snprintf(w, sizeof w, "%u", want);
+    snprintf(e, sizeof e, "%" PRId64, expire_at);
+    const char *argv[] = {key, q, w, e};
+    struct store_op *p = store_eval(st, SCRIPT_QUOTA, complete_grant, arg, 1,
+                                    4, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.grant = cb;
+    return 0;
+}
+
+/* Dead letters are bounded in bytes as well as in entries: at most
+ * [redis] dead_maxlen entries (approximately: MAXLEN ~), each keeping at
+ * most dead_entry_max bytes of its PDU; field "len" says how long the
+ * PDU was, so a cut one is plain to see. */
+int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
+                   size_t len, store_done_cb cb, void *arg)
+{
+    char maxlen[16], full[24];
+    snprintf(maxlen, sizeof maxlen, "%u", st->cfg.dead_maxlen);
+    snprintf(full, sizeof full, "%zu", len);
+    metrics_add(st->m_dead, 1, METRICS_LABELS(reason));
+    if (len > st->cfg.dead_entry_max) {
+        len = st->cfg.dead_entry_max;
+        metrics_add(st->m_dead_cut, 1, NULL);
+    }
+    const char *argv[] = {"XADD", st->keys.dead, "MAXLEN", "~", maxlen, "*",
+                          "reason", reason, "p", (const char *)pdu, "len", full};
+    size_t lens[12];
+    for (size_t i = 0; i < 12; i++)
+        lens[i] = i == 9 ? len : strlen(argv[i]);
+    return store_run(st, store_complete_done, cb, arg, 12, argv, lens);
+}
+
+static void complete_ids(struct store *st, redisReply *r, struct store_op *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        p->cb.ids(-1, NULL, 0, p->arg);
+        return;
+    }
+    const char **ids = r->elements ? calloc(r->elements, sizeof *ids) : NULL;
+    size_t n = 0;
+    if (r->elements && !ids) {
+        p->cb.ids(-1, NULL, 0, p->arg);
+        return;
+    }
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            ids[n++] = r->element[i]->str;
+    p->cb.ids(0, ids, n, p->arg);
+    free(ids);
+}
+
+int store_account_ids(struct store *st, store_ids_cb cb, void *arg)
+{
+    const char *argv[] = {"SMEMBERS", st->keys.accounts};
+    struct store_op *p = store_cmd(st, complete_ids, arg, 2, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.ids = cb;
+    return 0;
+}
+
+void store_complete_count(struct store *st, redisReply *r, struct store_op *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
+        p->cb.count(-1, 0, p->arg);
+        return;
+    }
+    p->cb.count(0, (unsigned)r->integer, p->arg);
+}
+
+/* ---- admin and metrics ---------------------------------------------- */
+
+static void store_metrics(struct store *st)
+{
+    struct metrics *m = metrics_default();
+    st->m_latency = metrics_family(
+        m, METRICS_HISTOGRAM, "smppbridge_redis_latency_seconds",
+        "Redis commands on the command connection: sent to reply.", NULL);
+    st->m_dead = metrics_family(m, METRICS_COUNTER, "smppbridge_dead_letters_total",
+                                "Entries written to P:dead, by reason.", "reason");
+    st->m_dead_cut = metrics_family(
+        m, METRICS_COUNTER, "smppbridge_dead_letters_truncated_total",
+        "Dead letters whose PDU was cut to [redis] dead_entry_max bytes.", NULL);
+    st->m_dlr_full = metrics_family(
+        m, METRICS_COUNTER, "smppbridge_receipt_stream_full_total",
+        "Receipts and MO from upstream refused (ESME_RX_T_APPN, upstream "
+        "sends them again) while the account had [redis] dlr_maxlen waiting.",
+        "account");
+    st->m_id_collisions = metrics_family(
+        m, METRICS_COUNTER, "smppbridge_upstream_id_collisions_total",
+        "Upstream message ids already mapped to another message when sent: "
+        "the id is marked, and its receipts go to dead letters.", NULL);
+}
+
+/* KEYS[1] account; ARGV channel, message, then field/value pairs. Only
+ * an existing account is changed: a set never creates one. */
+static const char account_update_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 3)) "
+    "redis.call('PUBLISH', ARGV[1], ARGV[2]) "
+    "return 1";
+
+int store_account_update(struct store *st, const char *id,
+                         const char *const *names, const char *const *values,
+                         size_t n, store_count_cb cb, void *arg)
+{
+    char key[KEY_LEN], msg[64];
+    const char *argv[3 + 2 * MAX_ARGS];
+    if (n == 0 || n > MAX_ARGS)
+        return -1;
+    store_key_account(&st->keys, id, key);
+    snprintf(msg, sizeof msg, "account %s", id);
+    int argc = 0;
+    argv[argc++] = key;
+    argv[argc++] = st->keys.events;
+    argv[argc++] = msg;
+    for (size_t i = 0; i < n; i++) {
+        argv[argc++] = names[i];
+        argv[argc++] = values[i];
+    }
+    struct store_op *p = store_eval(st, SCRIPT_ACCOUNT_UPDATE,
+                                    store_complete_count,
+                                    arg, 1, argc, argv, NULL);
+    if (!p)
+        return -1;
+    p->cb.count = cb;
+    return 0;
+}
+
+/* ---- scripts -------------------------------------------------------- */
+
+static void register_own_scripts(struct redis_conn *c)
+{
+    redis_conn_script(c, SCRIPT_BUCKET, bucket_script);
+    redis_conn_script(c, SCRIPT_QUOTA, quota_script);
+    redis_conn_script(c, SCRIPT_LEASE, lease_script[0]);
+    redis_conn_script(c, SCRIPT_LEASE_RELEASE, lease_script[1]);
+    redis_conn_script(c, SCRIPT_ACCOUNT_UPDATE, account_update_script);
+}
+
+/* Every script of the store, on the command connection. */
+static void store_scripts(struct redis_conn *c)
+{
+    store_msg_scripts(c);
+    store_queue_scripts(c);
+    store_receipts_scripts(c);
+    register_own_scripts(c);
+}
+
+/* ==== the queue ==== */
+
+#define MAX_TOUCH 128
+
+/*
+ * Adding a message to the queue within its account's caps, in one step:
+ * the count and the write cannot drift apart, and two instances cannot
+ * both take the last place. KEYS[1] queue, KEYS[2] message record,
+ * KEYS[3] the account's counters P:qc:{ACCT} (fields n messages, b
+ * bytes), KEYS[4] a shared body P:body:{ACCT}:ID or "" (fields d bytes,
+ * bytes their count, refs). ARGV[1] account, [2] our id, [3] ts ms, [4] the PDU (or, with a
+ * body, its head: the PDU is head .. d), [5] max messages, [6] max
+ * bytes, [7] TTL s, [8] the body's bytes when this entry creates it, ""
+ * otherwise; from [9] the record's fields and values. The entry costs
+ * its own bytes (field c); a body costs its bytes once, charged when it
+ * is created, and each entry names its body (r) and that cost (rb). A
+ * body never expires: its entries never do, and it is deleted with the
+ * last of them (qdel); an older body that still has a TTL loses it
+ * here. Returns the entry id, or -1 over a cap (nothing written),
+ * or -2 when the body it names is gone (its first entry was refused).
+ */
+static const char queue_add_script[] =
+    "local v = redis.call('HMGET', KEYS[3], 'n', 'b') "
+    "local n, b = tonumber(v[1]) or 0, tonumber(v[2]) or 0 "
+    "local cost, body = #ARGV[4], ARGV[8] "
+    "if KEYS[4] ~= '' and body == '' and "
+    "redis.call('EXISTS', KEYS[4]) == 0 then return -2 end "
+    "if n + 1 > tonumber(ARGV[5]) or "
+    "b + cost + #body > tonumber(ARGV[6]) then return -1 end "
+    "local e "
+    "if KEYS[4] ~= '' then "
+    "local rb = #body "
+    "if body ~= '' then redis.call('HSET', KEYS[4], 'd', body, 'refs', 0, "
+    "'bytes', rb) "
+    "else rb = tonumber(redis.call('HGET', KEYS[4], 'bytes')) or "
+    "redis.call('HSTRLEN', KEYS[4], 'd') end "
+    "redis.call('HINCRBY', KEYS[4], 'refs', 1) "
+    "redis.call('PERSIST', KEYS[4]) "
+    "e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[1], 'i', ARGV[2], "
+    "'t', ARGV[3], 'p', ARGV[4], 'c', cost, 'r', KEYS[4], 'rb', rb) "
+    "else e = redis.call('XADD', KEYS[1], '*', 'a', ARGV[1], 'i', ARGV[2], "
+    "'t', ARGV[3], 'p', ARGV[4], 'c', cost) end "
+    "redis.call('HINCRBY', KEYS[3], 'n', 1) "
+    "redis.call('HINCRBY', KEYS[3], 'b', cost + #body) "
+    "redis.call('HSET', KEYS[2], 'entry', e, unpack(ARGV, 9)) "
+    "redis.call('EXPIRE', KEYS[2], ARGV[7]) "
+    "return e";
+
+/* The shared bodies of entries just read: KEYS the body keys; for each,
+ * its bytes, or "" when it is gone. */
+static const char bodies_script[] =
+    "local out = {} "
+    "for i = 1, #KEYS do "
+    "out[i] = redis.call('HGET', KEYS[i], 'd') or '' end "
+    "return out";
+
+/* KEYS[1] queue. {length, first entry id or "", Redis time in ms}. */
+static const char queue_stats_script[] =
+    "local n = redis.call('XLEN', KEYS[1]) "
+    "local e = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1) "
+    "local t = redis.call('TIME') "
+    "local first = '' if #e > 0 then first = e[1][1] end "
+    "return {n, first, t[1] * 1000 + math.floor(t[2] / 1000)}";
+
+/* The consumer group of the queue (MKSTREAM: the stream too). */
+void store_queue_ensure_group(struct store *st)
+{
+    const char *grp[] = {"XGROUP", "CREATE", st->keys.queue, "bridge", "0",
+                         "MKSTREAM"};
+    store_cmd(st, NULL, NULL, 6, grp, NULL);
 }
 
 /* One stream entry [id, [field, value, ...]] into <e>, and the key of
@@ -994,7 +1151,8 @@ static void complete_read(struct store *st, redisReply *r, struct store_op *p)
 
 /* Our own history is read on the command connection: no blocking read
  * is involved, so st->reading is not touched. */
-static void complete_read_own(struct store *st, redisReply *r, struct store_op *p)
+static void complete_read_own(struct store *st, redisReply *r,
+                              struct store_op *p)
 {
     deliver_read(st, r, p);
 }
@@ -1014,69 +1172,13 @@ static void complete_claim(struct store *st, redisReply *r, struct store_op *p)
     deliver_entries(st, r->element[1], p);
 }
 
-static void complete_range(struct store *st, redisReply *r, struct store_op *p)
+void store_complete_range(struct store *st, redisReply *r, struct store_op *p)
 {
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         p->cb.entries(-1, NULL, 0, p->arg);
         return;
     }
     deliver_entries(st, r, p);
-}
-
-/* What an id map key holds once two messages were given its id. */
-#define IDMAP_COLLISION "!collision"
-
-/* MGET of the candidate keys: every one that is mapped. */
-static void complete_idmap(struct store *st, redisReply *r, struct store_op *p)
-{
-    (void)st;
-    struct store_idmap found[MAX_ARGS];
-    size_t n = 0;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        p->cb.idmap(-1, NULL, 0, p->arg);
-        return;
-    }
-    for (size_t i = 0; i < r->elements && n < MAX_ARGS; i++) {
-        const redisReply *v = r->element[i];
-        struct store_idmap *m = &found[n];
-        char buf[128];
-        unsigned rd = 0;
-        unsigned long long ts = 0;
-        if (v->type != REDIS_REPLY_STRING)
-            continue;
-        memset(m, 0, sizeof *m);
-        if (v->len > 0 && v->str[0] == IDMAP_COLLISION[0]) {
-            m->collided = 1;
-            m->candidate = (unsigned)i;
-            n++;
-            continue;
-        }
-        snprintf(buf, sizeof buf, "%.*s", (int)v->len, v->str);
-        if (sscanf(buf, "%15[^\t]\t%31[^\t]\t%llu\t%u", m->account, m->msg_id,
-                   &ts, &rd) != 4)
-            continue;
-        m->ts_ms = ts;
-        m->registered_delivery = (uint8_t)rd;
-        m->candidate = (unsigned)i;
-        n++;
-    }
-    p->cb.idmap(0, n ? found : NULL, n, p->arg);
-}
-
-/* ---- operations ----------------------------------------------------- */
-
-int store_account_get(struct store *st, const char *id, store_account_cb cb,
-                      void *arg)
-{
-    char key[KEY_LEN];
-    store_key_account(&st->keys, id, key);
-    const char *argv[] = {"HGETALL", key};
-    struct store_op *p = store_cmd(st, complete_account, arg, 2, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.account = cb;
-    snprintf(p->id, sizeof p->id, "%s", id);
-    return 0;
 }
 
 /* The entry and its record are in Redis (the script's answer is the
@@ -1100,35 +1202,33 @@ int store_queue_add(struct store *st, const struct store_msg_info *mi,
                     void *arg)
 {
     char mkey[KEY_LEN], ckey[KEY_LEN], bkey[KEY_LEN] = "";
-    char ts[24], ttl[16], ton[4], npi[4], maxn[24], maxb[24];
+    char ttl[16], maxn[24], maxb[24];
+    struct store_msg_new rec;
+    const char *argv[12 + STORE_MSG_NEW_ARGS];
+    size_t lens[ARRAY_LEN(argv)];
     int shared = mi->body_id != NULL && mi->head_len < len;
     store_key_msg(&st->keys, mi->account, mi->msg_id, mkey);
     store_key_queue_counts(&st->keys, mi->account, ckey);
     if (shared)
         store_key_body(&st->keys, mi->account, mi->body_id, bkey);
-    snprintf(ts, sizeof ts, "%" PRIu64, mi->ts_ms);
     snprintf(ttl, sizeof ttl, "%u", st->cfg.id_ttl_s);
-    snprintf(ton, sizeof ton, "%u", mi->src_ton);
-    snprintf(npi, sizeof npi, "%u", mi->src_npi);
     snprintf(maxn, sizeof maxn, "%" PRIu64,
              mi->max_messages ? (uint64_t)mi->max_messages : UINT64_C(1) << 50);
     snprintf(maxb, sizeof maxb, "%" PRIu64,
              mi->max_bytes ? mi->max_bytes : UINT64_C(1) << 50);
-    const char *argv[] = {
-        st->keys.queue, mkey, ckey, bkey, mi->account, mi->msg_id, ts,
+    /* the record's own fields go last: from ARGV[9] */
+    int argc = 12 + store_msg_new_fields(mi, &rec, argv + 12);
+    const char *head[] = {
+        st->keys.queue, mkey, ckey, bkey, mi->account, mi->msg_id, rec.ts,
         (const char *)pdu, maxn, maxb, ttl,
-        shared && mi->body_create ? (const char *)pdu + mi->head_len : "",
-        "state", "QUEUED", "account", mi->account, "id", mi->msg_id,
-        "submitted", ts, "src_ton", ton, "src_npi", npi, "src", mi->src,
-        "dst", mi->dst, "parts", mi->parts};
-    enum { NARGS = ARRAY_LEN(argv) };
-    size_t lens[NARGS];
-    for (size_t i = 0; i < NARGS; i++)
+        shared && mi->body_create ? (const char *)pdu + mi->head_len : ""};
+    memcpy(argv, head, sizeof head);
+    for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     lens[7] = shared ? mi->head_len : len;
     lens[11] = shared && mi->body_create ? len - mi->head_len : 0;
     struct store_op *p = store_eval(st, SCRIPT_QUEUE_ADD, complete_queue_add,
-                                    arg, 4, NARGS, argv, lens);
+                                    arg, 4, argc, argv, lens);
     if (!p)
         return -1;
     p->cb.done = cb;
@@ -1205,100 +1305,105 @@ int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
     return 0;
 }
 
-/* The finish script (see finish_script); <ukey> "" when there is no id
- * map to write. */
-static int run_finish(struct store *st, const char *entry_id, const char *ukey,
-                      const char *val, const char *ttl, const char *mkey,
-                      const char *qckey, const char *state,
-                      const char *connector, const char *upstream, int ends,
-                      int resent,
-                      store_done_cb cb, void *arg)
+int store_queue_entry(struct store *st, const char *entry_id,
+                      store_entries_cb cb, void *arg)
 {
-    char now[24], maxlen[16];
-    snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
-    snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
-    const char *argv[] = {st->keys.queue, ukey, mkey, st->keys.cdr, qckey,
-                          entry_id, val, ttl, state, connector, upstream, now,
-                          ends ? "1" : "0", maxlen, resent ? "1" : "0"};
-    return store_run_script(st, SCRIPT_FINISH, store_complete_done, cb, arg,
-                            5, 15, argv, NULL);
-}
-
-int store_queue_failed(struct store *st, const char *entry_id,
-                       const char *account, const char *msg_id,
-                       uint32_t status, int resent, store_done_cb cb,
-                       void *arg)
-{
-    char mkey[KEY_LEN], qckey[KEY_LEN];
-    store_key_msg(&st->keys, account, msg_id, mkey);
-    store_key_queue_counts(&st->keys, account, qckey);
-    return run_finish(st, entry_id, "", "", "0", mkey, qckey,
-                      status == ESME_ROK ? "UNKNOWN" : "REJECTED", "",
-                      pdu_status_name(status), 1, resent, cb, arg);
-}
-
-int store_queue_unknown(struct store *st, const char *entry_id,
-                        const char *account, const char *msg_id,
-                        const char *why, int resent, store_done_cb cb,
-                        void *arg)
-{
-    char mkey[KEY_LEN], qckey[KEY_LEN];
-    store_key_msg(&st->keys, account, msg_id, mkey);
-    store_key_queue_counts(&st->keys, account, qckey);
-    return run_finish(st, entry_id, "", "", "0", mkey, qckey, "UNKNOWN", "",
-                      why, 1, resent, cb, arg);
-}
-
-/* A fact about a queued message that must outlive this process (see
- * store_msg_note_unknown): KEYS[1] the record; ARGV[1] "copy" (one more
- * copy whose outcome is unknown: field unknown_copies) or "resent" (a copy
- * went out after one: field resent). Only while the message is QUEUED: a
- * finished record keeps its final fields, and one that expired is not
- * made again (it would have no TTL). */
-static const char note_unknown_script[] =
-    "if redis.call('HGET', KEYS[1], 'state') ~= 'QUEUED' then return 0 end "
-    "if ARGV[1] == 'copy' then "
-    "return redis.call('HINCRBY', KEYS[1], 'unknown_copies', 1) end "
-    "redis.call('HSET', KEYS[1], 'resent', '1') return 1";
-
-int store_msg_note_unknown(struct store *st, const char *account,
-                           const char *msg_id, int resent)
-{
-    char mkey[KEY_LEN];
-    store_key_msg(&st->keys, account, msg_id, mkey);
-    const char *argv[] = {mkey, resent ? "resent" : "copy"};
-    return store_run_script(st, SCRIPT_NOTE_UNKNOWN, store_complete_done, NULL,
-                            NULL, 1, 2, argv, NULL);
-}
-
-/* HMGET unknown_copies resent: [count or nil, "1" or nil]. */
-static void complete_unknown(struct store *st, redisReply *r,
-                             struct store_op *p)
-{
-    (void)st;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        p->cb.unknown(-1, 0, 0, p->arg);
-        return;
-    }
-    const redisReply *c = r->element[0], *s = r->element[1];
-    unsigned long copies = c->type == REDIS_REPLY_STRING
-                               ? strtoul(c->str, NULL, 10) : 0;
-    int resent = s->type == REDIS_REPLY_STRING && s->len == 1 &&
-                 s->str[0] == '1';
-    p->cb.unknown(0, copies > 1000 ? 1000 : (unsigned)copies, resent, p->arg);
-}
-
-int store_msg_unknown(struct store *st, const char *account,
-                      const char *msg_id, store_unknown_cb cb, void *arg)
-{
-    char mkey[KEY_LEN];
-    store_key_msg(&st->keys, account, msg_id, mkey);
-    const char *argv[] = {"HMGET", mkey, "unknown_copies", "resent"};
-    struct store_op *p = store_cmd(st, complete_unknown, arg, 4, argv, NULL);
+    const char *argv[] = {"XRANGE", st->keys.queue, entry_id, entry_id};
+    struct store_op *p = store_cmd(st, store_complete_range,
+                                   arg, 4, argv, NULL);
     if (!p)
         return -1;
-    p->cb.unknown = cb;
+    p->cb.entries = cb;
     return 0;
+}
+
+static void complete_queue_stats(struct store *st, redisReply *r,
+                                 struct store_op *p)
+{
+    (void)st;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->type != REDIS_REPLY_STRING ||
+        r->element[2]->type != REDIS_REPLY_INTEGER) {
+        p->cb.qstats(-1, 0, 0, p->arg);
+        return;
+    }
+    uint64_t depth = (uint64_t)r->element[0]->integer, age = 0;
+    uint64_t now = (uint64_t)r->element[2]->integer;
+    /* an entry id is "MS-SEQ": MS is when Redis added it */
+    unsigned long long first = strtoull(r->element[1]->str, NULL, 10);
+    if (r->element[1]->len && first && now > first)
+        age = now - first;
+    p->cb.qstats(0, depth, age, p->arg);
+}
+
+int store_queue_stats(struct store *st, store_queue_stats_cb cb, void *arg)
+{
+    const char *argv[] = {st->keys.queue};
+    struct store_op *p = store_eval(st, SCRIPT_QUEUE_STATS,
+                                    complete_queue_stats, arg, 1, 1, argv,
+                                    NULL);
+    if (!p)
+        return -1;
+    p->cb.qstats = cb;
+    return 0;
+}
+
+void store_queue_free_jobs(struct store *st)
+{
+    while (st->body_jobs)
+        body_job_free(st->body_jobs);
+}
+
+void store_queue_scripts(struct redis_conn *c)
+{
+    redis_conn_script(c, SCRIPT_QUEUE_ADD, queue_add_script);
+    redis_conn_script(c, SCRIPT_BODIES, bodies_script);
+    redis_conn_script(c, SCRIPT_QUEUE_STATS, queue_stats_script);
+}
+
+/* ==== receipts ==== */
+
+#define MAX_DEL 128
+
+/* What an id map key holds once two messages were given its id. */
+#define IDMAP_COLLISION "!collision"
+
+/* MGET of the candidate keys: every one that is mapped. */
+static void complete_idmap(struct store *st, redisReply *r, struct store_op *p)
+{
+    (void)st;
+    struct store_idmap found[MAX_ARGS];
+    size_t n = 0;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        p->cb.idmap(-1, NULL, 0, p->arg);
+        return;
+    }
+    for (size_t i = 0; i < r->elements && n < MAX_ARGS; i++) {
+        const redisReply *v = r->element[i];
+        struct store_idmap *m = &found[n];
+        char buf[128];
+        unsigned rd = 0;
+        unsigned long long ts = 0;
+        if (v->type != REDIS_REPLY_STRING)
+            continue;
+        memset(m, 0, sizeof *m);
+        if (v->len > 0 && v->str[0] == IDMAP_COLLISION[0]) {
+            m->collided = 1;
+            m->candidate = (unsigned)i;
+            n++;
+            continue;
+        }
+        snprintf(buf, sizeof buf, "%.*s", (int)v->len, v->str);
+        if (sscanf(buf, "%15[^\t]\t%31[^\t]\t%llu\t%u", m->account, m->msg_id,
+                   &ts, &rd) != 4)
+            continue;
+        m->ts_ms = ts;
+        m->registered_delivery = (uint8_t)rd;
+        m->candidate = (unsigned)i;
+        n++;
+    }
+    p->cb.idmap(0, n ? found : NULL, n, p->arg);
 }
 
 int store_idmap_add(struct store *st, const char *connector,
@@ -1307,8 +1412,7 @@ int store_idmap_add(struct store *st, const char *connector,
 {
     char ukey[KEY_LEN], val[128], ttl[16];
     store_key_idmap(&st->keys, connector, upstream_id, ukey);
-    snprintf(val, sizeof val, "%s\t%s\t%" PRIu64 "\t%u", m->account, m->msg_id,
-             m->ts_ms, m->registered_delivery);
+    store_idmap_value(m, val, sizeof val);
     snprintf(ttl, sizeof ttl, "%u", ttl_s);
     const char *argv[] = {"SET", ukey, val, "EX", ttl};
     return store_run(st, store_complete_done, NULL, NULL, 5, argv, NULL);
@@ -1345,51 +1449,6 @@ static void idmap_collision(struct store *st, const struct store_op *p,
     store_cmd(st, NULL, NULL, 5, set, NULL);
 }
 
-static void complete_sent(struct store *st, redisReply *r, struct store_op *p)
-{
-    if (r && r->type == REDIS_REPLY_STRING && r->len > 0 &&
-        !idmap_names(r->str, r->len, p->id, p->msg_id))
-        idmap_collision(st, p, r);
-    if (p->cb.done)
-        p->cb.done(r ? 0 : -1, p->arg);
-}
-
-int store_queue_sent(struct store *st, const char *entry_id,
-                     const char *connector, const char *upstream_id,
-                     const char *upstream_raw, const struct store_idmap *m,
-                     unsigned ttl_s, store_done_cb cb, void *arg)
-{
-    char ukey[KEY_LEN], mkey[KEY_LEN], val[128], ttl[16];
-    store_key_idmap(&st->keys, connector, upstream_id, ukey);
-    store_key_msg(&st->keys, m->account, m->msg_id, mkey);
-    snprintf(val, sizeof val, "%s\t%s\t%" PRIu64 "\t%u", m->account, m->msg_id,
-             m->ts_ms, m->registered_delivery);
-    snprintf(ttl, sizeof ttl, "%u", ttl_s);
-    char qckey[KEY_LEN], now[24];
-    store_key_queue_counts(&st->keys, m->account, qckey);
-    snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
-    /* The record cannot be final yet: its receipt is matched through the
-     * id map written here, and an entry an instance holds is never
-     * cancelled. It lives id_ttl from now: its receipt may come so late.
-     * The final receipt is always asked for upstream: the life of the
-     * message (and its CDR) ends with it. Its "entry" field stays: only a
-     * QUEUED record's entry is used, and the CDR leaves it out. */
-    const char *argv[] = {st->keys.queue, ukey, mkey, qckey, entry_id, val, ttl,
-                          connector, upstream_raw, now, m->resent ? "1" : "0"};
-    size_t ukey_len = strlen(ukey);
-    struct store_op *p = store_eval_ex(st, SCRIPT_SENT, complete_sent, arg,
-                                       ukey_len + 1, 4, 11, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.done = cb;
-    p->ukey = (char *)(p + 1); /* the context's tail, freed with it */
-    memcpy(p->ukey, ukey, ukey_len + 1);
-    p->ttl_s = ttl_s;
-    snprintf(p->id, sizeof p->id, "%s", m->account);
-    snprintf(p->msg_id, sizeof p->msg_id, "%s", m->msg_id);
-    return 0;
-}
-
 int store_idmap_find(struct store *st, const char *connector,
                      const char *const *ids, size_t n, store_idmap_cb cb,
                      void *arg)
@@ -1403,26 +1462,14 @@ int store_idmap_find(struct store *st, const char *connector,
         store_key_idmap(&st->keys, connector, ids[i], keys[i]);
         argv[i + 1] = keys[i];
     }
-    struct store_op *p = store_cmd(st, complete_idmap, arg, (int)n + 1, argv, NULL);
+    struct store_op *p = store_cmd(st, complete_idmap,
+                                   arg, (int)n + 1, argv, NULL);
     if (!p)
         return -1;
     p->cb.idmap = cb;
     return 0;
 }
 
-/* A final receipt in two steps, without Lua (scripts cost Redis several
- * times what the same commands cost bare): read the message's record,
- * then one transaction writes its final state, its CDR (the record with
- * the final fields) and the customer's copy of the receipt. A record
- * already final is left alone: a receipt upstream sent twice makes no
- * second CDR, and a record a real final receipt already reached (field
- * "receipted", set by the first whether or not the customer asked for
- * it) gives the customer no second one - the second copy of a message
- * sent again after an unknown outcome has its own receipt, which may
- * differ (DELIVRD, then UNDELIV). A record that ended UNKNOWN still
- * passes the real one on. Read and write are two steps: two instances
- * taking the two copies' receipts in the same few milliseconds may both
- * pass theirs on; a script would close that, at the cost above. */
 /* ---- the bound on each account's receipt stream ------------------------
  * Receipts and MO wait in P:dlr:{ID} while the customer is away, up to
  * [relay] ttl. Each write also measures the stream (XLEN in the same
@@ -1432,7 +1479,7 @@ int store_idmap_find(struct store *st, const char *connector,
  * DLR_FULL_RECHECK_MS later, when one is let through to measure again.
  * The bound is soft by the writes already on their way. */
 
-static int dlr_stream_full(struct store *st, const char *account)
+int store_dlr_full(struct store *st, const char *account)
 {
     uint64_t now = clock_mono_ms();
     for (size_t i = 0; i < DLR_FULL_SLOTS; i++)
@@ -1472,7 +1519,7 @@ static void dlr_stream_measured(struct store *st, const char *account,
 }
 
 /* The length XLEN reported as the last reply of transaction reply <e>. */
-static void dlr_measured_from(struct store *st, const char *account,
+void store_dlr_measured(struct store *st, const char *account,
                               const redisReply *e)
 {
     if (e && e->elements > 0 &&
@@ -1481,181 +1528,14 @@ static void dlr_measured_from(struct store *st, const char *account,
 }
 
 /* A deliver_sm refused for a full stream, counted by account. */
-static void count_dlr_refusal(struct store *st, const char *account)
+void store_dlr_refused(struct store *st, const char *account)
 {
     metrics_add(st->m_dlr_full, 1, METRICS_LABELS(account));
 }
 
-struct receipt_job {
-    struct store *st;
-    char account[16], msg_id[32], state[16], final_ms[24], error[16];
-    int from_upstream;  /* a real receipt (store_msg_final: not) */
-    uint8_t *pdu;
-    size_t len;
-    store_done_cb cb;
-    void *arg;
-    struct receipt_job *prev, *next;
-};
-
-static void receipt_job_free(struct receipt_job *j)
-{
-    struct store *st = j->st;
-    if (j->prev)
-        j->prev->next = j->next;
-    else
-        st->receipt_jobs = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
-    free(j->pdu);
-    free(j);
-}
-
-static void receipt_job_done(struct receipt_job *j, int status)
-{
-    if (j->cb)
-        j->cb(status, j->arg);
-    receipt_job_free(j);
-}
-
-static void complete_receipt_exec(struct store *st, redisReply *r,
-                                  struct store_op *p)
-{
-    struct receipt_job *j = p->arg;
-    redisReply *e = redis_conn_exec_reply(st->cmd, r);
-    if (e && j->pdu)
-        dlr_measured_from(st, j->account, e);
-    receipt_job_done(j, e ? 0 : -1);
-}
-
-static int is_final_state(const char *s)
-{
-    return s && strcmp(s, "QUEUED") != 0 && strcmp(s, "ENROUTE") != 0;
-}
-
-#define CDR_MAX_ARGS 64
-
-static void complete_receipt_record(struct store *st, redisReply *r,
-                                    struct store_op *p)
-{
-    struct receipt_job *j = p->arg;
-    char mkey[KEY_LEN], dkey[KEY_LEN], maxlen[16];
-    const char *cdr[CDR_MAX_ARGS], *hset[8], *hdel[3], *xadd[5], *mark[4];
-    const char *xlen[2];
-    size_t xlens[5];
-    struct redis_cmd cmds[6];
-    int n = 0, nc = 0;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        receipt_job_done(j, -1);
-        return;
-    }
-    if (j->pdu && dlr_stream_full(st, j->account)) {
-        count_dlr_refusal(st, j->account); /* nothing written: it comes again */
-        receipt_job_done(j, STORE_FULL);
-        return;
-    }
-    store_key_msg(&st->keys, j->account, j->msg_id, mkey);
-    store_key_receipts(&st->keys, j->account, dkey);
-    snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
-    const char *state = store_hash_field(r, "state");
-    if (r->elements > 0 && !is_final_state(state)) {
-        const char *h[] = {"HSET", mkey, "state", j->state, "final",
-                           j->final_ms, "error", j->error};
-        memcpy(hset, h, sizeof h);
-        hdel[0] = "HDEL", hdel[1] = mkey, hdel[2] = "entry";
-        cmds[n++] = (struct redis_cmd){8, hset, NULL};
-        cmds[n++] = (struct redis_cmd){3, hdel, NULL};
-        if (st->cfg.cdr_maxlen) {
-            const char *head[] = {"XADD", st->keys.cdr, "MAXLEN", "~",
-                                  maxlen, "*",
-                                  "state", j->state, "final", j->final_ms,
-                                  "error", j->error};
-            for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
-                cdr[nc++] = head[i];
-            for (size_t i = 0; i + 1 < r->elements && nc + 2 <= CDR_MAX_ARGS;
-                 i += 2) {
-                const char *k = r->element[i]->str;
-                if (strcmp(k, "state") && strcmp(k, "final") &&
-                    strcmp(k, "error") && strcmp(k, "entry")) {
-                    cdr[nc++] = k;
-                    cdr[nc++] = r->element[i + 1]->str;
-                }
-            }
-            cmds[n++] = (struct redis_cmd){nc, cdr, NULL};
-        }
-    }
-    /* The marker goes on whenever a real receipt reaches the record,
-     * whether or not the customer wanted this one (registered_delivery
-     * 2 asks for failures only): the first final receipt decides, a
-     * second copy's must not follow it. A state we set ourselves (a
-     * cancel upstream: DELETED) is no receipt: upstream's own one for
-     * it still goes to the customer. */
-    int held_back = r->elements > 0 && is_final_state(state) &&
-                    strcmp(state, "UNKNOWN") != 0 && store_hash_field(r, "receipted");
-    if (j->from_upstream && !held_back && r->elements > 0) {
-        const char *k[] = {"HSET", mkey, "receipted", "1"};
-        memcpy(mark, k, sizeof k);
-        cmds[n++] = (struct redis_cmd){4, mark, NULL};
-    }
-    if (j->pdu && !held_back) {
-        const char *x[] = {"XADD", dkey, "*", "p", (const char *)j->pdu};
-        size_t l[] = {4, strlen(dkey), 1, 1, j->len};
-        memcpy(xadd, x, sizeof x);
-        memcpy(xlens, l, sizeof l);
-        cmds[n++] = (struct redis_cmd){5, xadd, xlens};
-        xlen[0] = "XLEN", xlen[1] = dkey;
-        cmds[n++] = (struct redis_cmd){2, xlen, NULL}; /* measured last */
-    }
-    if (n == 0) {
-        receipt_job_done(j, 0); /* no record (older than id_ttl), none wanted */
-        return;
-    }
-    if (!store_multi(st, complete_receipt_exec, j, cmds, n))
-        receipt_job_done(j, -1);
-}
-
-/* A final state for the record: store_receipt_add's job, <from_upstream>
- * when a real receipt brought it. */
-static int final_add(struct store *st, const char *account,
-                     const char *msg_id, const char *final_state,
-                     uint64_t final_ms, unsigned error, int from_upstream,
-                     const uint8_t *pdu, size_t len, store_done_cb cb,
-                     void *arg)
-{
-    struct receipt_job *j = calloc(1, sizeof *j);
-    if (!j || (pdu && !(j->pdu = malloc(len)))) {
-        free(j);
-        return -1;
-    }
-    j->st = st;
-    j->from_upstream = from_upstream;
-    snprintf(j->account, sizeof j->account, "%s", account);
-    snprintf(j->msg_id, sizeof j->msg_id, "%s", msg_id);
-    snprintf(j->state, sizeof j->state, "%s", final_state);
-    snprintf(j->final_ms, sizeof j->final_ms, "%" PRIu64, final_ms);
-    snprintf(j->error, sizeof j->error, "%u", error);
-    if (pdu)
-        memcpy(j->pdu, pdu, len);
-    j->len = len;
-    j->cb = cb;
-    j->arg = arg;
-    char mkey[KEY_LEN];
-    store_key_msg(&st->keys, account, msg_id, mkey);
-    const char *argv[] = {"HGETALL", mkey};
-    if (!store_cmd(st, complete_receipt_record, j,
-                  2, argv, NULL)) {
-        free(j->pdu);
-        free(j);
-        return -1;
-    }
-    j->next = st->receipt_jobs;
-    if (st->receipt_jobs)
-        st->receipt_jobs->prev = j;
-    st->receipt_jobs = j;
-    return 0;
-}
-
 /* store_dlr_add's transaction: XADD, XLEN; or, refused, XLEN alone. */
-static void complete_dlr_add(struct store *st, redisReply *r, struct store_op *p)
+static void complete_dlr_add(struct store *st, redisReply *r,
+                             struct store_op *p)
 {
     if (p->dlr_refused) {
         if (r && r->type == REDIS_REPLY_INTEGER)
@@ -1664,7 +1544,7 @@ static void complete_dlr_add(struct store *st, redisReply *r, struct store_op *p
         return;
     }
     redisReply *e = redis_conn_exec_reply(st->cmd, r);
-    dlr_measured_from(st, p->id, e);
+    store_dlr_measured(st, p->id, e);
     p->cb.done(e ? 0 : -1, p->arg);
 }
 
@@ -1675,10 +1555,10 @@ int store_dlr_add(struct store *st, const char *account, const uint8_t *pdu,
     struct store_op *p;
     store_key_receipts(&st->keys, account, key);
     const char *xlen[] = {"XLEN", key};
-    if (from_upstream && dlr_stream_full(st, account)) {
+    if (from_upstream && store_dlr_full(st, account)) {
         /* refused; the length is asked again so that the mark is lifted
          * as soon as the customer has read enough */
-        count_dlr_refusal(st, account);
+        store_dlr_refused(st, account);
         p = store_cmd(st, complete_dlr_add, arg,
                      2, xlen, NULL);
         if (p)
@@ -1708,7 +1588,8 @@ int store_dlr_range(struct store *st, const char *account, const char *after,
         snprintf(start, sizeof start, "(%s", after);
     snprintf(cnt, sizeof cnt, "%u", count);
     const char *argv[] = {"XRANGE", key, start, "+", "COUNT", cnt};
-    struct store_op *p = store_cmd(st, complete_range, arg, 6, argv, NULL);
+    struct store_op *p = store_cmd(st, store_complete_range,
+                                   arg, 6, argv, NULL);
     if (!p)
         return -1;
     p->cb.entries = cb;
@@ -1728,200 +1609,6 @@ int store_dlr_del(struct store *st, const char *account,
     for (size_t i = 0; i < n; i++)
         argv[2 + i] = ids[i];
     return store_run(st, store_complete_done, cb, arg, (int)n + 2, argv, NULL);
-}
-
-static void complete_routes(struct store *st, redisReply *r, struct store_op *p)
-{
-    (void)st;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        p->cb.routes(-1, NULL, NULL, 0, p->arg);
-        return;
-    }
-    size_t n = r->elements / 2;
-    const char **pre = n ? calloc(n, sizeof *pre) : NULL;
-    const char **acc = n ? calloc(n, sizeof *acc) : NULL;
-    if (n && (!pre || !acc)) {
-        free(pre);
-        free(acc);
-        p->cb.routes(-1, NULL, NULL, 0, p->arg);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        pre[i] = r->element[2 * i]->str;
-        acc[i] = r->element[2 * i + 1]->str;
-    }
-    p->cb.routes(0, pre, acc, n, p->arg);
-    free(pre);
-    free(acc);
-}
-
-int store_routes_load(struct store *st, store_routes_cb cb, void *arg)
-{
-    const char *argv[] = {"HGETALL", st->keys.numbers};
-    struct store_op *p = store_cmd(st, complete_routes, arg, 2, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.routes = cb;
-    return 0;
-}
-
-int store_publish(struct store *st, const char *kind, const char *id)
-{
-    char msg[128];
-    snprintf(msg, sizeof msg, "%s %s", kind, id);
-    const char *argv[] = {"PUBLISH", st->keys.events, msg};
-    return store_run(st, NULL, NULL, NULL, 3, argv, NULL);
-}
-
-static void complete_lease(struct store *st, redisReply *r, struct store_op *p)
-{
-    (void)st;
-    if (!r || r->type != REDIS_REPLY_INTEGER) {
-        p->cb.lease(-1, 0, p->arg);
-        return;
-    }
-    p->cb.lease(0, r->integer == 1, p->arg);
-}
-
-int store_lease(struct store *st, const char *name, const char *owner,
-                unsigned ttl_ms, store_lease_cb cb, void *arg)
-{
-    char key[KEY_LEN], ttl[16];
-    store_key_lease(&st->keys, name, key);
-    snprintf(ttl, sizeof ttl, "%u", ttl_ms);
-    const char *argv[] = {key, owner, ttl};
-    struct store_op *p = store_eval(st, SCRIPT_LEASE, complete_lease, arg, 1,
-                                    3, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.lease = cb;
-    return 0;
-}
-
-int store_lease_release(struct store *st, const char *name, const char *owner)
-{
-    char key[KEY_LEN];
-    store_key_lease(&st->keys, name, key);
-    const char *argv[] = {key, owner};
-    return store_eval(st, SCRIPT_LEASE_RELEASE, NULL, NULL, 1, 2, argv, NULL)
-               ? 0 : -1;
-}
-
-const char *store_consumer(const struct store *st)
-{
-    return st->consumer;
-}
-
-static void complete_grant(struct store *st, redisReply *r, struct store_op *p)
-{
-    (void)st;
-    if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
-        p->cb.grant(-1, 0, p->arg);
-        return;
-    }
-    p->cb.grant(0, (unsigned)r->integer, p->arg);
-}
-
-int store_throttle_lease(struct store *st, const char *key, unsigned rate,
-                         unsigned burst, unsigned want, store_grant_cb cb,
-                         void *arg)
-{
-    char bkey[KEY_LEN], r[16], b[16], w[16];
-    store_key_bucket(&st->keys, key, bkey);
-    snprintf(r, sizeof r, "%u", rate);
-    snprintf(b, sizeof b, "%u", burst);
-    snprintf(w, sizeof w, "%u", want);
-    const char *argv[] = {bkey, r, b, w};
-    struct store_op *p = store_eval(st, SCRIPT_BUCKET, complete_grant, arg, 1,
-                                    4, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.grant = cb;
-    return 0;
-}
-
-/*
- * A day's quota counter. KEYS[1] P:quota:{ID}:DAY; ARGV quota, wanted,
- * expiry (Unix time). Grants up to the wanted tokens without the count
- * passing the quota (a lowered quota grants nothing); returns the grant.
- */
-static const char quota_script[] =
-    "local used = tonumber(redis.call('GET', KEYS[1]) or '0') "
-    "local grant = math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - used) "
-    "if grant <= 0 then return 0 end "
-    "redis.call('INCRBY', KEYS[1], grant) "
-    "redis.call('EXPIREAT', KEYS[1], ARGV[3]) "
-    "return grant";
-
-int store_quota_lease(struct store *st, const char *account, const char *day,
-                      unsigned quota, unsigned want, int64_t expire_at,
-                      store_grant_cb cb, void *arg)
-{
-    char key[KEY_LEN], q[16], w[16], e[24];
-    store_key_quota(&st->keys, account, day, key);
-    snprintf(q, sizeof q, "%u", quota);
-    snprintf(w, sizeof w, "%u", want);
-    snprintf(e, sizeof e, "%" PRId64, expire_at);
-    const char *argv[] = {key, q, w, e};
-    struct store_op *p = store_eval(st, SCRIPT_QUOTA, complete_grant, arg, 1,
-                                    4, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.grant = cb;
-    return 0;
-}
-
-/* Dead letters are bounded in bytes as well as in entries: at most
- * [redis] dead_maxlen entries (approximately: MAXLEN ~), each keeping at
- * most dead_entry_max bytes of its PDU; field "len" says how long the
- * PDU was, so a cut one is plain to see. */
-int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
-                   size_t len, store_done_cb cb, void *arg)
-{
-    char maxlen[16], full[24];
-    snprintf(maxlen, sizeof maxlen, "%u", st->cfg.dead_maxlen);
-    snprintf(full, sizeof full, "%zu", len);
-    metrics_add(st->m_dead, 1, METRICS_LABELS(reason));
-    if (len > st->cfg.dead_entry_max) {
-        len = st->cfg.dead_entry_max;
-        metrics_add(st->m_dead_cut, 1, NULL);
-    }
-    const char *argv[] = {"XADD", st->keys.dead, "MAXLEN", "~", maxlen, "*",
-                          "reason", reason, "p", (const char *)pdu, "len", full};
-    size_t lens[12];
-    for (size_t i = 0; i < 12; i++)
-        lens[i] = i == 9 ? len : strlen(argv[i]);
-    return store_run(st, store_complete_done, cb, arg, 12, argv, lens);
-}
-
-static void complete_ids(struct store *st, redisReply *r, struct store_op *p)
-{
-    (void)st;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        p->cb.ids(-1, NULL, 0, p->arg);
-        return;
-    }
-    const char **ids = r->elements ? calloc(r->elements, sizeof *ids) : NULL;
-    size_t n = 0;
-    if (r->elements && !ids) {
-        p->cb.ids(-1, NULL, 0, p->arg);
-        return;
-    }
-    for (size_t i = 0; i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_STRING)
-            ids[n++] = r->element[i]->str;
-    p->cb.ids(0, ids, n, p->arg);
-    free(ids);
-}
-
-int store_account_ids(struct store *st, store_ids_cb cb, void *arg)
-{
-    const char *argv[] = {"SMEMBERS", st->keys.accounts};
-    struct store_op *p = store_cmd(st, complete_ids, arg, 2, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.ids = cb;
-    return 0;
 }
 
 /*
@@ -1949,16 +1636,6 @@ static const char expire_script[] =
     "if #ids > 0 then redis.call('XDEL', KEYS[1], unpack(ids)) end "
     "return #ids";
 
-void store_complete_count(struct store *st, redisReply *r, struct store_op *p)
-{
-    (void)st;
-    if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
-        p->cb.count(-1, 0, p->arg);
-        return;
-    }
-    p->cb.count(0, (unsigned)r->integer, p->arg);
-}
-
 int store_dlr_expire(struct store *st, const char *account, unsigned ttl_ms,
                      unsigned max, store_count_cb cb, void *arg)
 {
@@ -1980,59 +1657,17 @@ int store_dlr_expire(struct store *st, const char *account, unsigned ttl_ms,
     return 0;
 }
 
-/* ---- message state -------------------------------------------------- */
-
-/* Field <name> of an HGETALL reply (NULL when absent). */
-const char *store_hash_field(const redisReply *r, const char *name)
+int store_dlr_len(struct store *st, const char *account, store_count_cb cb,
+                  void *arg)
 {
-    for (size_t i = 0; i + 1 < r->elements; i += 2)
-        if (r->element[i]->type == REDIS_REPLY_STRING &&
-            r->element[i + 1]->type == REDIS_REPLY_STRING &&
-            strcmp(r->element[i]->str, name) == 0)
-            return r->element[i + 1]->str;
-    return NULL;
-}
-
-static unsigned long long field_num(const char *v)
-{
-    return v ? strtoull(v, NULL, 10) : 0;
-}
-
-static void complete_msg(struct store *st, redisReply *r, struct store_op *p)
-{
-    (void)st;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        p->cb.msg(-1, NULL, p->arg);
-        return;
-    }
-    struct store_msg m;
-    memset(&m, 0, sizeof m);
-    m.state = store_hash_field(r, "state");
-    if (!m.state) {
-        p->cb.msg(0, NULL, p->arg);
-        return;
-    }
-    m.entry = store_hash_field(r, "entry");
-    m.connector = store_hash_field(r, "connector");
-    m.upstream_id = store_hash_field(r, "upstream_id");
-    m.src = store_hash_field(r, "src");
-    m.src_ton = (uint8_t)field_num(store_hash_field(r, "src_ton"));
-    m.src_npi = (uint8_t)field_num(store_hash_field(r, "src_npi"));
-    m.final_ms = field_num(store_hash_field(r, "final"));
-    m.error = (unsigned)field_num(store_hash_field(r, "error"));
-    p->cb.msg(0, &m, p->arg);
-}
-
-int store_msg_get(struct store *st, const char *account, const char *msg_id,
-                  store_msg_cb cb, void *arg)
-{
-    char mkey[KEY_LEN];
-    store_key_msg(&st->keys, account, msg_id, mkey);
-    const char *argv[] = {"HGETALL", mkey};
-    struct store_op *p = store_cmd(st, complete_msg, arg, 2, argv, NULL);
+    char key[KEY_LEN];
+    store_key_receipts(&st->keys, account, key);
+    const char *argv[] = {"XLEN", key};
+    struct store_op *p = store_cmd(st, store_complete_count,
+                                   arg, 2, argv, NULL);
     if (!p)
         return -1;
-    p->cb.msg = cb;
+    p->cb.count = cb;
     return 0;
 }
 
@@ -2043,247 +1678,25 @@ int store_receipt_add(struct store *st, const char *account,
 {
     if (!final_state) /* not final: only the customer's copy */
         return pdu ? store_dlr_add(st, account, pdu, len, 1, cb, arg) : -1;
-    return final_add(st, account, msg_id, final_state, final_ms, error, 1, pdu,
-                     len, cb, arg);
+    return store_msg_final_add(st, account, msg_id, final_state, final_ms,
+                               error, 1, pdu, len, cb, arg);
 }
 
-/* A final state we reached (a cancel upstream), nothing for the
- * customer: the same job, and no receipt marker. */
-int store_msg_final(struct store *st, const char *account, const char *msg_id,
-                    const char *state, uint64_t final_ms, unsigned error,
-                    store_done_cb cb, void *arg)
+size_t store_idmap_value(const struct store_idmap *m, char *out, size_t cap)
 {
-    return final_add(st, account, msg_id, state, final_ms, error, 0, NULL, 0,
-                     cb, arg);
+    int n = snprintf(out, cap, "%s\t%s\t%" PRIu64 "\t%u", m->account,
+                     m->msg_id, m->ts_ms, m->registered_delivery);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-static const char *reply_str(const redisReply *r, size_t i)
+void store_idmap_sent(struct store *st, const struct store_op *p,
+                      const redisReply *old)
 {
-    return i < r->elements && r->element[i]->type == REDIS_REPLY_STRING
-               ? r->element[i]->str : NULL;
+    if (!idmap_names(old->str, old->len, p->id, p->msg_id))
+        idmap_collision(st, p, old);
 }
 
-static void complete_cancel(struct store *st, redisReply *r, struct store_op *p)
+void store_receipts_scripts(struct redis_conn *c)
 {
-    (void)st;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER) {
-        p->cb.cancel(-1, STORE_CANCEL_UNKNOWN, NULL, p->arg);
-        return;
-    }
-    enum store_cancel_outcome o = (enum store_cancel_outcome)r->element[0]->integer;
-    struct store_msg m;
-    memset(&m, 0, sizeof m);
-    m.state = "ENROUTE";
-    m.connector = reply_str(r, 1);
-    m.upstream_id = reply_str(r, 2);
-    m.src_ton = (uint8_t)field_num(reply_str(r, 3));
-    m.src_npi = (uint8_t)field_num(reply_str(r, 4));
-    m.src = reply_str(r, 5);
-    if (o == STORE_CANCEL_UPSTREAM && (!m.connector || !m.upstream_id))
-        o = STORE_CANCEL_FINAL; /* sent, but we never learnt its id */
-    p->cb.cancel(0, o, o == STORE_CANCEL_UPSTREAM ? &m : NULL, p->arg);
-}
-
-int store_msg_cancel(struct store *st, const char *account, const char *msg_id,
-                     store_cancel_cb cb, void *arg)
-{
-    char mkey[KEY_LEN], qckey[KEY_LEN];
-    char now[24], maxlen[16];
-    store_key_msg(&st->keys, account, msg_id, mkey);
-    store_key_queue_counts(&st->keys, account, qckey);
-    snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
-    snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
-    const char *argv[] = {st->keys.queue, mkey, st->keys.cdr, qckey, now,
-                          maxlen};
-    struct store_op *p = store_eval(st, SCRIPT_CANCEL, complete_cancel, arg,
-                                    4, 6, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.cancel = cb;
-    return 0;
-}
-
-int store_queue_entry(struct store *st, const char *entry_id,
-                      store_entries_cb cb, void *arg)
-{
-    const char *argv[] = {"XRANGE", st->keys.queue, entry_id, entry_id};
-    struct store_op *p = store_cmd(st, complete_range, arg, 4, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.entries = cb;
-    return 0;
-}
-
-static void complete_replace(struct store *st, redisReply *r, struct store_op *p)
-{
-    (void)st;
-    if (!r || r->type != REDIS_REPLY_INTEGER)
-        p->cb.done(-1, p->arg);
-    else
-        p->cb.done(r->integer == 1 ? 0 : 1, p->arg);
-}
-
-int store_msg_replace(struct store *st, const struct store_msg_info *mi,
-                      const char *old_entry, const uint8_t *pdu, size_t len,
-                      store_done_cb cb, void *arg)
-{
-    char mkey[KEY_LEN], ts[24];
-    store_key_msg(&st->keys, mi->account, mi->msg_id, mkey);
-    snprintf(ts, sizeof ts, "%" PRIu64, mi->ts_ms);
-    char qckey[KEY_LEN];
-    store_key_queue_counts(&st->keys, mi->account, qckey);
-    const char *argv[] = {st->keys.queue, mkey, qckey, old_entry,
-                          (const char *)pdu,
-                          mi->account, mi->msg_id, ts};
-    size_t lens[8];
-    for (size_t i = 0; i < 8; i++)
-        lens[i] = i == 4 ? len : strlen(argv[i]);
-    return store_run_script(st, SCRIPT_REPLACE, complete_replace, cb, arg, 3,
-                            8, argv, lens);
-}
-
-/* ---- admin and metrics ---------------------------------------------- */
-
-static void store_metrics(struct store *st)
-{
-    struct metrics *m = metrics_default();
-    st->m_latency = metrics_family(
-        m, METRICS_HISTOGRAM, "smppbridge_redis_latency_seconds",
-        "Redis commands on the command connection: sent to reply.", NULL);
-    st->m_dead = metrics_family(m, METRICS_COUNTER, "smppbridge_dead_letters_total",
-                                "Entries written to P:dead, by reason.", "reason");
-    st->m_dead_cut = metrics_family(
-        m, METRICS_COUNTER, "smppbridge_dead_letters_truncated_total",
-        "Dead letters whose PDU was cut to [redis] dead_entry_max bytes.", NULL);
-    st->m_dlr_full = metrics_family(
-        m, METRICS_COUNTER, "smppbridge_receipt_stream_full_total",
-        "Receipts and MO from upstream refused (ESME_RX_T_APPN, upstream "
-        "sends them again) while the account had [redis] dlr_maxlen waiting.",
-        "account");
-    st->m_id_collisions = metrics_family(
-        m, METRICS_COUNTER, "smppbridge_upstream_id_collisions_total",
-        "Upstream message ids already mapped to another message when sent: "
-        "the id is marked, and its receipts go to dead letters.", NULL);
-}
-
-/* KEYS[1] queue. {length, first entry id or "", Redis time in ms}. */
-static const char queue_stats_script[] =
-    "local n = redis.call('XLEN', KEYS[1]) "
-    "local e = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1) "
-    "local t = redis.call('TIME') "
-    "local first = '' if #e > 0 then first = e[1][1] end "
-    "return {n, first, t[1] * 1000 + math.floor(t[2] / 1000)}";
-
-static void complete_queue_stats(struct store *st, redisReply *r,
-                                 struct store_op *p)
-{
-    (void)st;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER ||
-        r->element[1]->type != REDIS_REPLY_STRING ||
-        r->element[2]->type != REDIS_REPLY_INTEGER) {
-        p->cb.qstats(-1, 0, 0, p->arg);
-        return;
-    }
-    uint64_t depth = (uint64_t)r->element[0]->integer, age = 0;
-    uint64_t now = (uint64_t)r->element[2]->integer;
-    /* an entry id is "MS-SEQ": MS is when Redis added it */
-    unsigned long long first = strtoull(r->element[1]->str, NULL, 10);
-    if (r->element[1]->len && first && now > first)
-        age = now - first;
-    p->cb.qstats(0, depth, age, p->arg);
-}
-
-int store_queue_stats(struct store *st, store_queue_stats_cb cb, void *arg)
-{
-    const char *argv[] = {st->keys.queue};
-    struct store_op *p = store_eval(st, SCRIPT_QUEUE_STATS,
-                                    complete_queue_stats, arg, 1, 1, argv,
-                                    NULL);
-    if (!p)
-        return -1;
-    p->cb.qstats = cb;
-    return 0;
-}
-
-static void complete_len(struct store *st, redisReply *r, struct store_op *p)
-{
-    (void)st;
-    if (!r || r->type != REDIS_REPLY_INTEGER)
-        p->cb.count(-1, 0, p->arg);
-    else
-        p->cb.count(0, (unsigned)r->integer, p->arg);
-}
-
-int store_dlr_len(struct store *st, const char *account, store_count_cb cb,
-                  void *arg)
-{
-    char key[KEY_LEN];
-    store_key_receipts(&st->keys, account, key);
-    const char *argv[] = {"XLEN", key};
-    struct store_op *p = store_cmd(st, complete_len,
-                                 arg, 2, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.count = cb;
-    return 0;
-}
-
-/* KEYS[1] account; ARGV channel, message, then field/value pairs. Only
- * an existing account is changed: a set never creates one. */
-static const char account_update_script[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 3)) "
-    "redis.call('PUBLISH', ARGV[1], ARGV[2]) "
-    "return 1";
-
-int store_account_update(struct store *st, const char *id,
-                         const char *const *names, const char *const *values,
-                         size_t n, store_count_cb cb, void *arg)
-{
-    char key[KEY_LEN], msg[64];
-    const char *argv[3 + 2 * MAX_ARGS];
-    if (n == 0 || n > MAX_ARGS)
-        return -1;
-    store_key_account(&st->keys, id, key);
-    snprintf(msg, sizeof msg, "account %s", id);
-    int argc = 0;
-    argv[argc++] = key;
-    argv[argc++] = st->keys.events;
-    argv[argc++] = msg;
-    for (size_t i = 0; i < n; i++) {
-        argv[argc++] = names[i];
-        argv[argc++] = values[i];
-    }
-    struct store_op *p = store_eval(st, SCRIPT_ACCOUNT_UPDATE, complete_len,
-                                    arg, 1, argc, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.count = cb;
-    return 0;
-}
-
-/* ---- scripts -------------------------------------------------------- */
-
-static void register_scripts(struct redis_conn *c)
-{
-    static const char *const lua[SCRIPT_COUNT] = {
-        [SCRIPT_FINISH] = finish_script,
-        [SCRIPT_SENT] = sent_script,
-        [SCRIPT_CANCEL] = msg_cancel_script,
-        [SCRIPT_REPLACE] = msg_replace_script,
-        [SCRIPT_NOTE_UNKNOWN] = note_unknown_script,
-        [SCRIPT_QUEUE_ADD] = queue_add_script,
-        [SCRIPT_BODIES] = bodies_script,
-        [SCRIPT_QUEUE_STATS] = queue_stats_script,
-        [SCRIPT_DLR_EXPIRE] = expire_script,
-        [SCRIPT_BUCKET] = bucket_script,
-        [SCRIPT_QUOTA] = quota_script,
-        [SCRIPT_LEASE] = lease_script[0],
-        [SCRIPT_LEASE_RELEASE] = lease_script[1],
-        [SCRIPT_ACCOUNT_UPDATE] = account_update_script,
-    };
-    for (unsigned i = 0; i < SCRIPT_COUNT; i++)
-        redis_conn_script(c, i, lua[i]);
+    redis_conn_script(c, SCRIPT_DLR_EXPIRE, expire_script);
 }

@@ -161,8 +161,52 @@ void store_complete_done(struct store *st, struct redisReply *r,
                          struct store_op *p);
 void store_complete_count(struct store *st, struct redisReply *r,
                           struct store_op *p);
+void store_complete_range(struct store *st, struct redisReply *r,
+                          struct store_op *p);
 
-/* Field <name> of an HGETALL reply (NULL when absent). */
-const char *store_hash_field(const struct redisReply *r, const char *name);
+/* ---- store_msg.c: the message record -------------------------------- */
+
+/* A new record's fields (state QUEUED), as name/value strings into
+ * <argv> (STORE_MSG_NEW_ARGS of them, returned), its numbers formatted
+ * in <f>; store_queue_add writes them with the entry. */
+#define STORE_MSG_NEW_ARGS 18
+struct store_msg_new {
+    char ts[24], ton[4], npi[4];
+};
+int store_msg_new_fields(const struct store_msg_info *mi,
+                         struct store_msg_new *f, const char **argv);
+/* A final state for the record, with its CDR (store_msg_final), and
+ * when <from_upstream> a real receipt's marker and the customer's copy
+ * <pdu> (store_receipt_add). */
+int store_msg_final_add(struct store *st, const char *account,
+                        const char *msg_id, const char *final_state,
+                        uint64_t final_ms, unsigned error, int from_upstream,
+                        const uint8_t *pdu, size_t len, store_done_cb cb,
+                        void *arg);
+void store_msg_free_jobs(struct store *st);
+void store_msg_scripts(struct redis_conn *c);
+
+/* ---- the queue (store.c) ---------------------------------------- */
+
+/* XGROUP CREATE of the queue's group (MKSTREAM: the stream too). */
+void store_queue_ensure_group(struct store *st);
+void store_queue_free_jobs(struct store *st);
+void store_queue_scripts(struct redis_conn *c);
+
+/* ---- receipts (store.c) ------------------------------------------ */
+
+/* The id map's value for <m>: "ACCOUNT\tOURID\tTS\tRD"; its length. */
+size_t store_idmap_value(const struct store_idmap *m, char *out, size_t cap);
+/* store_queue_sent found the id mapped already, to <old>: fine when it is
+ * this very message (a retry), else a collision (marked, logged). */
+void store_idmap_sent(struct store *st, const struct store_op *p,
+                      const struct redisReply *old);
+/* The bound on an account's delivery stream: 1 while it is full; a
+ * refusal counted; the length XLEN reported last in transaction <e>. */
+int store_dlr_full(struct store *st, const char *account);
+void store_dlr_refused(struct store *st, const char *account);
+void store_dlr_measured(struct store *st, const char *account,
+                        const struct redisReply *e);
+void store_receipts_scripts(struct redis_conn *c);
 
 #endif /* SMPPBRIDGE_STORE_INT_H */
