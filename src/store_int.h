@@ -186,14 +186,14 @@ int store_msg_final_add(struct store *st, const char *account,
 void store_msg_free_jobs(struct store *st);
 void store_msg_scripts(struct redis_conn *c);
 
-/* ---- the queue (store.c) ---------------------------------------- */
+/* ---- store_queue.c --------------------------------------------------- */
 
 /* XGROUP CREATE of the queue's group (MKSTREAM: the stream too). */
 void store_queue_ensure_group(struct store *st);
 void store_queue_free_jobs(struct store *st);
 void store_queue_scripts(struct redis_conn *c);
 
-/* ---- receipts (store.c) ------------------------------------------ */
+/* ---- store_receipts.c ------------------------------------------------ */
 
 /* The id map's value for <m>: "ACCOUNT\tOURID\tTS\tRD"; its length. */
 size_t store_idmap_value(const struct store_idmap *m, char *out, size_t cap);
