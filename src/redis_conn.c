@@ -727,12 +727,6 @@ struct redis_conn *redis_conn_new(struct event_base *base,
     return c;
 }
 
-static void free_event(struct event *ev)
-{
-    if (ev)
-        event_free(ev);
-}
-
 void redis_conn_free(struct redis_conn *c)
 {
     if (!c)
@@ -747,10 +741,11 @@ void redis_conn_free(struct redis_conn *c)
     c->sentinel_ac = NULL;
     if (ac)
         redisAsyncFree(ac);
-    free_event(c->retry_ev);
-    free_event(c->connect_ev);
-    free_event(c->sentinel_ev);
-    free_event(c->check_ev);
+    struct event *timers[] = {c->retry_ev, c->connect_ev, c->sentinel_ev,
+                              c->check_ev};
+    for (size_t i = 0; i < ARRAY_LEN(timers); i++)
+        if (timers[i]) /* redis_conn_new may have failed half way */
+            event_free(timers[i]);
     free(c->scripts);
     free(c);
 }

@@ -67,10 +67,8 @@ static const char *const lease_script[2] = {
 #define POLICY_RECHECK_MS 5000u
 
 static void policy_ask(struct store *st);
-
 static void store_metrics(struct store *st);
 static void store_scripts(struct redis_conn *c);
-
 
 /* ---- commands ------------------------------------------------------- */
 
@@ -81,87 +79,69 @@ static void on_op_reply(redisReply *r, void *ctx)
         op->complete(op->st, r, op);
 }
 
-struct store_op *store_send(struct store *st, struct redis_conn *c,
-                            unsigned timeout_ms, store_complete_fn complete,
-                            void *arg, size_t extra, int argc,
-                            const char **argv, const size_t *lens)
+/* The context redis_conn gave back for a command just sent (NULL: not
+ * sent), filled in. */
+static struct store_op *op_fill(struct store_op *op, struct store *st,
+                                store_complete_fn complete, union store_cb cb,
+                                void *arg)
 {
-    struct store_op *op = redis_conn_send(c, timeout_ms, on_op_reply,
-                                          sizeof *op + extra, argc, argv, lens);
     if (op) {
         op->st = st;
         op->complete = complete;
+        op->cb = cb;
         op->arg = arg;
     }
     return op;
+}
+
+struct store_op *store_send(struct store *st, struct redis_conn *c,
+                            unsigned timeout_ms, store_complete_fn complete,
+                            union store_cb cb, void *arg, size_t extra,
+                            int argc, const char **argv, const size_t *lens)
+{
+    return op_fill(redis_conn_send(c, timeout_ms, on_op_reply,
+                                   sizeof(struct store_op) + extra, argc,
+                                   argv, lens),
+                   st, complete, cb, arg);
 }
 
 struct store_op *store_cmd(struct store *st, store_complete_fn complete,
-                           void *arg, int argc, const char **argv,
-                           const size_t *lens)
+                           union store_cb cb, void *arg, int argc,
+                           const char **argv, const size_t *lens)
 {
-    return store_send(st, st->cmd, st->cfg.timeout_ms, complete, arg, 0, argc,
-                      argv, lens);
+    return store_send(st, st->cmd, st->cfg.timeout_ms, complete, cb, arg, 0,
+                      argc, argv, lens);
 }
 
 struct store_op *store_eval_ex(struct store *st, enum store_script id,
-                               store_complete_fn complete, void *arg,
-                               size_t extra, unsigned nkeys, int argc,
-                               const char **argv, const size_t *lens)
+                               store_complete_fn complete, union store_cb cb,
+                               void *arg, size_t extra, unsigned nkeys,
+                               int argc, const char **argv,
+                               const size_t *lens)
 {
-    struct store_op *op = redis_conn_eval(st->cmd, id, st->cfg.timeout_ms,
-                                          on_op_reply, sizeof *op + extra,
-                                          nkeys, argc, argv, lens);
-    if (op) {
-        op->st = st;
-        op->complete = complete;
-        op->arg = arg;
-    }
-    return op;
+    return op_fill(redis_conn_eval(st->cmd, id, st->cfg.timeout_ms,
+                                   on_op_reply,
+                                   sizeof(struct store_op) + extra, nkeys,
+                                   argc, argv, lens),
+                   st, complete, cb, arg);
 }
 
 struct store_op *store_eval(struct store *st, enum store_script id,
-                            store_complete_fn complete, void *arg,
-                            unsigned nkeys, int argc, const char **argv,
-                            const size_t *lens)
+                            store_complete_fn complete, union store_cb cb,
+                            void *arg, unsigned nkeys, int argc,
+                            const char **argv, const size_t *lens)
 {
-    return store_eval_ex(st, id, complete, arg, 0, nkeys, argc, argv, lens);
+    return store_eval_ex(st, id, complete, cb, arg, 0, nkeys, argc, argv,
+                         lens);
 }
 
 struct store_op *store_multi(struct store *st, store_complete_fn complete,
-                             void *arg, const struct redis_cmd *cmds, int n)
+                             union store_cb cb, void *arg,
+                             const struct redis_cmd *cmds, int n)
 {
-    struct store_op *op = redis_conn_multi(st->cmd, st->cfg.timeout_ms,
-                                           on_op_reply, sizeof *op, cmds, n);
-    if (op) {
-        op->st = st;
-        op->complete = complete;
-        op->arg = arg;
-    }
-    return op;
-}
-
-int store_run(struct store *st, store_complete_fn complete, store_done_cb cb,
-              void *arg, int argc, const char **argv, const size_t *lens)
-{
-    struct store_op *p = store_cmd(st, complete, arg, argc, argv, lens);
-    if (!p)
-        return -1;
-    p->cb.done = cb;
-    return 0;
-}
-
-int store_run_script(struct store *st, enum store_script id,
-                     store_complete_fn complete, store_done_cb cb, void *arg,
-                     unsigned nkeys, int argc, const char **argv,
-                     const size_t *lens)
-{
-    struct store_op *p = store_eval(st, id, complete, arg, nkeys, argc, argv,
-                                    lens);
-    if (!p)
-        return -1;
-    p->cb.done = cb;
-    return 0;
+    return op_fill(redis_conn_multi(st->cmd, st->cfg.timeout_ms, on_op_reply,
+                                    sizeof(struct store_op), cmds, n),
+                   st, complete, cb, arg);
 }
 
 /* ---- connections' hooks --------------------------------------------- */
@@ -235,7 +215,7 @@ static void complete_policy(struct store *st, redisReply *r, struct store_op *p)
         return;
     }
     const char *info[] = {"INFO", "memory"};
-    store_cmd(st, complete_policy_info, NULL, 2, info, NULL);
+    store_cmd(st, complete_policy_info, STORE_NO_CB, NULL, 2, info, NULL);
 }
 
 /* Asked on every new command connection, and again every
@@ -244,7 +224,7 @@ static void policy_ask(struct store *st)
 {
     const char *argv[] = {"CONFIG", "GET", "maxmemory-policy"};
     struct timeval tv = clock_tv_ms(POLICY_RECHECK_MS);
-    store_cmd(st, complete_policy, NULL, 3, argv, NULL);
+    store_cmd(st, complete_policy, STORE_NO_CB, NULL, 3, argv, NULL);
     evtimer_add(st->policy_ev, &tv);
 }
 
@@ -370,8 +350,8 @@ static void on_cmd_state(struct redis_conn *c, int up, void *owner)
             instance_ask(st);
         } else {
             const char *incr[] = {"INCR", st->keys.instances};
-            store_send(st, c, st->cfg.timeout_ms, complete_instance, NULL, 0,
-                       2, incr, NULL);
+            store_send(st, c, st->cfg.timeout_ms, complete_instance,
+                       STORE_NO_CB, NULL, 0, 2, incr, NULL);
         }
     }
     if (st->state_cb)
@@ -460,19 +440,15 @@ struct store *store_new(struct event_base *base, const struct conf_redis *cfg,
     return st;
 }
 
-static void free_event(struct event *ev)
-{
-    if (ev)
-        event_free(ev);
-}
-
 void store_free(struct store *st)
 {
     if (!st)
         return;
-    free_event(st->instance_ev);
-    free_event(st->instance_retry_ev);
-    free_event(st->policy_ev);
+    struct event *timers[] = {st->instance_ev, st->instance_retry_ev,
+                              st->policy_ev};
+    for (size_t i = 0; i < ARRAY_LEN(timers); i++)
+        if (timers[i]) /* store_new may have failed half way */
+            event_free(timers[i]);
     /* pending commands are dropped without their callbacks: the modules
      * they belong to may be gone */
     redis_conn_free(st->cmd);
@@ -522,7 +498,7 @@ const struct store_stats *store_stats(const struct store *st)
     return s;
 }
 
-/* ---- replies -------------------------------------------------------- */
+/* ---- replies and the operations of store.h left here ----------------- */
 
 void store_complete_done(struct store *st, redisReply *r, struct store_op *p)
 {
@@ -569,10 +545,10 @@ int store_account_get(struct store *st, const char *id, store_account_cb cb,
     char key[KEY_LEN];
     store_key_account(&st->keys, id, key);
     const char *argv[] = {"HGETALL", key};
-    struct store_op *p = store_cmd(st, complete_account, arg, 2, argv, NULL);
+    struct store_op *p = store_cmd(st, complete_account, STORE_CB(account, cb),
+                                   arg, 2, argv, NULL);
     if (!p)
         return -1;
-    p->cb.account = cb;
     snprintf(p->id, sizeof p->id, "%s", id);
     return 0;
 }
@@ -605,11 +581,8 @@ static void complete_routes(struct store *st, redisReply *r, struct store_op *p)
 int store_routes_load(struct store *st, store_routes_cb cb, void *arg)
 {
     const char *argv[] = {"HGETALL", st->keys.numbers};
-    struct store_op *p = store_cmd(st, complete_routes, arg, 2, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.routes = cb;
-    return 0;
+    return store_cmd(st, complete_routes, STORE_CB(routes, cb), arg, 2, argv,
+                     NULL) ? 0 : -1;
 }
 
 int store_publish(struct store *st, const char *kind, const char *id)
@@ -617,7 +590,7 @@ int store_publish(struct store *st, const char *kind, const char *id)
     char msg[128];
     snprintf(msg, sizeof msg, "%s %s", kind, id);
     const char *argv[] = {"PUBLISH", st->keys.events, msg};
-    return store_run(st, NULL, NULL, NULL, 3, argv, NULL);
+    return store_cmd(st, NULL, STORE_NO_CB, NULL, 3, argv, NULL) ? 0 : -1;
 }
 
 static void complete_lease(struct store *st, redisReply *r, struct store_op *p)
@@ -637,12 +610,8 @@ int store_lease(struct store *st, const char *name, const char *owner,
     store_key_lease(&st->keys, name, key);
     snprintf(ttl, sizeof ttl, "%u", ttl_ms);
     const char *argv[] = {key, owner, ttl};
-    struct store_op *p = store_eval(st, SCRIPT_LEASE, complete_lease, arg, 1,
-                                    3, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.lease = cb;
-    return 0;
+    return store_eval(st, SCRIPT_LEASE, complete_lease, STORE_CB(lease, cb),
+                      arg, 1, 3, argv, NULL) ? 0 : -1;
 }
 
 int store_lease_release(struct store *st, const char *name, const char *owner)
@@ -650,8 +619,8 @@ int store_lease_release(struct store *st, const char *name, const char *owner)
     char key[KEY_LEN];
     store_key_lease(&st->keys, name, key);
     const char *argv[] = {key, owner};
-    return store_eval(st, SCRIPT_LEASE_RELEASE, NULL, NULL, 1, 2, argv, NULL)
-               ? 0 : -1;
+    return store_eval(st, SCRIPT_LEASE_RELEASE, NULL, STORE_NO_CB, NULL, 1, 2,
+                      argv, NULL) ? 0 : -1;
 }
 
 const char *store_consumer(const struct store *st)
@@ -679,12 +648,8 @@ int store_throttle_lease(struct store *st, const char *key, unsigned rate,
     snprintf(b, sizeof b, "%u", burst);
     snprintf(w, sizeof w, "%u", want);
     const char *argv[] = {bkey, r, b, w};
-    struct store_op *p = store_eval(st, SCRIPT_BUCKET, complete_grant, arg, 1,
-                                    4, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.grant = cb;
-    return 0;
+    return store_eval(st, SCRIPT_BUCKET, complete_grant, STORE_CB(grant, cb),
+                      arg, 1, 4, argv, NULL) ? 0 : -1;
 }
 
 /*
@@ -710,12 +675,8 @@ int store_quota_lease(struct store *st, const char *account, const char *day,
     snprintf(w, sizeof w, "%u", want);
     snprintf(e, sizeof e, "%" PRId64, expire_at);
     const char *argv[] = {key, q, w, e};
-    struct store_op *p = store_eval(st, SCRIPT_QUOTA, complete_grant, arg, 1,
-                                    4, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.grant = cb;
-    return 0;
+    return store_eval(st, SCRIPT_QUOTA, complete_grant, STORE_CB(grant, cb),
+                      arg, 1, 4, argv, NULL) ? 0 : -1;
 }
 
 /* Dead letters are bounded in bytes as well as in entries: at most
@@ -738,7 +699,8 @@ int store_dead_add(struct store *st, const char *reason, const uint8_t *pdu,
     size_t lens[12];
     for (size_t i = 0; i < 12; i++)
         lens[i] = i == 9 ? len : strlen(argv[i]);
-    return store_run(st, store_complete_done, cb, arg, 12, argv, lens);
+    return store_cmd(st, store_complete_done, STORE_CB(done, cb), arg, 12, argv,
+                     lens) ? 0 : -1;
 }
 
 static void complete_ids(struct store *st, redisReply *r, struct store_op *p)
@@ -764,11 +726,8 @@ static void complete_ids(struct store *st, redisReply *r, struct store_op *p)
 int store_account_ids(struct store *st, store_ids_cb cb, void *arg)
 {
     const char *argv[] = {"SMEMBERS", st->keys.accounts};
-    struct store_op *p = store_cmd(st, complete_ids, arg, 2, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.ids = cb;
-    return 0;
+    return store_cmd(st, complete_ids, STORE_CB(ids, cb), arg, 2, argv,
+                     NULL) ? 0 : -1;
 }
 
 void store_complete_count(struct store *st, redisReply *r, struct store_op *p)
@@ -831,31 +790,29 @@ int store_account_update(struct store *st, const char *id,
         argv[argc++] = names[i];
         argv[argc++] = values[i];
     }
-    struct store_op *p = store_eval(st, SCRIPT_ACCOUNT_UPDATE,
-                                    store_complete_count,
-                                    arg, 1, argc, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.count = cb;
-    return 0;
+    return store_eval(st, SCRIPT_ACCOUNT_UPDATE, store_complete_count,
+                      STORE_CB(count, cb), arg, 1, argc, argv, NULL) ? 0 : -1;
 }
 
 /* ---- scripts -------------------------------------------------------- */
 
-static void register_own_scripts(struct redis_conn *c)
-{
-    redis_conn_script(c, SCRIPT_BUCKET, bucket_script);
-    redis_conn_script(c, SCRIPT_QUOTA, quota_script);
-    redis_conn_script(c, SCRIPT_LEASE, lease_script[0]);
-    redis_conn_script(c, SCRIPT_LEASE_RELEASE, lease_script[1]);
-    redis_conn_script(c, SCRIPT_ACCOUNT_UPDATE, account_update_script);
-}
+static const struct store_script_def own_scripts[] = {
+    {SCRIPT_BUCKET, bucket_script},
+    {SCRIPT_QUOTA, quota_script},
+    {SCRIPT_LEASE, lease_script[0]},
+    {SCRIPT_LEASE_RELEASE, lease_script[1]},
+    {SCRIPT_ACCOUNT_UPDATE, account_update_script},
+    STORE_SCRIPTS_END,
+};
 
 /* Every script of the store, on the command connection. */
 static void store_scripts(struct redis_conn *c)
 {
-    store_msg_scripts(c);
-    store_queue_scripts(c);
-    store_receipts_scripts(c);
-    register_own_scripts(c);
+    const struct store_script_def *const tables[] = {
+        store_msg_scripts, store_queue_scripts, store_receipts_scripts,
+        own_scripts,
+    };
+    for (size_t i = 0; i < ARRAY_LEN(tables); i++)
+        for (const struct store_script_def *d = tables[i]; d->lua; d++)
+            redis_conn_script(c, d->id, d->lua);
 }

@@ -36,30 +36,42 @@ enum store_script {
     SCRIPT_COUNT,
 };
 
+/* A file's scripts: a table ending with STORE_SCRIPTS_END. */
+struct store_script_def {
+    enum store_script id;
+    const char *lua;
+};
+#define STORE_SCRIPTS_END {SCRIPT_COUNT, NULL}
+
 struct store_op;
 typedef void (*store_complete_fn)(struct store *st, struct redisReply *r,
                                   struct store_op *op);
+
+/* The caller's callback, whichever of store.h's kinds it is. */
+union store_cb {
+    store_done_cb done;
+    store_grant_cb grant;
+    store_routes_cb routes;
+    store_lease_cb lease;
+    store_account_cb account;
+    store_entries_cb entries;
+    store_msg_cb msg;
+    store_cancel_cb cancel;
+    store_idmap_cb idmap;
+    store_ids_cb ids;
+    store_count_cb count;
+    store_unknown_cb unknown;
+    store_queue_stats_cb qstats;
+};
+#define STORE_CB(kind, fn) ((union store_cb){.kind = (fn)})
+#define STORE_NO_CB ((union store_cb){.done = NULL})
 
 /* One command's context, owned by the connection (redis_conn_send) until
  * <complete> returns. */
 struct store_op {
     struct store *st;
     store_complete_fn complete; /* NULL: reply not needed */
-    union {
-        store_done_cb done;
-        store_grant_cb grant;
-        store_routes_cb routes;
-        store_lease_cb lease;
-        store_account_cb account;
-        store_entries_cb entries;
-        store_msg_cb msg;
-        store_cancel_cb cancel;
-        store_idmap_cb idmap;
-        store_ids_cb ids;
-        store_count_cb count;
-        store_unknown_cb unknown;
-        store_queue_stats_cb qstats;
-    } cb;
+    union store_cb cb;
     void *arg;
     char id[16];           /* the account asked for (HGETALL has no id) */
     char msg_id[32];       /* store_queue_sent: whose id it maps */
@@ -123,37 +135,31 @@ struct store {
 };
 
 /* Send a command on the command connection (store_send: on <c>, due
- * within <timeout_ms>); <complete> (may be NULL) gets the reply. The
+ * within <timeout_ms>, with <extra> bytes after the context for the
+ * caller); <complete> (may be NULL) gets the reply and calls <cb>. The
  * context, or NULL when it could not be sent (no callback will come). */
 struct store_op *store_send(struct store *st, struct redis_conn *c,
                             unsigned timeout_ms, store_complete_fn complete,
-                            void *arg, size_t extra, int argc,
-                            const char **argv, const size_t *lens);
+                            union store_cb cb, void *arg, size_t extra,
+                            int argc, const char **argv, const size_t *lens);
 struct store_op *store_cmd(struct store *st, store_complete_fn complete,
-                           void *arg, int argc, const char **argv,
-                           const size_t *lens);
+                           union store_cb cb, void *arg, int argc,
+                           const char **argv, const size_t *lens);
 /* Script <id> with <nkeys> keys among <argv>; store_eval_ex: with
  * <extra> bytes after the context, for the caller. */
 struct store_op *store_eval(struct store *st, enum store_script id,
-                            store_complete_fn complete, void *arg,
-                            unsigned nkeys, int argc, const char **argv,
-                            const size_t *lens);
+                            store_complete_fn complete, union store_cb cb,
+                            void *arg, unsigned nkeys, int argc,
+                            const char **argv, const size_t *lens);
 struct store_op *store_eval_ex(struct store *st, enum store_script id,
-                               store_complete_fn complete, void *arg,
-                               size_t extra, unsigned nkeys, int argc,
-                               const char **argv, const size_t *lens);
+                               store_complete_fn complete, union store_cb cb,
+                               void *arg, size_t extra, unsigned nkeys,
+                               int argc, const char **argv,
+                               const size_t *lens);
 /* A transaction (redis_conn_multi); <complete> gets EXEC's reply. */
 struct store_op *store_multi(struct store *st, store_complete_fn complete,
-                             void *arg, const struct redis_cmd *cmds, int n);
-/* store_cmd whose done callback <cb> is called by <complete>; -1 when
- * it cannot be sent. */
-int store_run(struct store *st, store_complete_fn complete, store_done_cb cb,
-              void *arg, int argc, const char **argv, const size_t *lens);
-/* The same for script <id>. */
-int store_run_script(struct store *st, enum store_script id,
-                     store_complete_fn complete, store_done_cb cb, void *arg,
-                     unsigned nkeys, int argc, const char **argv,
-                     const size_t *lens);
+                             union store_cb cb, void *arg,
+                             const struct redis_cmd *cmds, int n);
 
 /* Completions shared by several files: cb.done with 0 or -1, cb.count
  * with an integer reply, cb.entries with an XRANGE reply. */
@@ -184,14 +190,14 @@ int store_msg_final_add(struct store *st, const char *account,
                         const uint8_t *pdu, size_t len, store_done_cb cb,
                         void *arg);
 void store_msg_free_jobs(struct store *st);
-void store_msg_scripts(struct redis_conn *c);
+extern const struct store_script_def store_msg_scripts[];
 
 /* ---- store_queue.c --------------------------------------------------- */
 
 /* XGROUP CREATE of the queue's group (MKSTREAM: the stream too). */
 void store_queue_ensure_group(struct store *st);
 void store_queue_free_jobs(struct store *st);
-void store_queue_scripts(struct redis_conn *c);
+extern const struct store_script_def store_queue_scripts[];
 
 /* ---- store_receipts.c ------------------------------------------------ */
 
@@ -207,6 +213,6 @@ int store_dlr_full(struct store *st, const char *account);
 void store_dlr_refused(struct store *st, const char *account);
 void store_dlr_measured(struct store *st, const char *account,
                         const struct redisReply *e);
-void store_receipts_scripts(struct redis_conn *c);
+extern const struct store_script_def store_receipts_scripts[];
 
 #endif /* SMPPBRIDGE_STORE_INT_H */

@@ -223,8 +223,8 @@ static int run_finish(struct store *st, const char *entry_id, const char *ukey,
     const char *argv[] = {st->keys.queue, ukey, mkey, st->keys.cdr, qckey,
                           entry_id, val, ttl, state, connector, upstream, now,
                           ends ? "1" : "0", maxlen, resent ? "1" : "0"};
-    return store_run_script(st, SCRIPT_FINISH, store_complete_done, cb, arg,
-                            5, 15, argv, NULL);
+    return store_eval(st, SCRIPT_FINISH, store_complete_done,
+                      STORE_CB(done, cb), arg, 5, 15, argv, NULL) ? 0 : -1;
 }
 
 int store_queue_failed(struct store *st, const char *entry_id,
@@ -270,8 +270,8 @@ int store_msg_note_unknown(struct store *st, const char *account,
     char mkey[KEY_LEN];
     store_key_msg(&st->keys, account, msg_id, mkey);
     const char *argv[] = {mkey, resent ? "resent" : "copy"};
-    return store_run_script(st, SCRIPT_NOTE_UNKNOWN, store_complete_done, NULL,
-                            NULL, 1, 2, argv, NULL);
+    return store_eval(st, SCRIPT_NOTE_UNKNOWN, store_complete_done, STORE_NO_CB,
+                      NULL, 1, 2, argv, NULL) ? 0 : -1;
 }
 
 /* HMGET unknown_copies resent: [count or nil, "1" or nil]. */
@@ -297,11 +297,8 @@ int store_msg_unknown(struct store *st, const char *account,
     char mkey[KEY_LEN];
     store_key_msg(&st->keys, account, msg_id, mkey);
     const char *argv[] = {"HMGET", mkey, "unknown_copies", "resent"};
-    struct store_op *p = store_cmd(st, complete_unknown, arg, 4, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.unknown = cb;
-    return 0;
+    return store_cmd(st, complete_unknown, STORE_CB(unknown, cb), arg, 4, argv,
+                     NULL) ? 0 : -1;
 }
 
 static void complete_sent(struct store *st, redisReply *r, struct store_op *p)
@@ -335,11 +332,11 @@ int store_queue_sent(struct store *st, const char *entry_id,
                           ttl, connector, upstream_raw, now,
                           m->resent ? "1" : "0"};
     size_t ukey_len = strlen(ukey);
-    struct store_op *p = store_eval_ex(st, SCRIPT_SENT, complete_sent, arg,
-                                       ukey_len + 1, 4, 11, argv, NULL);
+    struct store_op *p = store_eval_ex(st, SCRIPT_SENT, complete_sent,
+                                       STORE_CB(done, cb), arg, ukey_len + 1, 4,
+                                       11, argv, NULL);
     if (!p)
         return -1;
-    p->cb.done = cb;
     p->ukey = (char *)(p + 1); /* the context's tail, freed with it */
     memcpy(p->ukey, ukey, ukey_len + 1);
     p->ttl_s = ttl_s;
@@ -487,7 +484,7 @@ static void complete_receipt_record(struct store *st, redisReply *r,
         receipt_job_done(j, 0); /* no record (older than id_ttl), none wanted */
         return;
     }
-    if (!store_multi(st, complete_receipt_exec, j, cmds, n))
+    if (!store_multi(st, complete_receipt_exec, STORE_NO_CB, j, cmds, n))
         receipt_job_done(j, -1);
 }
 
@@ -519,8 +516,8 @@ int store_msg_final_add(struct store *st, const char *account,
     char mkey[KEY_LEN];
     store_key_msg(&st->keys, account, msg_id, mkey);
     const char *argv[] = {"HGETALL", mkey};
-    if (!store_cmd(st, complete_receipt_record, j,
-                  2, argv, NULL)) {
+    if (!store_cmd(st, complete_receipt_record, STORE_NO_CB, j, 2, argv,
+                   NULL)) {
         free(j->pdu);
         free(j);
         return -1;
@@ -565,11 +562,8 @@ int store_msg_get(struct store *st, const char *account, const char *msg_id,
     char mkey[KEY_LEN];
     store_key_msg(&st->keys, account, msg_id, mkey);
     const char *argv[] = {"HGETALL", mkey};
-    struct store_op *p = store_cmd(st, complete_msg, arg, 2, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.msg = cb;
-    return 0;
+    return store_cmd(st, complete_msg, STORE_CB(msg, cb), arg, 2, argv,
+                     NULL) ? 0 : -1;
 }
 
 /* A final state we reached (a cancel upstream), nothing for the
@@ -621,12 +615,8 @@ int store_msg_cancel(struct store *st, const char *account, const char *msg_id,
     snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
     const char *argv[] = {st->keys.queue, mkey, st->keys.cdr, qckey, now,
                           maxlen};
-    struct store_op *p = store_eval(st, SCRIPT_CANCEL, complete_cancel, arg,
-                                    4, 6, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.cancel = cb;
-    return 0;
+    return store_eval(st, SCRIPT_CANCEL, complete_cancel, STORE_CB(cancel, cb),
+                      arg, 4, 6, argv, NULL) ? 0 : -1;
 }
 
 static void complete_replace(struct store *st, redisReply *r,
@@ -654,8 +644,8 @@ int store_msg_replace(struct store *st, const struct store_msg_info *mi,
     size_t lens[8];
     for (size_t i = 0; i < 8; i++)
         lens[i] = i == 4 ? len : strlen(argv[i]);
-    return store_run_script(st, SCRIPT_REPLACE, complete_replace, cb, arg, 3,
-                            8, argv, lens);
+    return store_eval(st, SCRIPT_REPLACE, complete_replace, STORE_CB(done, cb),
+                      arg, 3, 8, argv, lens) ? 0 : -1;
 }
 
 /* ---- the store's life ------------------------------------------------ */
@@ -666,11 +656,11 @@ void store_msg_free_jobs(struct store *st)
         receipt_job_free(st->receipt_jobs);
 }
 
-void store_msg_scripts(struct redis_conn *c)
-{
-    redis_conn_script(c, SCRIPT_FINISH, finish_script);
-    redis_conn_script(c, SCRIPT_SENT, sent_script);
-    redis_conn_script(c, SCRIPT_CANCEL, msg_cancel_script);
-    redis_conn_script(c, SCRIPT_REPLACE, msg_replace_script);
-    redis_conn_script(c, SCRIPT_NOTE_UNKNOWN, note_unknown_script);
-}
+const struct store_script_def store_msg_scripts[] = {
+    {SCRIPT_FINISH, finish_script},
+    {SCRIPT_SENT, sent_script},
+    {SCRIPT_CANCEL, msg_cancel_script},
+    {SCRIPT_REPLACE, msg_replace_script},
+    {SCRIPT_NOTE_UNKNOWN, note_unknown_script},
+    STORE_SCRIPTS_END,
+};

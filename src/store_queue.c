@@ -87,7 +87,7 @@ void store_queue_ensure_group(struct store *st)
 {
     const char *grp[] = {"XGROUP", "CREATE", st->keys.queue, "bridge", "0",
                          "MKSTREAM"};
-    store_cmd(st, NULL, NULL, 6, grp, NULL);
+    store_cmd(st, NULL, STORE_NO_CB, NULL, 6, grp, NULL);
 }
 
 /* One stream entry [id, [field, value, ...]] into <e>, and the key of
@@ -247,8 +247,8 @@ static int bodies_fetch(struct store *st, struct store_op *p,
     for (size_t i = 0; i < n; i++)
         if (j->held[i]->body_key[0])
             argv[nkeys++] = j->held[i]->body_key;
-    if (!store_eval(st, SCRIPT_BODIES, complete_bodies, j, (unsigned)nkeys,
-                    (int)nkeys, argv, NULL))
+    if (!store_eval(st, SCRIPT_BODIES, complete_bodies, STORE_NO_CB, j,
+                    (unsigned)nkeys, (int)nkeys, argv, NULL))
         goto fail;
     free(argv);
     j->st = st;
@@ -385,12 +385,8 @@ int store_queue_add(struct store *st, const struct store_msg_info *mi,
         lens[i] = strlen(argv[i]);
     lens[7] = shared ? mi->head_len : len;
     lens[11] = shared && mi->body_create ? len - mi->head_len : 0;
-    struct store_op *p = store_eval(st, SCRIPT_QUEUE_ADD, complete_queue_add,
-                                    arg, 4, argc, argv, lens);
-    if (!p)
-        return -1;
-    p->cb.done = cb;
-    return 0;
+    return store_eval(st, SCRIPT_QUEUE_ADD, complete_queue_add,
+                      STORE_CB(done, cb), arg, 4, argc, argv, lens) ? 0 : -1;
 }
 
 int store_queue_read(struct store *st, unsigned count, unsigned block_ms,
@@ -406,10 +402,10 @@ int store_queue_read(struct store *st, unsigned count, unsigned block_ms,
                           st->keys.queue, ">"};
     struct store_op *p = store_send(st, st->consumer_conn,
                                     block_ms + st->cfg.timeout_ms,
-                                    complete_read, arg, 0, 11, argv, NULL);
+                                    complete_read, STORE_CB(entries, cb),
+                                    arg, 0, 11, argv, NULL);
     if (!p)
         return -1;
-    p->cb.entries = cb;
     st->reading = 1;
     return 0;
 }
@@ -421,11 +417,8 @@ int store_queue_read_own(struct store *st, unsigned count, const char *after,
     snprintf(cnt, sizeof cnt, "%u", count);
     const char *argv[] = {"XREADGROUP", "GROUP", "bridge", st->consumer,
                           "COUNT", cnt, "STREAMS", st->keys.queue, after};
-    struct store_op *p = store_cmd(st, complete_read_own, arg, 9, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.entries = cb;
-    return 0;
+    return store_cmd(st, complete_read_own, STORE_CB(entries, cb), arg, 9, argv,
+                     NULL) ? 0 : -1;
 }
 
 int store_queue_touch(struct store *st, const char *const *ids, size_t n)
@@ -441,8 +434,8 @@ int store_queue_touch(struct store *st, const char *const *ids, size_t n)
     for (size_t i = 0; i < n; i++)
         argv[5 + i] = ids[i];
     argv[5 + n] = "JUSTID";
-    return store_cmd(st, NULL, NULL, (int)n + 6,
-                    argv, NULL) ? 0 : -1;
+    return store_cmd(st, NULL, STORE_NO_CB, NULL, (int)n + 6, argv,
+                     NULL) ? 0 : -1;
 }
 
 int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
@@ -456,23 +449,16 @@ int store_queue_claim(struct store *st, unsigned idle_ms, unsigned count,
     const char *argv[] = {"XAUTOCLAIM", st->keys.queue, "bridge",
                           st->consumer, idle,
                           st->claim_cursor, "COUNT", cnt};
-    struct store_op *p = store_cmd(st, complete_claim, arg, 8, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.entries = cb;
-    return 0;
+    return store_cmd(st, complete_claim, STORE_CB(entries, cb), arg, 8, argv,
+                     NULL) ? 0 : -1;
 }
 
 int store_queue_entry(struct store *st, const char *entry_id,
                       store_entries_cb cb, void *arg)
 {
     const char *argv[] = {"XRANGE", st->keys.queue, entry_id, entry_id};
-    struct store_op *p = store_cmd(st, store_complete_range,
-                                   arg, 4, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.entries = cb;
-    return 0;
+    return store_cmd(st, store_complete_range, STORE_CB(entries, cb), arg, 4,
+                     argv, NULL) ? 0 : -1;
 }
 
 static void complete_queue_stats(struct store *st, redisReply *r,
@@ -498,13 +484,8 @@ static void complete_queue_stats(struct store *st, redisReply *r,
 int store_queue_stats(struct store *st, store_queue_stats_cb cb, void *arg)
 {
     const char *argv[] = {st->keys.queue};
-    struct store_op *p = store_eval(st, SCRIPT_QUEUE_STATS,
-                                    complete_queue_stats, arg, 1, 1, argv,
-                                    NULL);
-    if (!p)
-        return -1;
-    p->cb.qstats = cb;
-    return 0;
+    return store_eval(st, SCRIPT_QUEUE_STATS, complete_queue_stats,
+                      STORE_CB(qstats, cb), arg, 1, 1, argv, NULL) ? 0 : -1;
 }
 
 void store_queue_free_jobs(struct store *st)
@@ -513,9 +494,9 @@ void store_queue_free_jobs(struct store *st)
         body_job_free(st->body_jobs);
 }
 
-void store_queue_scripts(struct redis_conn *c)
-{
-    redis_conn_script(c, SCRIPT_QUEUE_ADD, queue_add_script);
-    redis_conn_script(c, SCRIPT_BODIES, bodies_script);
-    redis_conn_script(c, SCRIPT_QUEUE_STATS, queue_stats_script);
-}
+const struct store_script_def store_queue_scripts[] = {
+    {SCRIPT_QUEUE_ADD, queue_add_script},
+    {SCRIPT_BODIES, bodies_script},
+    {SCRIPT_QUEUE_STATS, queue_stats_script},
+    STORE_SCRIPTS_END,
+};

@@ -74,7 +74,8 @@ int store_idmap_add(struct store *st, const char *connector,
     store_idmap_value(m, val, sizeof val);
     snprintf(ttl, sizeof ttl, "%u", ttl_s);
     const char *argv[] = {"SET", ukey, val, "EX", ttl};
-    return store_run(st, store_complete_done, NULL, NULL, 5, argv, NULL);
+    return store_cmd(st, store_complete_done, STORE_NO_CB, NULL, 5, argv,
+                     NULL) ? 0 : -1;
 }
 
 /* Whether id map value <v> of <len> bytes names message <msg_id> of
@@ -105,7 +106,7 @@ static void idmap_collision(struct store *st, const struct store_op *p,
               p->ukey);
     snprintf(ttl, sizeof ttl, "%u", p->ttl_s);
     const char *set[] = {"SET", p->ukey, IDMAP_COLLISION, "EX", ttl};
-    store_cmd(st, NULL, NULL, 5, set, NULL);
+    store_cmd(st, NULL, STORE_NO_CB, NULL, 5, set, NULL);
 }
 
 int store_idmap_find(struct store *st, const char *connector,
@@ -121,12 +122,8 @@ int store_idmap_find(struct store *st, const char *connector,
         store_key_idmap(&st->keys, connector, ids[i], keys[i]);
         argv[i + 1] = keys[i];
     }
-    struct store_op *p = store_cmd(st, complete_idmap,
-                                   arg, (int)n + 1, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.idmap = cb;
-    return 0;
+    return store_cmd(st, complete_idmap, STORE_CB(idmap, cb), arg, (int)n + 1,
+                     argv, NULL) ? 0 : -1;
 }
 
 /* ---- the bound on each account's receipt stream ------------------------
@@ -218,19 +215,18 @@ int store_dlr_add(struct store *st, const char *account, const uint8_t *pdu,
         /* refused; the length is asked again so that the mark is lifted
          * as soon as the customer has read enough */
         store_dlr_refused(st, account);
-        p = store_cmd(st, complete_dlr_add, arg,
-                     2, xlen, NULL);
+        p = store_cmd(st, complete_dlr_add, STORE_CB(done, cb), arg, 2, xlen,
+                      NULL);
         if (p)
             p->dlr_refused = 1;
     } else {
         const char *xadd[] = {"XADD", key, "*", "p", (const char *)pdu};
         size_t lens[] = {4, strlen(key), 1, 1, len};
         const struct redis_cmd cmds[] = {{5, xadd, lens}, {2, xlen, NULL}};
-        p = store_multi(st, complete_dlr_add, arg, cmds, 2);
+        p = store_multi(st, complete_dlr_add, STORE_CB(done, cb), arg, cmds, 2);
     }
     if (!p)
         return -1;
-    p->cb.done = cb;
     snprintf(p->id, sizeof p->id, "%s", account);
     return 0;
 }
@@ -247,12 +243,8 @@ int store_dlr_range(struct store *st, const char *account, const char *after,
         snprintf(start, sizeof start, "(%s", after);
     snprintf(cnt, sizeof cnt, "%u", count);
     const char *argv[] = {"XRANGE", key, start, "+", "COUNT", cnt};
-    struct store_op *p = store_cmd(st, store_complete_range,
-                                   arg, 6, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.entries = cb;
-    return 0;
+    return store_cmd(st, store_complete_range, STORE_CB(entries, cb), arg, 6,
+                     argv, NULL) ? 0 : -1;
 }
 
 int store_dlr_del(struct store *st, const char *account,
@@ -267,7 +259,8 @@ int store_dlr_del(struct store *st, const char *account,
     argv[1] = key;
     for (size_t i = 0; i < n; i++)
         argv[2 + i] = ids[i];
-    return store_run(st, store_complete_done, cb, arg, (int)n + 2, argv, NULL);
+    return store_cmd(st, store_complete_done, STORE_CB(done, cb), arg,
+                     (int)n + 2, argv, NULL) ? 0 : -1;
 }
 
 /*
@@ -307,13 +300,8 @@ int store_dlr_expire(struct store *st, const char *account, unsigned ttl_ms,
     snprintf(ttl, sizeof ttl, "%u", ttl_ms);
     snprintf(cnt, sizeof cnt, "%u", max);
     const char *argv[] = {key, st->keys.dead, ttl, cnt, account, dmax, dcut};
-    struct store_op *p = store_eval(st, SCRIPT_DLR_EXPIRE,
-                                    store_complete_count, arg, 2, 7, argv,
-                                    NULL);
-    if (!p)
-        return -1;
-    p->cb.count = cb;
-    return 0;
+    return store_eval(st, SCRIPT_DLR_EXPIRE, store_complete_count,
+                      STORE_CB(count, cb), arg, 2, 7, argv, NULL) ? 0 : -1;
 }
 
 int store_dlr_len(struct store *st, const char *account, store_count_cb cb,
@@ -322,12 +310,8 @@ int store_dlr_len(struct store *st, const char *account, store_count_cb cb,
     char key[KEY_LEN];
     store_key_receipts(&st->keys, account, key);
     const char *argv[] = {"XLEN", key};
-    struct store_op *p = store_cmd(st, store_complete_count,
-                                   arg, 2, argv, NULL);
-    if (!p)
-        return -1;
-    p->cb.count = cb;
-    return 0;
+    return store_cmd(st, store_complete_count, STORE_CB(count, cb), arg, 2,
+                     argv, NULL) ? 0 : -1;
 }
 
 int store_receipt_add(struct store *st, const char *account,
@@ -355,7 +339,7 @@ void store_idmap_sent(struct store *st, const struct store_op *p,
         idmap_collision(st, p, old);
 }
 
-void store_receipts_scripts(struct redis_conn *c)
-{
-    redis_conn_script(c, SCRIPT_DLR_EXPIRE, expire_script);
-}
+const struct store_script_def store_receipts_scripts[] = {
+    {SCRIPT_DLR_EXPIRE, expire_script},
+    STORE_SCRIPTS_END,
+};
