@@ -409,16 +409,73 @@ static int is_final_state(const char *s)
 
 #define CDR_MAX_ARGS 64
 
-static void complete_receipt_record(struct store *st, redisReply *r,
-                                    struct store_op *p)
-{
-    struct receipt_job *j = p->arg;
+/* A final receipt's transaction being put together: the commands and
+ * the arguments they point at. */
+struct final_txn {
     char mkey[KEY_LEN], dkey[KEY_LEN], maxlen[16];
     const char *cdr[CDR_MAX_ARGS], *hset[8], *hdel[3], *xadd[5], *mark[4];
     const char *xlen[2];
     size_t xlens[5];
     struct redis_cmd cmds[6];
-    int n = 0, nc = 0;
+    int n;
+};
+
+/* The final state, and the CDR: the record <r> with the final fields. */
+static void final_state_cmds(struct store *st, const struct receipt_job *j,
+                             const redisReply *r, struct final_txn *x)
+{
+    int nc = 0;
+    const char *h[] = {"HSET", x->mkey, "state", j->state, "final",
+                       j->final_ms, "error", j->error};
+    memcpy(x->hset, h, sizeof h);
+    x->hdel[0] = "HDEL", x->hdel[1] = x->mkey, x->hdel[2] = "entry";
+    x->cmds[x->n++] = (struct redis_cmd){8, x->hset, NULL};
+    x->cmds[x->n++] = (struct redis_cmd){3, x->hdel, NULL};
+    if (!st->cfg.cdr_maxlen)
+        return;
+    snprintf(x->maxlen, sizeof x->maxlen, "%u", st->cfg.cdr_maxlen);
+    const char *head[] = {"XADD", st->keys.cdr, "MAXLEN", "~", x->maxlen,
+                          "*", "state", j->state, "final", j->final_ms,
+                          "error", j->error};
+    for (size_t i = 0; i < ARRAY_LEN(head); i++)
+        x->cdr[nc++] = head[i];
+    for (size_t i = 0; i + 1 < r->elements && nc + 2 <= CDR_MAX_ARGS; i += 2) {
+        const char *k = r->element[i]->str;
+        if (strcmp(k, "state") && strcmp(k, "final") && strcmp(k, "error") &&
+            strcmp(k, "entry")) {
+            x->cdr[nc++] = k;
+            x->cdr[nc++] = r->element[i + 1]->str;
+        }
+    }
+    x->cmds[x->n++] = (struct redis_cmd){nc, x->cdr, NULL};
+}
+
+/* The receipt marker and the customer's copy, unless a real final
+ * receipt reached the record before (<held_back>). */
+static void final_receipt_cmds(const struct receipt_job *j, int has_record,
+                               int held_back, struct final_txn *x)
+{
+    if (j->from_upstream && !held_back && has_record) {
+        const char *k[] = {"HSET", x->mkey, "receipted", "1"};
+        memcpy(x->mark, k, sizeof k);
+        x->cmds[x->n++] = (struct redis_cmd){4, x->mark, NULL};
+    }
+    if (j->pdu && !held_back) {
+        const char *a[] = {"XADD", x->dkey, "*", "p", (const char *)j->pdu};
+        size_t l[] = {4, strlen(x->dkey), 1, 1, j->len};
+        memcpy(x->xadd, a, sizeof a);
+        memcpy(x->xlens, l, sizeof l);
+        x->cmds[x->n++] = (struct redis_cmd){5, x->xadd, x->xlens};
+        x->xlen[0] = "XLEN", x->xlen[1] = x->dkey;
+        x->cmds[x->n++] = (struct redis_cmd){2, x->xlen, NULL}; /* last */
+    }
+}
+
+static void complete_receipt_record(struct store *st, redisReply *r,
+                                    struct store_op *p)
+{
+    struct receipt_job *j = p->arg;
+    struct final_txn x;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         receipt_job_done(j, -1);
         return;
@@ -428,36 +485,12 @@ static void complete_receipt_record(struct store *st, redisReply *r,
         receipt_job_done(j, STORE_FULL);
         return;
     }
-    store_key_msg(&st->keys, j->account, j->msg_id, mkey);
-    store_key_receipts(&st->keys, j->account, dkey);
-    snprintf(maxlen, sizeof maxlen, "%u", st->cfg.cdr_maxlen);
+    x.n = 0;
+    store_key_msg(&st->keys, j->account, j->msg_id, x.mkey);
+    store_key_receipts(&st->keys, j->account, x.dkey);
     const char *state = hash_field(r, "state");
-    if (r->elements > 0 && !is_final_state(state)) {
-        const char *h[] = {"HSET", mkey, "state", j->state, "final",
-                           j->final_ms, "error", j->error};
-        memcpy(hset, h, sizeof h);
-        hdel[0] = "HDEL", hdel[1] = mkey, hdel[2] = "entry";
-        cmds[n++] = (struct redis_cmd){8, hset, NULL};
-        cmds[n++] = (struct redis_cmd){3, hdel, NULL};
-        if (st->cfg.cdr_maxlen) {
-            const char *head[] = {"XADD", st->keys.cdr, "MAXLEN", "~",
-                                  maxlen, "*",
-                                  "state", j->state, "final", j->final_ms,
-                                  "error", j->error};
-            for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
-                cdr[nc++] = head[i];
-            for (size_t i = 0; i + 1 < r->elements && nc + 2 <= CDR_MAX_ARGS;
-                 i += 2) {
-                const char *k = r->element[i]->str;
-                if (strcmp(k, "state") && strcmp(k, "final") &&
-                    strcmp(k, "error") && strcmp(k, "entry")) {
-                    cdr[nc++] = k;
-                    cdr[nc++] = r->element[i + 1]->str;
-                }
-            }
-            cmds[n++] = (struct redis_cmd){nc, cdr, NULL};
-        }
-    }
+    if (r->elements > 0 && !is_final_state(state))
+        final_state_cmds(st, j, r, &x);
     /* The marker goes on whenever a real receipt reaches the record,
      * whether or not the customer wanted this one (registered_delivery
      * 2 asks for failures only): the first final receipt decides, a
@@ -466,25 +499,12 @@ static void complete_receipt_record(struct store *st, redisReply *r,
      * it still goes to the customer. */
     int held_back = r->elements > 0 && is_final_state(state) &&
                     strcmp(state, "UNKNOWN") != 0 && hash_field(r, "receipted");
-    if (j->from_upstream && !held_back && r->elements > 0) {
-        const char *k[] = {"HSET", mkey, "receipted", "1"};
-        memcpy(mark, k, sizeof k);
-        cmds[n++] = (struct redis_cmd){4, mark, NULL};
-    }
-    if (j->pdu && !held_back) {
-        const char *x[] = {"XADD", dkey, "*", "p", (const char *)j->pdu};
-        size_t l[] = {4, strlen(dkey), 1, 1, j->len};
-        memcpy(xadd, x, sizeof x);
-        memcpy(xlens, l, sizeof l);
-        cmds[n++] = (struct redis_cmd){5, xadd, xlens};
-        xlen[0] = "XLEN", xlen[1] = dkey;
-        cmds[n++] = (struct redis_cmd){2, xlen, NULL}; /* measured last */
-    }
-    if (n == 0) {
+    final_receipt_cmds(j, r->elements > 0, held_back, &x);
+    if (x.n == 0) {
         receipt_job_done(j, 0); /* no record (older than id_ttl), none wanted */
         return;
     }
-    if (!store_multi(st, complete_receipt_exec, STORE_NO_CB, j, cmds, n))
+    if (!store_multi(st, complete_receipt_exec, STORE_NO_CB, j, x.cmds, x.n))
         receipt_job_done(j, -1);
 }
 
