@@ -42,7 +42,19 @@ struct pending {
     redis_reply_fn fn;     /* NULL: reply not needed (pipeline step) */
     int finished;          /* fn already called */
     struct pending *prev, *next;
+    /* A command of the loop turn's transaction (see txn_join): hiredis
+     * hands it "QUEUED", its reply comes in EXEC's. Freed once both
+     * hiredis (queued) and the transaction (txn_done) let go of it. */
+    unsigned char in_txn, queued, txn_done;
+    unsigned char grouped; /* redis_conn_multi's: its leader answers */
+    unsigned span;         /* a leader: how many of EXEC's replies */
+    struct pending *txn_next;
     max_align_t ctx[];     /* the caller's context */
+};
+
+/* EXEC's context: the commands it answers, in order. */
+struct txn_exec {
+    struct pending *head;
 };
 
 struct redis_script {
@@ -70,10 +82,21 @@ struct redis_conn {
     redis_message_fn message_fn;
     void *message_arg;
     struct redis_script *scripts;
+    /* Group commit (opts.group_commit): the turn's transaction. */
+    struct event *flush_ev;    /* sends EXEC at the end of the turn */
+    int txn_open;              /* MULTI sent, EXEC not yet */
+    struct pending *txn_head, *txn_tail;
+    uint64_t solo_until_ms;    /* mono: no transaction till then */
 };
 
 static void conn_connect(struct redis_conn *c);
 static void load_scripts(struct redis_conn *c);
+static void on_exec(struct redisReply *r, void *ctx);
+
+/* After an EXECABORT (a command refused while queued: Redis out of
+ * memory, say) commands go one by one this long, so that one refused
+ * write does not fail every read of the turn while it lasts. */
+#define SOLO_MS 1000u
 
 static struct timeval tv_ms(unsigned ms)
 {
@@ -114,6 +137,8 @@ static void reply_error(struct redis_conn *c, const char *err, size_t len)
                   "command failed: %.*s", (int)len, err);
     if (strncmp(err, "NOSCRIPT", 8) == 0)
         load_scripts(c);
+    if (strncmp(err, "EXECABORT", 9) == 0)
+        c->solo_until_ms = clock_mono_ms() + SOLO_MS;
 }
 
 /* Complete <p> with <r> (NULL: failure) unless it already was. */
@@ -127,9 +152,33 @@ static void pending_finish(struct redis_conn *c, struct pending *p,
         c->o.stats->errors++;
     else if (r->type == REDIS_REPLY_ERROR)
         reply_error(c, r->str, r->len);
-    /* exiting: the modules these callbacks belong to may be gone */
-    if (p->fn && !c->closing)
+    /* exiting: the modules these callbacks belong to may be gone (a
+     * transaction's EXEC still lets its members go) */
+    if (p->fn && (!c->closing || p->fn == on_exec))
         p->fn(r && r->type != REDIS_REPLY_ERROR ? r : NULL, p->ctx);
+}
+
+/* A member of a transaction let go by the transaction (answered, or
+ * abandoned with its connection). */
+static void member_release(struct pending *p)
+{
+    p->txn_done = 1;
+    if (p->queued)
+        free(p);
+}
+
+/* hiredis's answer to a member: "QUEUED" (its reply comes with EXEC's),
+ * a refusal while queueing (EXEC then answers EXECABORT), or NULL when
+ * the connection went. */
+static void member_queued(struct pending *p, redisReply *r)
+{
+    p->queued = 1;
+    if (!r)
+        pending_finish(p->conn, p, NULL);
+    else if (r->type == REDIS_REPLY_ERROR)
+        reply_error(p->conn, r->str, r->len);
+    if (p->txn_done)
+        free(p);
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -138,6 +187,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     (void)ac;
     if (!p)
         return;
+    if (p->in_txn) {
+        member_queued(p, reply);
+        return;
+    }
     struct redis_conn *c = p->conn;
     if (!p->finished) {
         pending_unlink(p);
@@ -203,9 +256,11 @@ static int send_formatted(redisAsyncContext *ac, struct pending *p, int argc,
     return rc == REDIS_OK ? 0 : -1;
 }
 
-void *redis_conn_send(struct redis_conn *c, unsigned timeout_ms,
-                      redis_reply_fn fn, size_t ctx_size, int argc,
-                      const char **argv, const size_t *lens)
+/* One command on the wire as it is, whatever transaction is open. */
+static struct pending *pending_send(struct redis_conn *c, unsigned timeout_ms,
+                                    redis_reply_fn fn, size_t ctx_size,
+                                    int argc, const char **argv,
+                                    const size_t *lens)
 {
     if (!c->up || !c->ac)
         return NULL;
@@ -227,6 +282,143 @@ void *redis_conn_send(struct redis_conn *c, unsigned timeout_ms,
         c->oldest = p;
     c->newest = p;
     c->o.stats->commands++;
+    return p;
+}
+
+/* ---- group commit ----------------------------------------------------
+ * With opts.group_commit, every command sent in one turn of the event
+ * loop goes between one MULTI and one EXEC, sent at the end of the turn
+ * (flush_ev, activated by the turn's first command): Redis applies the
+ * turn's writes whole, in one step, and its per-command cost of a
+ * transaction (MULTI, EXEC, their propagation to the AOF) is paid once
+ * per turn instead of once per message. Nothing waits on a timer: a turn
+ * with one command is a transaction of one. Each command still completes
+ * on its own, with its own element of EXEC's reply; the ordering of
+ * replies is the one the callers had, since the connection keeps its
+ * order. While a transaction is open every command must be in it: one
+ * sent outside would be queued by Redis all the same. */
+
+/* Whether the next command goes in the turn's transaction (opened by
+ * this call if need be): 1 yes, 0 alone, -1 cannot be sent. */
+static int txn_join(struct redis_conn *c)
+{
+    const char *multi[] = {"MULTI"};
+    if (c->txn_open)
+        return 1;
+    if (!c->o.group_commit || clock_mono_ms() < c->solo_until_ms)
+        return 0;
+    if (!pending_send(c, c->o.cfg->timeout_ms, NULL, 0, 1, multi, NULL))
+        return -1;
+    c->txn_open = 1;
+    event_active(c->flush_ev, EV_TIMEOUT, 0);
+    return 1;
+}
+
+static void txn_append(struct redis_conn *c, struct pending *p)
+{
+    p->in_txn = 1;
+    if (c->txn_tail)
+        c->txn_tail->txn_next = p;
+    else
+        c->txn_head = p;
+    c->txn_tail = p;
+}
+
+/* One reply of EXEC's for member <p> (NULL: failed), then let it go. */
+static void member_done(struct redis_conn *c, struct pending *p,
+                        redisReply *r)
+{
+    if (!p->finished) {
+        pending_unlink(p);
+        if (c->o.on_latency)
+            c->o.on_latency(clock_mono_us() - p->sent_us, c->o.owner);
+    }
+    pending_finish(c, p, r);
+    member_release(p);
+}
+
+/* EXEC's reply (NULL: the transaction failed, or the connection went):
+ * each member gets its own element; a redis_conn_multi leader gets its
+ * commands' elements as an array of their own. */
+static void on_exec(redisReply *r, void *ctx)
+{
+    struct txn_exec *x = ctx;
+    struct pending *p = x->head, *next;
+    size_t i = 0;
+    for (; p; p = next) {
+        next = p->txn_next;
+        redisReply *e = NULL, group;
+        struct redis_conn *c = p->conn;
+        if (p->grouped) { /* its leader answers for it */
+            pending_unlink(p);
+            p->finished = 1;
+            member_release(p);
+            continue;
+        }
+        if (r && p->span > 1 && i + p->span <= r->elements) {
+            group = (redisReply){.type = REDIS_REPLY_ARRAY,
+                                 .elements = p->span,
+                                 .element = r->element + i};
+            e = &group;
+        } else if (r && p->span <= 1 && i < r->elements) {
+            e = r->element[i];
+        }
+        i += p->span ? p->span : 1;
+        member_done(c, p, e);
+    }
+}
+
+/* The end of the turn: EXEC. When it cannot be sent the connection is
+ * dropped (a MULTI left open would swallow every later command) and
+ * txn_abandon fails the members. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    struct redis_conn *c = arg;
+    const char *exec[] = {"EXEC"};
+    (void)fd;
+    (void)what;
+    if (!c->txn_open)
+        return;
+    struct pending *x = pending_send(c, c->o.cfg->timeout_ms, on_exec,
+                                     sizeof(struct txn_exec), 1, exec, NULL);
+    if (!x) {
+        if (c->ac)
+            redisAsyncDisconnect(c->ac);
+        return;
+    }
+    struct txn_exec *t = (void *)x->ctx;
+    t->head = c->txn_head;
+    c->txn_open = 0;
+    c->txn_head = c->txn_tail = NULL;
+}
+
+/* The connection went with a transaction open (no EXEC sent): its
+ * members fail. Called once hiredis has let go of them. */
+static void txn_abandon(struct redis_conn *c)
+{
+    struct pending *p = c->txn_head, *next;
+    c->txn_open = 0;
+    c->txn_head = c->txn_tail = NULL;
+    for (; p; p = next) {
+        next = p->txn_next;
+        pending_finish(c, p, NULL);
+        member_release(p);
+    }
+}
+
+void *redis_conn_send(struct redis_conn *c, unsigned timeout_ms,
+                      redis_reply_fn fn, size_t ctx_size, int argc,
+                      const char **argv, const size_t *lens)
+{
+    int in_txn = txn_join(c);
+    if (in_txn < 0)
+        return NULL;
+    struct pending *p = pending_send(c, timeout_ms, fn, ctx_size, argc, argv,
+                                     lens);
+    if (!p)
+        return NULL;
+    if (in_txn)
+        txn_append(c, p);
     return p->ctx;
 }
 
@@ -266,20 +458,53 @@ void *redis_conn_eval(struct redis_conn *c, unsigned id, unsigned timeout_ms,
     return ctx;
 }
 
+/* Inside the turn's transaction: the commands as members, the first
+ * one answering for all of them. */
+static void *multi_in_txn(struct redis_conn *c, unsigned timeout_ms,
+                          redis_reply_fn fn, size_t ctx_size,
+                          const struct redis_cmd *cmds, int n)
+{
+    struct pending *lead = NULL;
+    for (int i = 0; i < n; i++) {
+        struct pending *p = pending_send(c, timeout_ms, i ? NULL : fn,
+                                         i ? 0 : ctx_size, cmds[i].argc,
+                                         cmds[i].argv, cmds[i].lens);
+        if (!p) {
+            /* half a transaction must not be applied */
+            if (c->ac)
+                redisAsyncDisconnect(c->ac);
+            return NULL;
+        }
+        txn_append(c, p);
+        if (i)
+            p->grouped = 1;
+        else
+            lead = p;
+    }
+    lead->span = (unsigned)n;
+    return lead->ctx;
+}
+
 void *redis_conn_multi(struct redis_conn *c, unsigned timeout_ms,
                        redis_reply_fn fn, size_t ctx_size,
                        const struct redis_cmd *cmds, int n)
 {
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
-    if (!redis_conn_send(c, timeout_ms, NULL, 0, 1, multi, NULL))
+    int in_txn = n > 0 ? txn_join(c) : -1;
+    if (in_txn < 0)
+        return NULL;
+    if (in_txn)
+        return multi_in_txn(c, timeout_ms, fn, ctx_size, cmds, n);
+    if (!pending_send(c, timeout_ms, NULL, 0, 1, multi, NULL))
         return NULL;
     for (int i = 0; i < n; i++)
-        if (!redis_conn_send(c, timeout_ms, NULL, 0, cmds[i].argc,
-                             cmds[i].argv, cmds[i].lens))
+        if (!pending_send(c, timeout_ms, NULL, 0, cmds[i].argc, cmds[i].argv,
+                          cmds[i].lens))
             goto broken;
-    void *ctx = redis_conn_send(c, timeout_ms, fn, ctx_size, 1, exec, NULL);
-    if (ctx)
-        return ctx;
+    struct pending *x = pending_send(c, timeout_ms, fn, ctx_size, 1, exec,
+                                     NULL);
+    if (x)
+        return x->ctx;
 broken:
     /* a MULTI left open would swallow every later command */
     redisAsyncDisconnect(c->ac);
@@ -328,6 +553,7 @@ static void check_timeouts(struct redis_conn *c, uint64_t now)
     }
     if (ac)
         redisAsyncFree(ac);
+    txn_abandon(c);
     set_state(c, 0);
     conn_connect(c);
 }
@@ -393,7 +619,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     evtimer_del(c->connect_ev);
     c->ac = NULL;
     c->up = 0;
-    c->oldest = c->newest = NULL; /* hiredis fails them all with NULL */
+    c->oldest = c->newest = NULL; /* hiredis failed them all with NULL */
+    txn_abandon(c);
     log_event(LOG_WARN, TAG,
               LOG_FIELDS("host", c->host, "port", LOG_NUM(c->port),
                          "connection", c->o.name, "state", "down",
@@ -429,12 +656,13 @@ static void conn_setup(struct redis_conn *c)
     char db[16];
     const char *argv[3];
     int argc = auth_argv(cfg->username, cfg->password, argv);
+    /* before any transaction: MULTI itself needs AUTH */
     if (argc)
-        redis_conn_send(c, cfg->timeout_ms, NULL, 0, argc, argv, NULL);
+        pending_send(c, cfg->timeout_ms, NULL, 0, argc, argv, NULL);
     snprintf(db, sizeof db, "%u", cfg->db);
     argv[0] = "SELECT";
     argv[1] = db;
-    redis_conn_send(c, cfg->timeout_ms, NULL, 0, 2, argv, NULL);
+    pending_send(c, cfg->timeout_ms, NULL, 0, 2, argv, NULL);
     load_scripts(c);
 }
 
@@ -714,13 +942,18 @@ struct redis_conn *redis_conn_new(struct event_base *base,
     c->connect_ev = evtimer_new(base, on_connect_timeout, c);
     c->sentinel_ev = evtimer_new(base, on_sentinel_timeout, c);
     c->check_ev = event_new(base, -1, EV_PERSIST, on_check, c);
+    c->flush_ev = event_new(base, -1, 0, on_flush, c);
     if (!c->scripts || !c->retry_ev || !c->connect_ev || !c->sentinel_ev ||
-        !c->check_ev) {
+        !c->check_ev || !c->flush_ev) {
         redis_conn_free(c);
         return NULL;
     }
     snprintf(c->host, sizeof c->host, "%s", opts->cfg->host);
     c->port = opts->cfg->port;
+    /* The first priority: whatever the turn is busy with, its
+     * transaction goes out with the next one (libevent runs one priority
+     * level per pass). */
+    event_priority_set(c->flush_ev, 0);
     struct timeval tv = tv_ms(CHECK_INTERVAL_MS);
     event_add(c->check_ev, &tv);
     conn_connect(c);
@@ -737,12 +970,13 @@ void redis_conn_free(struct redis_conn *c)
     c->up = 0;
     if (ac)
         redisAsyncFree(ac); /* fails what is pending */
+    txn_abandon(c);
     ac = c->sentinel_ac;
     c->sentinel_ac = NULL;
     if (ac)
         redisAsyncFree(ac);
     struct event *timers[] = {c->retry_ev, c->connect_ev, c->sentinel_ev,
-                              c->check_ev};
+                              c->check_ev, c->flush_ev};
     for (size_t i = 0; i < ARRAY_LEN(timers); i++)
         if (timers[i]) /* redis_conn_new may have failed half way */
             event_free(timers[i]);

@@ -388,6 +388,7 @@ static struct redis_conn *open_conn(struct store *st, const char *name,
         .on_error = on_conn_error,
         .on_latency = cmd ? on_cmd_latency : NULL,
         .announce = cmd,
+        .group_commit = cmd,
         .n_scripts = cmd ? SCRIPT_COUNT : 0,
     };
     return redis_conn_new(st->base, &o);
