@@ -67,16 +67,6 @@ int account_id_valid(const char *id)
     return 1;
 }
 
-int account_key(const char *prefix, const char *id, char *buf, size_t cap)
-{
-    if (prefix == NULL || !account_id_valid(id))
-        return -1;
-    int n = snprintf(buf, cap, "%s:acct:{%s}", prefix, id);
-    if (n < 0 || (size_t)n >= cap)
-        return -1;
-    return n;
-}
-
 const char *account_id_format_name(enum account_id_format f)
 {
     return f == ACCOUNT_ID_DEC ? "dec" : "hex";

@@ -62,8 +62,6 @@
  * fields keep reading as unlimited (account_init). */
 #define ACCOUNT_NEW_TPS 100u
 #define ACCOUNT_NEW_BINDS 10u
-/* account_key() output always fits: prefix (63) + ":acct:{" + id + "}". */
-#define ACCOUNT_KEY_MAX 96
 
 enum account_id_format {
     ACCOUNT_ID_HEX = 0,
@@ -93,10 +91,6 @@ void account_init(struct account *a, const char *id);
  * none of them a space, '{', '}' or ':' (they would break the key's hash
  * tag or its separators); 0 otherwise. */
 int account_id_valid(const char *id);
-
-/* "<prefix>:acct:{<id>}" into <buf>; its length, or -1 when it does not
- * fit in <cap> or <id> is not valid. */
-int account_key(const char *prefix, const char *id, char *buf, size_t cap);
 
 /* "hex" / "dec", and back (0 or -1). */
 const char *account_id_format_name(enum account_id_format f);

@@ -38,6 +38,7 @@
 
 #include "account.h"
 #include "admin.h"
+#include "store_keys.h"
 #include "route.h"
 #include "auth.h"
 #include "conf.h"
@@ -136,8 +137,8 @@ struct ctl {
     struct conf conf;
     redisContext *rc;
     char where[CONF_STR + 16];    /* "host:port" for messages */
-    char key[ACCOUNT_KEY_MAX];
-    char set_key[96], channel[96];
+    struct store_keys keys;       /* under [redis] prefix (set_names) */
+    char key[STORE_KEY_LEN];      /* the account's */
     char event[32];               /* "account <id>" */
 };
 
@@ -474,8 +475,8 @@ static int commit(const struct account *a, const char *id)
     const char *argv[2 + 2 * ACCOUNT_NFIELDS];
     size_t lens[2 + 2 * ACCOUNT_NFIELDS];
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
-    const char *set[] = {a ? "SADD" : "SREM", ctl.set_key, id};
-    const char *pub[] = {"PUBLISH", ctl.channel, ctl.event};
+    const char *set[] = {a ? "SADD" : "SREM", ctl.keys.accounts, id};
+    const char *pub[] = {"PUBLISH", ctl.keys.events, ctl.event};
     const char *del[] = {"DEL", ctl.key};
     int argc = 0;
     if (a != NULL) {
@@ -667,9 +668,9 @@ static int do_del(const char *id)
     if (rc != 0)
         return rc;
     for (int attempt = 0; attempt < WATCH_RETRIES; attempt++) {
-        const char *watch[] = {"WATCH", ctl.key, ctl.set_key};
+        const char *watch[] = {"WATCH", ctl.key, ctl.keys.accounts};
         const char *exists[] = {"EXISTS", ctl.key};
-        const char *member[] = {"SISMEMBER", ctl.set_key, id};
+        const char *member[] = {"SISMEMBER", ctl.keys.accounts, id};
         if (cmd_ok(3, watch) < 0)
             return EXIT_OPERR;
         long long e = cmd_int(2, exists), m = e < 0 ? -1 : cmd_int(3, member);
@@ -721,9 +722,9 @@ static int print_accounts(const char *const *ids, size_t n)
 {
     int status = 0;
     for (size_t i = 0; i < n; i++) {
-        if (account_key(ctl.conf.redis.prefix, ids[i], ctl.key,
-                        sizeof ctl.key) < 0)
+        if (!account_id_valid(ids[i]))
             continue; /* not an id smppctl writes */
+        store_key_account(&ctl.keys, ids[i], ctl.key);
         int rc = print_account(ids[i]);
         if (rc == EXIT_OPERR || (rc != 0 && status == 0))
             status = rc;
@@ -741,7 +742,7 @@ static int do_list(int long_form)
     int rc = redis_connect();
     if (rc != 0)
         return rc;
-    const char *argv[] = {"SMEMBERS", ctl.set_key};
+    const char *argv[] = {"SMEMBERS", ctl.keys.accounts};
     redisReply *rep = cmd(2, argv, NULL);
     if (rep == NULL)
         return EXIT_OPERR;
@@ -788,19 +789,11 @@ static int load_config(const char *path)
 }
 
 /* Keys and channel names for <id> under the configured prefix. */
-static int set_names(const char *id)
+static void set_names(const char *id)
 {
-    const char *prefix = ctl.conf.redis.prefix;
-    if (account_key(prefix, id, ctl.key, sizeof ctl.key) < 0 ||
-        snprintf(ctl.set_key, sizeof ctl.set_key, "%s:accounts", prefix) >=
-            (int)sizeof ctl.set_key ||
-        snprintf(ctl.channel, sizeof ctl.channel, "%s:events", prefix) >=
-            (int)sizeof ctl.channel) {
-        fprintf(stderr, "smppctl: key names do not fit\n");
-        return EXIT_OPERR;
-    }
+    store_keys_init(&ctl.keys, ctl.conf.redis.prefix);
+    store_key_account(&ctl.keys, id, ctl.key);
     snprintf(ctl.event, sizeof ctl.event, "account %s", id);
-    return 0;
 }
 
 /* "account SUB [ID] [OPTIONS]"; <argv> starts after "account". */
@@ -834,9 +827,9 @@ static int run_account(int argc, char **argv, const char *conf_path)
         return rc;
     if (!strcmp(sub, "add") && !o.password)
         return usage_error("account add: --password-stdin is required");
-    if ((rc = load_config(conf_path)) != 0 || (rc = set_names(
-                                                   needs_id ? id : "-")) != 0)
+    if ((rc = load_config(conf_path)) != 0)
         return rc;
+    set_names(needs_id ? id : "-");
     if (!strcmp(sub, "add"))
         return do_add(id, &o);
     if (!strcmp(sub, "set"))
@@ -850,22 +843,20 @@ static int run_account(int argc, char **argv, const char *conf_path)
 
 /* ---- number routing (hash <prefix>:numbers) ---------------------------- */
 
-static int number_names(char *key, size_t cap)
+static const char *number_names(void)
 {
-    snprintf(ctl.channel, sizeof ctl.channel, "%s:events", ctl.conf.redis.prefix);
+    store_keys_init(&ctl.keys, ctl.conf.redis.prefix);
     snprintf(ctl.event, sizeof ctl.event, "numbers *");
-    return snprintf(key, cap, "%s:numbers", ctl.conf.redis.prefix) < (int)cap
-               ? 0 : EXIT_OPERR;
+    return ctl.keys.numbers;
 }
 
-/* Change the table and tell the running bridges, in one transaction. */
 static int number_change(const char *op, const char *key, const char *prefix,
                          const char *account)
 {
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
     const char *hset[] = {"HSET", key, prefix, account};
     const char *hdel[] = {"HDEL", key, prefix};
-    const char *pub[] = {"PUBLISH", ctl.channel, ctl.event};
+    const char *pub[] = {"PUBLISH", ctl.keys.events, ctl.event};
     if (cmd_ok(1, multi) != 0)
         return EXIT_OPERR;
     if (!strcmp(op, "add"))
@@ -910,7 +901,7 @@ static int number_list(const char *key)
 /* "number SUB ..."; <argv> starts after "number". */
 static int run_number(int argc, char **argv, const char *conf_path)
 {
-    char key[128], tmp[48];
+    char tmp[48];
     if (argc < 1)
         return usage_error("number: add, del or list?");
     const char *sub = argv[0];
@@ -928,13 +919,14 @@ static int run_number(int argc, char **argv, const char *conf_path)
         return usage_error("invalid account id '%s'",
                            printable(argv[2], tmp, sizeof tmp));
     int rc = load_config(conf_path);
-    if (rc || (rc = number_names(key, sizeof key)) || (rc = redis_connect()))
+    if (rc || (rc = redis_connect()))
         return rc;
+    const char *key = number_names();
     if (want == 1)
         return number_list(key);
     if (want == 3) {
-        char akey[ACCOUNT_KEY_MAX];
-        account_key(ctl.conf.redis.prefix, argv[2], akey, sizeof akey);
+        char akey[STORE_KEY_LEN];
+        store_key_account(&ctl.keys, argv[2], akey);
         const char *exists[] = {"EXISTS", akey};
         if (cmd_int(2, exists) != 1) {
             fprintf(stderr, "smppctl: no account '%s'\n", argv[2]);

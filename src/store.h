@@ -12,40 +12,7 @@
  * [redis] timeout (then the connection is dropped and re-made, because a
  * reply that comes late can no longer be trusted to mean anything).
  *
- * Keys (prefix P from [redis] prefix; {...} are Redis Cluster hash tags,
- * one per account, so a cluster layout stays possible):
- *   P:acct:{ID}            hash   account (see account.h)
- *   P:accounts             set    all account ids
- *   P:events               pubsub "account ID" when an account changes
- *   P:queue                stream messages accepted from customers,
- *                                 consumer group "bridge"; fields:
- *                                 a=account i=our id t=ms p=raw PDU
- *                                 c=bytes it cost, r=its shared body
- *   P:qc:{ID}              hash   what account ID has queued: n
- *                                 messages, b bytes (store_queue_add)
- *   P:body:{ID}:BODY       hash   a submit_multi's common part, stored
- *                                 once: d=bytes, refs=entries naming it
- *   P:up:{CONN}:UPID       string "ACCOUNT\tOURID\tTS\tRD" (TTL id_ttl)
- *                                 upstream id (dlr_id_key()) -> ours;
- *                                 "!collision" once two messages got it
- *   P:dlr:{ID}             stream receipts and MO for account ID, ready
- *                                 to send (field p = encoded deliver_sm)
- *   P:dead                 stream what could not be routed, and receipts
- *                                 and MO past [relay] ttl (counted)
- *   P:instances            counter spreading instances' first choice of
- *                                 a number ({instance:N} leases decide)
- *   P:tb:{KEY}             hash   token bucket (tokens, ts) of a rate
- *   P:quota:{ID}:YYYYMMDD  string submits account ID took that UTC day
- *                                 (daily quota); expires after the day
- *   P:numbers              hash   inbound routing: number prefix -> account
- *   P:lease:{ID}           string which instance delivers account ID now
- *                                 ({relay:sweep}: which one expires entries;
- *                                 {instance:N}: which one has number N)
- *   P:msg:{ID}:MSGID       hash   the state of our message MSGID of account
- *                                 ID (query_sm, cancel_sm, replace_sm), TTL
- *                                 id_ttl; fields in docs/architecture.md
- *   P:cdr                  stream one record per message that reached
- *                                 the end of its life here (capped)
+ * Keys: the table and their formatters are in store_keys.h.
  */
 #ifndef SMPPBRIDGE_STORE_H
 #define SMPPBRIDGE_STORE_H

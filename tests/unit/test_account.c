@@ -1,5 +1,5 @@
 /*
- * test_account.c - account ids, keys, the Redis hash fields both ways
+ * test_account.c - account ids, the Redis hash fields both ways
  * (strictly), and the JSON form (never the password hash).
  */
 #include <criterion/criterion.h>
@@ -84,29 +84,6 @@ Test(account_id, invalid)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_eq(account_id_valid(bad[i]), 0, "accepted '%s'", bad[i]);
     cr_assert_eq(account_id_valid(NULL), 0);
-}
-
-Test(account_key, layout)
-{
-    char k[ACCOUNT_KEY_MAX];
-    cr_assert_eq(account_key("sb", "acme", k, sizeof k), 14);
-    cr_assert_str_eq(k, "sb:acct:{acme}");
-    cr_assert_eq(account_key("prod:eu", "x", k, sizeof k), 16);
-    cr_assert_str_eq(k, "prod:eu:acct:{x}");
-    /* the longest prefix and id fit ACCOUNT_KEY_MAX */
-    char prefix[64];
-    memset(prefix, 'p', 63);
-    prefix[63] = '\0';
-    cr_assert_gt(account_key(prefix, "fifteen-chars-x", k, sizeof k), 0);
-}
-
-Test(account_key, refused)
-{
-    char k[16];
-    cr_assert_eq(account_key("sb", "acme", k, 14), -1); /* no room for NUL */
-    cr_assert_eq(account_key("sb", "a{b}", k, sizeof k), -1);
-    cr_assert_eq(account_key("sb", "", k, sizeof k), -1);
-    cr_assert_eq(account_key(NULL, "acme", k, sizeof k), -1);
 }
 
 Test(account_id_format, names)
