@@ -520,12 +520,12 @@ static void answer_readyz(struct admin *a, struct evhttp_request *req)
         evbuffer_add_printf(b, ",\"missing\":[%s%s%s]", redis ? "" : "\"redis\"",
                             !redis && !bound ? "," : "",
                             bound ? "" : "\"upstream\"");
-    /* connected, but Redis may drop what we store: say why (the policy
-     * name is Redis's, a short token; no quote can be in it) */
-    const char *evicting = store_unready_reason(a->src.st);
-    if (evicting && !strchr(evicting, '"') && !strchr(evicting, '\\'))
-        evbuffer_add_printf(b, ",\"redis_reason\":\"maxmemory-policy %s evicts "
-                            "keys; noeviction is required\"", evicting);
+    /* connected, but Redis may drop what we store, or cannot take our
+     * commands: say why (Redis's policy name or version in it: short
+     * tokens, checked for quotes all the same) */
+    const char *why = store_unready_reason(a->src.st);
+    if (why && !strchr(why, '"') && !strchr(why, '\\'))
+        evbuffer_add_printf(b, ",\"redis_reason\":\"%s\"", why);
     evbuffer_add(b, "}", 1);
     reply_json(req, redis && bound ? 200 : 503, b);
 }

@@ -174,6 +174,19 @@ static void on_cmd_latency(uint64_t us, void *owner)
  * message records when it is full, silently: acknowledged messages
  * would be lost. So the bridge refuses to be ready on such a Redis. */
 
+/* store_unready_reason's text, after either fact changed. */
+static void unready_update(struct store *st)
+{
+    st->unready[0] = 0;
+    if (st->too_old[0])
+        snprintf(st->unready, sizeof st->unready,
+                 "Redis %s is too old: 7.0 or later is required", st->too_old);
+    else if (st->evicting[0])
+        snprintf(st->unready, sizeof st->unready,
+                 "maxmemory-policy %s evicts keys; noeviction is required",
+                 st->evicting);
+}
+
 static void policy_learned(struct store *st, const char *policy, size_t len)
 {
     char was[sizeof st->evicting];
@@ -185,6 +198,7 @@ static void policy_learned(struct store *st, const char *policy, size_t len)
                  (int)(len < 40 ? len : 40), policy);
     if (strcmp(was, st->evicting) == 0)
         return;
+    unready_update(st);
     if (st->evicting[0])
         log_event(LOG_ERROR, TAG,
                   LOG_FIELDS("maxmemory_policy", st->evicting, "state", "not ready"),
@@ -244,9 +258,45 @@ static void on_policy_tick(evutil_socket_t fd, short what, void *arg)
         policy_ask(st);
 }
 
+/* ---- Redis's version ----------------------------------------------------
+ * A sent message's id map is written with SET NX GET, which Redis
+ * accepts from 7.0: an older Redis would refuse every one of them, so
+ * the bridge is not ready on it, and says so. */
+#define REDIS_MAJOR_MIN 7
+
+static void complete_version(struct store *st, redisReply *r,
+                             struct store_op *p)
+{
+    (void)p;
+    const char *at = r && r->type == REDIS_REPLY_STRING
+                         ? strstr(r->str, "redis_version:") : NULL;
+    if (!at)
+        return; /* not known: nothing assumed */
+    at += strlen("redis_version:");
+    size_t len = strcspn(at, "\r\n");
+    if (atoi(at) >= REDIS_MAJOR_MIN) {
+        st->too_old[0] = 0;
+        unready_update(st);
+        return;
+    }
+    snprintf(st->too_old, sizeof st->too_old, "%.*s",
+             (int)(len < 30 ? len : 30), at);
+    unready_update(st);
+    log_event(LOG_ERROR, TAG,
+              LOG_FIELDS("redis_version", st->too_old, "state", "not ready"),
+              "Redis %s is too old: 7.0 or later is required; not ready",
+              st->too_old);
+}
+
+static void version_ask(struct store *st)
+{
+    const char *argv[] = {"INFO", "server"};
+    store_cmd(st, complete_version, STORE_NO_CB, NULL, 2, argv, NULL);
+}
+
 const char *store_unready_reason(const struct store *st)
 {
-    return st->evicting[0] ? st->evicting : NULL;
+    return st->unready[0] ? st->unready : NULL;
 }
 
 static void instance_ask(struct store *st);
@@ -349,6 +399,7 @@ static void on_cmd_state(struct redis_conn *c, int up, void *owner)
     if (up) {
         store_queue_ensure_group(st);
         policy_ask(st);
+        version_ask(st);
         /* a fresh connection may be to a new master that lost the
          * leases (failover): the number is confirmed before more ids */
         st->instance_asking = 0;
@@ -469,7 +520,7 @@ void store_free(struct store *st)
 
 int store_up(const struct store *st)
 {
-    return redis_conn_up(st->cmd) && !st->evicting[0];
+    return redis_conn_up(st->cmd) && !st->evicting[0] && !st->too_old[0];
 }
 
 int store_connected(const struct store *st)

@@ -87,8 +87,8 @@ void store_free(struct store *st);
  * evict keys (its maxmemory-policy is noeviction, or could not be
  * learned: then a warning is logged). */
 int store_up(const struct store *st);
-/* Redis's maxmemory-policy when it is an evicting one (the reason the
- * store is not up although connected), or NULL. */
+/* Why the store is not up although connected (Redis's maxmemory-policy
+ * evicts keys, or Redis is older than 7.0), in words; NULL when it is. */
 const char *store_unready_reason(const struct store *st);
 /* 1 when the command connection is up and answering, whatever Redis's
  * eviction policy: writes that keep what this instance holds (touching

@@ -149,6 +149,8 @@ struct store {
      * while it is not known). Asked on every new command connection,
      * and again every POLICY_RECHECK_MS while it evicts. */
     char evicting[48];
+    char too_old[32];       /* Redis's version when below 7.0, else "" */
+    char unready[128];      /* store_unready_reason's text */
     struct store_qc_slot qc[STORE_QC_SLOTS]; /* store_queue.c */
 };
 
