@@ -42,12 +42,14 @@ struct pending {
     redis_reply_fn fn;     /* NULL: reply not needed (pipeline step) */
     int finished;          /* fn already called */
     struct pending *prev, *next;
-    /* A command of the loop turn's transaction (see txn_join): hiredis
+    /* A command of the open transaction (see txn_join): hiredis
      * hands it "QUEUED", its reply comes in EXEC's. Freed once both
      * hiredis (queued) and the transaction (txn_done) let go of it. */
     unsigned char in_txn, queued, txn_done;
-    unsigned char grouped; /* redis_conn_multi's: its leader answers */
-    unsigned span;         /* a leader: how many of EXEC's replies */
+    /* redis_conn_multi's commands in the open transaction: the first
+     * (lead) answers for <span> of them, the others (grouped) not. */
+    unsigned char lead, grouped;
+    unsigned span;
     struct pending *txn_next;
     max_align_t ctx[];     /* the caller's context */
 };
@@ -82,8 +84,8 @@ struct redis_conn {
     redis_message_fn message_fn;
     void *message_arg;
     struct redis_script *scripts;
-    /* Group commit (opts.group_commit): the turn's transaction. */
-    struct event *flush_ev;    /* sends EXEC at the end of the turn */
+    /* Group commit (opts.group_commit): the transaction being filled,
+     * closed when the socket can take it (see conn_attach). */
     int txn_open;              /* MULTI sent, EXEC not yet */
     struct pending *txn_head, *txn_tail;
     uint64_t solo_until_ms;    /* mono: no transaction till then */
@@ -92,10 +94,11 @@ struct redis_conn {
 static void conn_connect(struct redis_conn *c);
 static void load_scripts(struct redis_conn *c);
 static void on_exec(struct redisReply *r, void *ctx);
+static int conn_attach(struct redis_conn *c, redisAsyncContext *ac);
 
 /* After an EXECABORT (a command refused while queued: Redis out of
  * memory, say) commands go one by one this long, so that one refused
- * write does not fail every read of the turn while it lasts. */
+ * write does not fail every read sent with it while it lasts. */
 #define SOLO_MS 1000u
 
 static struct timeval tv_ms(unsigned ms)
@@ -173,8 +176,10 @@ static void member_release(struct pending *p)
 static void member_queued(struct pending *p, redisReply *r)
 {
     p->queued = 1;
-    if (!r)
+    if (!r && !p->finished) {
+        pending_unlink(p); /* whoever finishes a pending unlinks it */
         pending_finish(p->conn, p, NULL);
+    }
     else if (r->type == REDIS_REPLY_ERROR)
         reply_error(p->conn, r->str, r->len);
     if (p->txn_done)
@@ -286,19 +291,19 @@ static struct pending *pending_send(struct redis_conn *c, unsigned timeout_ms,
 }
 
 /* ---- group commit ----------------------------------------------------
- * With opts.group_commit, every command sent in one turn of the event
- * loop goes between one MULTI and one EXEC, sent at the end of the turn
- * (flush_ev, activated by the turn's first command): Redis applies the
- * turn's writes whole, in one step, and its per-command cost of a
- * transaction (MULTI, EXEC, their propagation to the AOF) is paid once
- * per turn instead of once per message. Nothing waits on a timer: a turn
- * with one command is a transaction of one. Each command still completes
- * on its own, with its own element of EXEC's reply; the ordering of
- * replies is the one the callers had, since the connection keeps its
- * order. While a transaction is open every command must be in it: one
- * sent outside would be queued by Redis all the same. */
+ * With opts.group_commit, the commands sent between two writes to the
+ * socket (everything the loop's callbacks asked for since the last one)
+ * go between one MULTI and one EXEC, appended when the socket can take
+ * them (conn_attach's write event): Redis applies them whole, in one
+ * step, and the cost of a transaction (MULTI, EXEC, their propagation to
+ * the AOF) is paid once per write instead of once per message. Nothing
+ * waits on a timer: a quiet loop writes a transaction of one command.
+ * Each command still completes on its own, with its own element of
+ * EXEC's reply; replies keep the order the callers sent in. While a
+ * transaction is open every command must be in it: one sent outside
+ * would be queued by Redis all the same. */
 
-/* Whether the next command goes in the turn's transaction (opened by
+/* Whether the next command goes in the open transaction (opened by
  * this call if need be): 1 yes, 0 alone, -1 cannot be sent. */
 static int txn_join(struct redis_conn *c)
 {
@@ -310,7 +315,6 @@ static int txn_join(struct redis_conn *c)
     if (!pending_send(c, c->o.cfg->timeout_ms, NULL, 0, 1, multi, NULL))
         return -1;
     c->txn_open = 1;
-    event_active(c->flush_ev, EV_TIMEOUT, 0);
     return 1;
 }
 
@@ -355,28 +359,26 @@ static void on_exec(redisReply *r, void *ctx)
             member_release(p);
             continue;
         }
-        if (r && p->span > 1 && i + p->span <= r->elements) {
+        size_t span = p->lead ? p->span : 1;
+        if (r && p->lead && i + span <= r->elements) {
             group = (redisReply){.type = REDIS_REPLY_ARRAY,
-                                 .elements = p->span,
+                                 .elements = span,
                                  .element = r->element + i};
             e = &group;
-        } else if (r && p->span <= 1 && i < r->elements) {
+        } else if (r && !p->lead && i < r->elements) {
             e = r->element[i];
         }
-        i += p->span ? p->span : 1;
+        i += span;
         member_done(c, p, e);
     }
 }
 
-/* The end of the turn: EXEC. When it cannot be sent the connection is
- * dropped (a MULTI left open would swallow every later command) and
- * txn_abandon fails the members. */
-static void on_flush(evutil_socket_t fd, short what, void *arg)
+/* The socket can take what was sent: EXEC closes the transaction. When
+ * it cannot be sent the connection is dropped (a MULTI left open would
+ * swallow every later command) and txn_abandon fails the members. */
+static void txn_close(struct redis_conn *c)
 {
-    struct redis_conn *c = arg;
     const char *exec[] = {"EXEC"};
-    (void)fd;
-    (void)what;
     if (!c->txn_open)
         return;
     struct pending *x = pending_send(c, c->o.cfg->timeout_ms, on_exec,
@@ -470,16 +472,21 @@ static void *multi_in_txn(struct redis_conn *c, unsigned timeout_ms,
                                          i ? 0 : ctx_size, cmds[i].argc,
                                          cmds[i].argv, cmds[i].lens);
         if (!p) {
-            /* half a transaction must not be applied */
+            /* half a transaction must not be applied; the caller hears
+             * NULL, so its callback must never come */
+            if (lead)
+                lead->fn = NULL;
             if (c->ac)
                 redisAsyncDisconnect(c->ac);
             return NULL;
         }
         txn_append(c, p);
-        if (i)
+        if (i) {
             p->grouped = 1;
-        else
+        } else {
             lead = p;
+            p->lead = 1;
+        }
     }
     lead->span = (unsigned)n;
     return lead->ctx;
@@ -783,11 +790,103 @@ static void conn_open(struct redis_conn *c)
     ac->data = c;
     c->ac = ac;
     c->o.stats->reconnects++;
-    redisLibeventAttach(ac, c->base);
+    if (conn_attach(c, ac) != 0) {
+        c->ac = NULL;
+        redisAsyncFree(ac);
+        schedule_reconnect(c);
+        return;
+    }
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     struct timeval tv = tv_ms(c->o.cfg->timeout_ms);
     evtimer_add(c->connect_ev, &tv);
+}
+
+/* ---- the connection's events ------------------------------------------
+ * hiredis's own libevent adapter, with two differences: writing first
+ * closes the open transaction (group commit: the batch is what the
+ * callbacks sent since the socket last took bytes), and the events have
+ * the loop's first priority when it has several, since Redis's replies
+ * are what every acknowledgement waits for. */
+struct conn_events {
+    redisAsyncContext *ac;
+    struct event *rev, *wev;
+};
+
+static void conn_ev_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn_events *e = arg;
+    (void)fd;
+    (void)what;
+    redisAsyncHandleRead(e->ac);
+}
+
+static void conn_ev_write(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn_events *e = arg;
+    struct redis_conn *c = e->ac->data;
+    (void)fd;
+    (void)what;
+    if (c && c->ac == e->ac)
+        txn_close(c);
+    redisAsyncHandleWrite(e->ac);
+}
+
+static void conn_ev_add_read(void *arg)
+{
+    event_add(((struct conn_events *)arg)->rev, NULL);
+}
+
+static void conn_ev_del_read(void *arg)
+{
+    event_del(((struct conn_events *)arg)->rev);
+}
+
+static void conn_ev_add_write(void *arg)
+{
+    event_add(((struct conn_events *)arg)->wev, NULL);
+}
+
+static void conn_ev_del_write(void *arg)
+{
+    event_del(((struct conn_events *)arg)->wev);
+}
+
+static void conn_ev_cleanup(void *arg)
+{
+    struct conn_events *e = arg;
+    event_free(e->rev);
+    event_free(e->wev);
+    free(e);
+}
+
+static int conn_attach(struct redis_conn *c, redisAsyncContext *ac)
+{
+    struct conn_events *e = calloc(1, sizeof *e);
+    if (!e)
+        return -1;
+    e->ac = ac;
+    e->rev = event_new(c->base, ac->c.fd, EV_READ, conn_ev_read, e);
+    e->wev = event_new(c->base, ac->c.fd, EV_WRITE, conn_ev_write, e);
+    if (!e->rev || !e->wev) {
+        if (e->rev)
+            event_free(e->rev);
+        if (e->wev)
+            event_free(e->wev);
+        free(e);
+        return -1;
+    }
+    event_priority_set(e->rev, 0);
+    event_priority_set(e->wev, 0);
+    ac->ev.addRead = conn_ev_add_read;
+    ac->ev.delRead = conn_ev_del_read;
+    ac->ev.addWrite = conn_ev_add_write;
+    ac->ev.delWrite = conn_ev_del_write;
+    ac->ev.cleanup = conn_ev_cleanup;
+    ac->ev.data = e;
+    event_add(e->rev, NULL);
+    event_add(e->wev, NULL);
+    return 0;
 }
 
 /* ---- Sentinel ------------------------------------------------------- */
@@ -942,18 +1041,13 @@ struct redis_conn *redis_conn_new(struct event_base *base,
     c->connect_ev = evtimer_new(base, on_connect_timeout, c);
     c->sentinel_ev = evtimer_new(base, on_sentinel_timeout, c);
     c->check_ev = event_new(base, -1, EV_PERSIST, on_check, c);
-    c->flush_ev = event_new(base, -1, 0, on_flush, c);
     if (!c->scripts || !c->retry_ev || !c->connect_ev || !c->sentinel_ev ||
-        !c->check_ev || !c->flush_ev) {
+        !c->check_ev) {
         redis_conn_free(c);
         return NULL;
     }
     snprintf(c->host, sizeof c->host, "%s", opts->cfg->host);
     c->port = opts->cfg->port;
-    /* The first priority: whatever the turn is busy with, its
-     * transaction goes out with the next one (libevent runs one priority
-     * level per pass). */
-    event_priority_set(c->flush_ev, 0);
     struct timeval tv = tv_ms(CHECK_INTERVAL_MS);
     event_add(c->check_ev, &tv);
     conn_connect(c);
@@ -976,7 +1070,7 @@ void redis_conn_free(struct redis_conn *c)
     if (ac)
         redisAsyncFree(ac);
     struct event *timers[] = {c->retry_ev, c->connect_ev, c->sentinel_ev,
-                              c->check_ev, c->flush_ev};
+                              c->check_ev};
     for (size_t i = 0; i < ARRAY_LEN(timers); i++)
         if (timers[i]) /* redis_conn_new may have failed half way */
             event_free(timers[i]);

@@ -61,8 +61,9 @@ struct redis_conn_opts {
     redis_error_fn on_error;       /* may be NULL: every error is logged */
     redis_latency_fn on_latency;   /* may be NULL */
     int announce;                  /* log each connect at info level */
-    int group_commit;              /* each loop turn's commands in one
-                                      MULTI/EXEC (redis_conn.c) */
+    int group_commit;              /* what is sent between two writes to
+                                      the socket in one MULTI/EXEC
+                                      (redis_conn.c) */
     unsigned n_scripts;            /* ids 0 .. n_scripts - 1 */
 };
 

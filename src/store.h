@@ -46,6 +46,8 @@ struct store_entry_ref {
     const char *id;
     size_t cost;
     int shared;
+    int retry;              /* recorded before, the answer lost: the first
+                             * try may have been applied */
 };
 
 struct store_idmap {

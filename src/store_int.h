@@ -21,6 +21,7 @@
 enum store_script {
     SCRIPT_FINISH = 0,
     SCRIPT_SENT,
+    SCRIPT_QC_FLOOR,
     SCRIPT_CANCEL,
     SCRIPT_REPLACE,
     SCRIPT_NOTE_UNKNOWN,
@@ -94,7 +95,7 @@ struct body_job;
 
 /* What an account has queued, as last seen (store_queue.c, qc_fits()). */
 #define STORE_QC_SLOTS 256
-#define QC_FRESH_MS 1000u
+#define QC_FRESH_MS 100u
 #define QC_MARGIN_MSGS 256u
 #define QC_MARGIN_BYTES (1u << 20)
 

@@ -160,20 +160,24 @@ static const char finish_script[] =
  * ARGV[2] map value, ARGV[3] TTL s, ARGV[4] connector, ARGV[5] upstream
  * id as written, ARGV[6] now ms, ARGV[7] "1" when it was sent again
  * after an unknown outcome (field "resent"). The id map is set only when
- * the id is not mapped yet (GET, then SET: SET NX GET needs Redis 7): an id upstream gave to another message
- * too is never overwritten, and the reply, the value it had ("" when
- * none), says whose it was (complete_sent). Nothing else here depends on
- * what Redis holds but the entry's cost, given back by qdel. */
+ * the id is not mapped yet: an id upstream gave to another message too
+ * is never overwritten, and the reply, the value it had ("" when none),
+ * says whose it was (complete_sent). The record changes only while it
+ * is not final: this runs for entries with a shared body, and again for
+ * any entry whose first recording's answer was lost (it may have been
+ * applied, and the final receipt may have come since). */
 static const char sent_script[] =
     QDEL_LUA
     "local old = redis.call('GET', KEYS[2]) "
     "if not old then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3]) end "
     "redis.call('XACK', KEYS[1], 'bridge', ARGV[1]) "
     "qdel(KEYS[1], ARGV[1], KEYS[4]) "
+    "local s = redis.call('HGET', KEYS[3], 'state') "
+    "if s == 'QUEUED' or s == 'ENROUTE' or s == 'UNKNOWN' then "
     "redis.call('HSET', KEYS[3], 'state', 'ENROUTE', 'connector', ARGV[4], "
     "'upstream_id', ARGV[5], 'sent', ARGV[6]) "
     "if ARGV[7] == '1' then redis.call('HSET', KEYS[3], 'resent', '1') end "
-    "redis.call('EXPIRE', KEYS[3], ARGV[3]) return old or ''";
+    "redis.call('EXPIRE', KEYS[3], ARGV[3]) end return old or ''";
 
 /* cancel_sm. KEYS[1] queue, KEYS[2] message, KEYS[3] CDR stream, KEYS[4]
  * the account's queue counters; ARGV now ms, maxlen, final_ttl. An entry
@@ -309,31 +313,37 @@ int store_msg_unknown(struct store *st, const char *account,
                      NULL) ? 0 : -1;
 }
 
+/* KEYS[1] an account's queue counters: a count below 0 (the hash was
+ * lost or reset while entries it counted were queued) is set to 0, in
+ * one step, so that any number of such fixes cannot overshoot. */
+static const char qc_floor_script[] =
+    "for _, f in ipairs({'n', 'b'}) do "
+    "if (tonumber(redis.call('HGET', KEYS[1], f)) or 0) < 0 then "
+    "redis.call('HSET', KEYS[1], f, 0) end end return 0";
+
 /* The account's counters after the entry's cost was given back: an
  * entry that was not there any more (XDEL found nothing: a second finish
  * of the same entry) had nothing to give back, so the amounts are added
- * again; a count below 0 (its counter hash was lost or reset) is raised
- * to 0 by what it lacks, which a concurrent change cannot undo. */
+ * again; a count seen below 0 is raised to 0 (qc_floor_script). */
 static void qc_settle(struct store *st, const char *account, int removed,
                       size_t cost, const redisReply *n, const redisReply *b)
 {
-    char key[KEY_LEN], dn[24], db[24];
-    long long an = removed ? 0 : 1, ab = removed ? 0 : (long long)cost;
-    if (n && n->type == REDIS_REPLY_INTEGER && n->integer + an < 0)
-        an = -n->integer;
-    if (b && b->type == REDIS_REPLY_INTEGER && b->integer + ab < 0)
-        ab = -b->integer;
-    if (an == 0 && ab == 0)
-        return;
+    char key[KEY_LEN], db[24];
     store_key_queue_counts(&st->keys, account, key);
-    snprintf(dn, sizeof dn, "%lld", an);
-    snprintf(db, sizeof db, "%lld", ab);
-    const char *fix[] = {"HINCRBY", key, "n", dn};
-    if (an)
-        store_cmd(st, NULL, STORE_NO_CB, NULL, 4, fix, NULL);
-    fix[2] = "b", fix[3] = db;
-    if (ab)
-        store_cmd(st, NULL, STORE_NO_CB, NULL, 4, fix, NULL);
+    if (!removed) {
+        snprintf(db, sizeof db, "%zu", cost);
+        const char *gn[] = {"HINCRBY", key, "n", "1"};
+        const char *gb[] = {"HINCRBY", key, "b", db};
+        store_cmd(st, NULL, STORE_NO_CB, NULL, 4, gn, NULL);
+        store_cmd(st, NULL, STORE_NO_CB, NULL, 4, gb, NULL);
+    }
+    int below = (n && n->type == REDIS_REPLY_INTEGER && n->integer < 0) ||
+                (b && b->type == REDIS_REPLY_INTEGER && b->integer < 0);
+    if (below) {
+        const char *argv[] = {key};
+        store_eval(st, SCRIPT_QC_FLOOR, store_complete_done, STORE_NO_CB, NULL,
+                   1, 1, argv, NULL);
+    }
 }
 
 /* The script's reply: the id map's value before ("" when none). */
@@ -434,9 +444,9 @@ int store_queue_sent(struct store *st, const struct store_entry_ref *entry,
      * The final receipt is always asked for upstream: the life of the
      * message (and its CDR) ends with it. Its "entry" field stays: only a
      * QUEUED record's entry is used, and the CDR leaves it out. An entry
-     * with a shared body gives the body's reference back too: the
-     * script does that. */
-    if (!entry->shared) {
+     * with a shared body gives the body's reference back too, and a
+     * retry must not undo a final state: the script does those. */
+    if (!entry->shared && !entry->retry) {
         p = sent_multi(st, &a, entry, connector, upstream_raw, m->resent, cb,
                        arg);
     } else {
@@ -451,7 +461,7 @@ int store_queue_sent(struct store *st, const struct store_entry_ref *entry,
     p->ukey = (char *)(p + 1); /* the context's tail, freed with it */
     memcpy(p->ukey, a.ukey, ukey_len + 1);
     p->ttl_s = ttl_s;
-    p->cost = entry->shared ? 0 : entry->cost;
+    p->cost = entry->shared || entry->retry ? 0 : entry->cost;
     snprintf(p->id, sizeof p->id, "%s", m->account);
     snprintf(p->msg_id, sizeof p->msg_id, "%s", m->msg_id);
     return 0;
@@ -565,8 +575,13 @@ static void final_shrink_cmds(struct store *st, const char *map_key,
     if (nd > 2)
         x->cmds[x->n++] = (struct redis_cmd){nd, x->hdel, NULL};
     snprintf(x->ttl, sizeof x->ttl, "%u", st->cfg.final_ttl_s);
+    /* A message sent more than once (after an unknown outcome) has
+     * another copy whose id map lives id_ttl: its record, which holds
+     * that copy's receipt back, keeps the id_ttl it has. */
+    int copies = hash_field(r, "resent") || hash_field(r, "unknown_copies");
     x->exp[0] = "EXPIRE", x->exp[1] = x->mkey, x->exp[2] = x->ttl;
-    x->cmds[x->n++] = (struct redis_cmd){3, x->exp, NULL};
+    if (!copies)
+        x->cmds[x->n++] = (struct redis_cmd){3, x->exp, NULL};
     if (map_key[0]) {
         x->mexp[0] = "EXPIRE", x->mexp[1] = map_key, x->mexp[2] = x->ttl;
         x->cmds[x->n++] = (struct redis_cmd){3, x->mexp, NULL};
@@ -833,6 +848,7 @@ void store_msg_free_jobs(struct store *st)
 const struct store_script_def store_msg_scripts[] = {
     {SCRIPT_FINISH, finish_script},
     {SCRIPT_SENT, sent_script},
+    {SCRIPT_QC_FLOOR, qc_floor_script},
     {SCRIPT_CANCEL, msg_cancel_script},
     {SCRIPT_REPLACE, msg_replace_script},
     {SCRIPT_NOTE_UNKNOWN, note_unknown_script},

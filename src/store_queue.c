@@ -353,16 +353,32 @@ void store_complete_range(struct store *st, redisReply *r, struct store_op *p)
  * it said: while an account is well under its caps, a message is added
  * in a plain transaction instead of the capping script (whose Lua cost
  * Redis more than the writes themselves). Near a cap the script decides,
- * exactly. "Well under" leaves room for what this instance has sent and
- * not yet seen answered, plus a margin (an eighth of the cap, at least
- * QC_MARGIN_*) for what other instances add meanwhile; a count older
- * than QC_FRESH_MS is not trusted (another instance may have filled the
- * account since). Direct-mapped: an account that loses its slot is
- * learnt again by its next script call.
+ * exactly. "Well under" leaves room for every add this instance has
+ * sent for the account and not yet seen answered (by either way), plus a
+ * margin (an eighth of the cap, at least QC_MARGIN_*) for what other
+ * instances add meanwhile; a count older than QC_FRESH_MS is not trusted.
+ * So the caps hold exactly with one instance, and with several they can
+ * be passed only by what the others add beyond the margin within
+ * QC_FRESH_MS. Direct-mapped: an account takes a slot only when the
+ * account there has nothing in flight, else it goes by the script.
  */
 static struct store_qc_slot *qc_slot(struct store *st, const char *account)
 {
     return &st->qc[hash_str(account) % STORE_QC_SLOTS];
+}
+
+/* <account>'s slot, taken for it when the one there has nothing in
+ * flight (its counts not known yet: seen_ms 0); NULL when busy. */
+static struct store_qc_slot *qc_claim(struct store *st, const char *account)
+{
+    struct store_qc_slot *s = qc_slot(st, account);
+    if (strcmp(s->account, account) == 0)
+        return s;
+    if (s->inflight_n)
+        return NULL;
+    memset(s, 0, sizeof *s);
+    snprintf(s->account, sizeof s->account, "%s", account);
+    return s;
 }
 
 static uint64_t qc_margin(uint64_t cap, uint64_t floor)
@@ -378,7 +394,7 @@ static int qc_fits(struct store *st, const struct store_msg_info *mi,
     const struct store_qc_slot *s = qc_slot(st, mi->account);
     uint64_t maxn = mi->max_messages ? mi->max_messages : UINT64_C(1) << 50;
     uint64_t maxb = mi->max_bytes ? mi->max_bytes : UINT64_C(1) << 50;
-    if (strcmp(s->account, mi->account) != 0 ||
+    if (strcmp(s->account, mi->account) != 0 || !s->seen_ms ||
         clock_mono_ms() - s->seen_ms > QC_FRESH_MS)
         return 0;
     return s->n + s->inflight_n + 1 + qc_margin(maxn, QC_MARGIN_MSGS) <= maxn &&
@@ -390,23 +406,21 @@ static void qc_learn(struct store *st, const char *account,
                      const redisReply *n, const redisReply *b)
 {
     struct store_qc_slot *s = qc_slot(st, account);
-    if (n->type != REDIS_REPLY_INTEGER || b->type != REDIS_REPLY_INTEGER)
+    if (n->type != REDIS_REPLY_INTEGER || b->type != REDIS_REPLY_INTEGER ||
+        strcmp(s->account, account) != 0)
         return;
-    if (strcmp(s->account, account) != 0) {
-        memset(s, 0, sizeof *s);
-        snprintf(s->account, sizeof s->account, "%s", account);
-    }
     s->n = n->integer > 0 ? (uint64_t)n->integer : 0;
     s->b = b->integer > 0 ? (uint64_t)b->integer : 0;
     s->seen_ms = clock_mono_ms();
 }
 
-/* A transaction for <account> of <cost> bytes sent (+1) or answered. */
+/* An add for <account> of <cost> bytes sent (1) or answered (0). */
 static void qc_inflight(struct store *st, const char *account, int sent,
                         uint64_t cost)
 {
-    struct store_qc_slot *s = qc_slot(st, account);
-    if (strcmp(s->account, account) != 0)
+    struct store_qc_slot *s = sent ? qc_claim(st, account)
+                                   : qc_slot(st, account);
+    if (!s || strcmp(s->account, account) != 0)
         return;
     if (sent) {
         s->inflight_n++;
@@ -423,6 +437,7 @@ static void complete_queue_add(struct store *st, redisReply *r,
                                struct store_op *p)
 {
     int status = -1;
+    qc_inflight(st, p->id, 0, p->cost);
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
         r->element[0]->type == REDIS_REPLY_STRING) {
         status = 0;
@@ -536,9 +551,9 @@ int store_queue_add(struct store *st, const struct store_msg_info *mi,
     if (fast) {
         p->ukey = (char *)(p + 1); /* the record's key, the context's tail */
         memcpy(p->ukey, mkey, strlen(mkey) + 1);
-        p->cost = cost;
-        qc_inflight(st, mi->account, 1, cost);
     }
+    p->cost = cost;
+    qc_inflight(st, mi->account, 1, cost);
     return 0;
 }
 

@@ -152,6 +152,8 @@ struct up_msg {
     int body_lost;                      /* store_entry.body_lost: never sent */
     size_t entry_cost;                  /* store_entry.cost and .shared: */
     int entry_shared;                   /* given back when it is finished */
+    int record_retry;                   /* recording it failed once: its
+                                           first try may have been applied */
     char upstream_id[DLR_ID_MAX + 1];   /* once answered: dlr_id_key() */
     char upstream_raw[DLR_ID_MAX + 1];  /* and as upstream wrote it */
     int done_only;                      /* failed for good: only XACK/XDEL left */
@@ -366,7 +368,8 @@ static void record_sent(struct up *u, struct up_msg *m)
     map.registered_delivery = m->registered_delivery;
     map.resent = m->resent;
     m->place = UP_MSG_FINISHING;
-    struct store_entry_ref entry = {m->entry_id, m->entry_cost, m->entry_shared};
+    struct store_entry_ref entry = {m->entry_id, m->entry_cost,
+                                    m->entry_shared, m->record_retry};
     if (store_queue_sent(u->st, &entry, m->map_conn, m->upstream_id,
                          m->upstream_raw, &map, u->cfg->redis.id_ttl_s,
                          on_recorded, m) != 0)
@@ -400,6 +403,7 @@ static void on_recorded(int status, void *arg)
         return;
     }
     u->stats.record_errors++;
+    m->record_retry = 1;
     m->next = u->record;
     u->record = m;
     if (!evtimer_pending(u->record_ev, NULL)) {
