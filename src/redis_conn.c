@@ -176,12 +176,14 @@ static void member_release(struct pending *p)
 static void member_queued(struct pending *p, redisReply *r)
 {
     p->queued = 1;
-    if (!r && !p->finished) {
-        pending_unlink(p); /* whoever finishes a pending unlinks it */
-        pending_finish(p->conn, p, NULL);
-    }
-    else if (r->type == REDIS_REPLY_ERROR)
+    if (!r) {
+        if (!p->finished) {
+            pending_unlink(p); /* whoever finishes a pending unlinks it */
+            pending_finish(p->conn, p, NULL);
+        }
+    } else if (r->type == REDIS_REPLY_ERROR) {
         reply_error(p->conn, r->str, r->len);
+    }
     if (p->txn_done)
         free(p);
 }
