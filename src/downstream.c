@@ -46,6 +46,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "downstream.h"
+#include "evprio.h"
 #include "log.h"
 #include "metrics.h"
 #include "msgid.h"
@@ -238,6 +239,15 @@ struct sess *down_pick_receiver(struct down *d, const char *account)
         c = next;
     } while (c != start);
     return NULL;
+}
+
+unsigned down_receiver_room(struct down *d, const char *account)
+{
+    struct down_account *a = account_find(d, account);
+    unsigned room = 0;
+    for (struct down_client *c = a ? a->receivers : NULL; c; c = c->rx_next)
+        room += sess_room(c->sess);
+    return room;
 }
 
 int down_has_receiver(struct down *d, const char *account)
@@ -1249,6 +1259,8 @@ static void accept_client(struct down *d, int fd, struct sockaddr *peer,
         gate_release(d->gate, key);
         return;
     }
+    /* reading new submits is what can wait (evprio.h) */
+    sess_set_priority(c->sess, EVPRIO_CUSTOMER);
     c->next = d->clients;
     if (d->clients)
         d->clients->prev = c;

@@ -29,7 +29,13 @@
 
 #define TAG "relay"
 #define ACCT_BUCKETS 256
-#define RANGE_COUNT 64
+/* Entries asked for per read of an account's stream: what its receivers
+ * have room for, within these bounds. One read is out at a time, so the
+ * delivery rate is at most a read's worth per Redis round trip; that
+ * trip is longest when customers submit the most (their commands share
+ * the connection), so a read takes as much as the windows can carry. */
+#define RANGE_COUNT_MIN 64
+#define RANGE_COUNT_MAX 1024
 #define REDELIVER_MS 2000
 #define SM_MAX 254
 /* A receipt can overtake the submit_sm_resp it belongs to (another
@@ -73,6 +79,7 @@ struct relay_acct {
     char id[16];
     char cursor[32];          /* last entry handed out, "-" for none */
     int reading;
+    unsigned range_asked;     /* entries the read out asked for */
     struct inflight_set sent; /* handed out, not yet deleted */
     struct event *again_ev;
     struct event *del_ev;     /* flushes the deletes batched below */
@@ -610,7 +617,7 @@ static void on_range(int status, const struct store_entry *e, size_t n,
             break; /* no receiver with room: continue from here later */
         snprintf(a->cursor, sizeof a->cursor, "%s", e[i].id);
     }
-    if (i == n && n == RANGE_COUNT)
+    if (i == n && n == a->range_asked)
         pump(a);
     else if (down_has_receiver(a->r->down, a->id))
         redeliver_later(a); /* a look now and then: nothing waits for ever */
@@ -646,7 +653,12 @@ static void pump(struct relay_acct *a)
             a->leasing = 1;
         return;
     }
-    if (store_dlr_range(r->st, a->id, a->cursor, RANGE_COUNT, on_range, a) == 0)
+    unsigned room = down_receiver_room(r->down, a->id);
+    a->range_asked = room < RANGE_COUNT_MIN   ? RANGE_COUNT_MIN
+                     : room > RANGE_COUNT_MAX ? RANGE_COUNT_MAX
+                                              : room;
+    if (store_dlr_range(r->st, a->id, a->cursor, a->range_asked, on_range,
+                        a) == 0)
         a->reading = 1;
     else
         redeliver_later(a); /* Redis away: try again, do not stop for good */

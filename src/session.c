@@ -1065,6 +1065,20 @@ void sess_reply(struct sess *s, uint32_t req_id, uint32_t seq,
     check_backpressure(s);
 }
 
+unsigned sess_room(const struct sess *s)
+{
+    return sess_can_send(s) ? s->cfg.window - s->inflight : 0;
+}
+
+int sess_set_priority(struct sess *s, int prio)
+{
+    if (!s->bev || bufferevent_priority_set(s->bev, prio) != 0 ||
+        event_priority_set(s->timer, prio) != 0 ||
+        event_priority_set(s->deferred, prio) != 0)
+        return -1;
+    return 0;
+}
+
 int sess_can_send(const struct sess *s)
 {
     return state_is_bound(s->state) && s->inflight < s->cfg.window &&
