@@ -241,13 +241,13 @@ struct sess *down_pick_receiver(struct down *d, const char *account)
     return NULL;
 }
 
-unsigned down_receiver_room(struct down *d, const char *account)
+unsigned down_receiver_window(struct down *d, const char *account)
 {
     struct down_account *a = account_find(d, account);
-    unsigned room = 0;
+    unsigned window = 0;
     for (struct down_client *c = a ? a->receivers : NULL; c; c = c->rx_next)
-        room += sess_room(c->sess);
-    return room;
+        window += sess_window(c->sess);
+    return window;
 }
 
 int down_has_receiver(struct down *d, const char *account)

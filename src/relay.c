@@ -29,11 +29,14 @@
 
 #define TAG "relay"
 #define ACCT_BUCKETS 256
-/* Entries asked for per read of an account's stream: what its receivers
- * have room for, within these bounds. One read is out at a time, so the
+/* Entries asked for per read of an account's stream: its receivers'
+ * windows in all, within these bounds. One read is out at a time, so the
  * delivery rate is at most a read's worth per Redis round trip; that
  * trip is longest when customers submit the most (their commands share
- * the connection), so a read takes as much as the windows can carry. */
+ * the connection). Asking only for the free part of the windows left
+ * the stream growing at full load: the answers that free the rest come
+ * back during the trip. What does not fit is read again (the cursor
+ * stays at the last entry handed out): at most a window's worth. */
 #define RANGE_COUNT_MIN 64
 #define RANGE_COUNT_MAX 1024
 #define REDELIVER_MS 2000
@@ -653,10 +656,10 @@ static void pump(struct relay_acct *a)
             a->leasing = 1;
         return;
     }
-    unsigned room = down_receiver_room(r->down, a->id);
-    a->range_asked = room < RANGE_COUNT_MIN   ? RANGE_COUNT_MIN
-                     : room > RANGE_COUNT_MAX ? RANGE_COUNT_MAX
-                                              : room;
+    unsigned window = down_receiver_window(r->down, a->id);
+    a->range_asked = window < RANGE_COUNT_MIN   ? RANGE_COUNT_MIN
+                     : window > RANGE_COUNT_MAX ? RANGE_COUNT_MAX
+                                                : window;
     if (store_dlr_range(r->st, a->id, a->cursor, a->range_asked, on_range,
                         a) == 0)
         a->reading = 1;

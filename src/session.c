@@ -1065,9 +1065,9 @@ void sess_reply(struct sess *s, uint32_t req_id, uint32_t seq,
     check_backpressure(s);
 }
 
-unsigned sess_room(const struct sess *s)
+unsigned sess_window(const struct sess *s)
 {
-    return sess_can_send(s) ? s->cfg.window - s->inflight : 0;
+    return state_is_bound(s->state) ? s->cfg.window : 0;
 }
 
 int sess_set_priority(struct sess *s, int prio)

@@ -204,9 +204,9 @@ void sess_abort(struct sess *s, enum sess_close_reason why);
  * resumed session that must not reuse recent numbers. */
 void sess_set_next_sequence(struct sess *s, uint32_t seq);
 
-/* How many more requests sess_send() would take now: the free part of
- * the window, 0 when sess_can_send() says no. */
-unsigned sess_room(const struct sess *s);
+/* The requests of ours this session may have outstanding: its window
+ * while bound, 0 otherwise. */
+unsigned sess_window(const struct sess *s);
 
 /* Run this session's events (its connection's reads and writes, its
  * timer, its deferred work) at loop priority <prio> (evprio.h). 0, or
