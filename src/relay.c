@@ -43,8 +43,14 @@
 #define SM_MAX 254
 /* A receipt can overtake the submit_sm_resp it belongs to (another
  * session, or a fast SMSC): an unknown id is looked up again this many
- * times, 100 ms, 200 ms, 400 ms... apart, before it is called unknown. */
-#define LOOKUP_ATTEMPTS 6
+ * times, 10 ms, then 100 ms, 200 ms, 400 ms... apart, before it is called
+ * unknown. The first look again is soon: the usual overtaking is by a
+ * receipt that came on another upstream session than its submit_sm_resp
+ * and was read first; that resp is in our input already, and is handled
+ * and its id map written within a few turns of the loop. */
+#define LOOKUP_ATTEMPTS 7
+#define LOOKUP_FIRST_MS 10u
+#define LOOKUP_THEN_MS 100u
 
 struct relay_inflight {
     char entry_id[32];
@@ -850,10 +856,12 @@ static void on_lookup_again(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The delay before lookup number <n> (1 first) of an id not found yet:
- * 100 ms, doubling per attempt. */
+ * LOOKUP_FIRST_MS, then LOOKUP_THEN_MS doubling per attempt. */
 static struct timeval lookup_delay(unsigned n)
 {
-    return clock_tv_ms((uint64_t)100u << (n > 1 ? n - 1 : 0));
+    if (n <= 1)
+        return clock_tv_ms(LOOKUP_FIRST_MS);
+    return clock_tv_ms((uint64_t)LOOKUP_THEN_MS << (n - 2));
 }
 
 /*
