@@ -146,6 +146,10 @@ struct down {
     unsigned long long last_sid;
     struct metrics_family *m_submits, *m_throttled, *m_resp, *m_auth;
     struct metrics_family *m_queue_full; /* over the account's queue caps */
+    /* Submits on their way into Redis, and whether customers' reading
+     * is held for it (see writes_hold). */
+    unsigned writes_out;
+    int writes_held;
 };
 
 /* ---- accounts on this instance -------------------------------------- */
@@ -658,6 +662,8 @@ struct submit_wait {
     uint32_t command_id, seq;
     char msg_id[MSGID_TEXT_MAX];
     uint64_t read_us;               /* the request read (metrics) */
+    struct down *d;
+    store_done_cb done;             /* the caller's completion */
 };
 
 static int next_msg_id(struct down *d, int decimal, char *out, size_t cap)
@@ -761,6 +767,42 @@ static void multi_share_body(struct multi_wait *m, const struct pdu *p,
                              const uint8_t *raw, size_t n, const char *msg_id,
                              struct store_msg_info *mi);
 
+/*
+ * The submits this instance has on their way into Redis are bounded
+ * ([queue] max_writes): beyond it, the customer's session that sent the
+ * last one stops being read (TCP pushes back on it, nothing is refused)
+ * until half of them are answered, when every held session reads again.
+ * They share the Redis connection with upstream's answers and receipts,
+ * which otherwise wait behind every submit the customers' windows allow;
+ * Redis takes them no faster for being sent sooner.
+ */
+static void writes_hold(struct down *d, struct down_client *c)
+{
+    unsigned max = d->cfg->queue.max_writes;
+    if (max == 0 || d->writes_out < max)
+        return;
+    sess_hold_reading(c->sess, 1);
+    d->writes_held = 1;
+}
+
+static void writes_release(struct down *d)
+{
+    if (!d->writes_held || d->writes_out > d->cfg->queue.max_writes / 2)
+        return;
+    d->writes_held = 0;
+    for (struct down_client *c = d->clients; c; c = c->next)
+        sess_hold_reading(c->sess, 0);
+}
+
+static void on_write_done(int status, void *arg)
+{
+    struct submit_wait *w = arg;
+    struct down *d = w->d;
+    d->writes_out--;
+    writes_release(d);
+    w->done(status, w);
+}
+
 /* Give <p> our id (into w->msg_id) and add it to the queue with its state
  * record, within the account's caps; <cb> completes it (status 1: over
  * a cap). -1: it cannot be queued now. */
@@ -792,9 +834,14 @@ static int queue_message(struct down_client *c, const struct pdu *p,
         multi_share_body(w->multi, p, raw, n, w->msg_id, &mi);
     w->sess = c->sess;
     w->read_us = clock_mono_us();
+    w->d = d;
+    w->done = cb;
     sess_ref(c->sess);
-    if (store_queue_add(d->st, &mi, raw, n, cb, w) == 0)
+    if (store_queue_add(d->st, &mi, raw, n, on_write_done, w) == 0) {
+        d->writes_out++;
+        writes_hold(d, c);
         return 0;
+    }
     sess_unref(c->sess);
     return -1;
 }

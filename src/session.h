@@ -204,6 +204,13 @@ void sess_abort(struct sess *s, enum sess_close_reason why);
  * resumed session that must not reuse recent numbers. */
 void sess_set_next_sequence(struct sess *s, uint32_t seq);
 
+/* <hold> 1: stop reading from the peer after the PDU being handled (TCP
+ * pushes back on it; nothing is refused); 0: read again, what is
+ * buffered first. For the owner's own limits, beside the session's
+ * (output high water, peer window): reading resumes only when none of
+ * them holds it. */
+void sess_hold_reading(struct sess *s, int hold);
+
 /* The requests of ours this session may have outstanding: its window
  * while bound, 0 otherwise. */
 unsigned sess_window(const struct sess *s);
