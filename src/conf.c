@@ -244,6 +244,7 @@ static const struct conf_key conf_queue_keys[] = {
            100000000),
     K_UINT(QU, "account_max_bytes", account_max_bytes, "67108864", 65536,
            4000000000u),
+    K_UINT(QU, "max_writes", max_writes, "128", 0, 1000000),
     K_ENUM(QU, "resend_unknown", resend_unknown, "once", conf_resend),
 };
 #undef QU

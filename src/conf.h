@@ -122,6 +122,10 @@ struct conf_queue {
      * ESME_RMSGQFUL, so one customer cannot fill the shared Redis. */
     unsigned account_max_messages;
     unsigned account_max_bytes;
+    /* Submits this instance has on their way into Redis at once; beyond
+     * it customers' sessions are not read until half are answered. 0: no
+     * bound. */
+    unsigned max_writes;
     enum conf_resend_unknown resend_unknown;
 };
 

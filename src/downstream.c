@@ -46,6 +46,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "downstream.h"
+#include "evprio.h"
 #include "log.h"
 #include "metrics.h"
 #include "msgid.h"
@@ -150,6 +151,10 @@ struct down {
     struct metrics_family *m_submits, *m_throttled, *m_resp, *m_auth;
     struct metrics_family *m_queue_full; /* over the account's queue caps */
     struct metrics_child *m_resp_all;    /* m_resp's one child, once used */
+    /* Submits on their way into Redis, and whether customers' reading
+     * is held for it (see writes_hold). */
+    unsigned writes_out;
+    int writes_held;
 };
 
 /* ---- accounts on this instance -------------------------------------- */
@@ -243,6 +248,15 @@ struct sess *down_pick_receiver(struct down *d, const char *account)
         c = next;
     } while (c != start);
     return NULL;
+}
+
+unsigned down_receiver_window(struct down *d, const char *account)
+{
+    struct down_account *a = account_find(d, account);
+    unsigned window = 0;
+    for (struct down_client *c = a ? a->receivers : NULL; c; c = c->rx_next)
+        window += sess_window(c->sess);
+    return window;
 }
 
 int down_has_receiver(struct down *d, const char *account)
@@ -653,6 +667,8 @@ struct submit_wait {
     uint32_t command_id, seq;
     char msg_id[MSGID_TEXT_MAX];
     uint64_t read_us;               /* the request read (metrics) */
+    struct down *d;
+    store_done_cb done;             /* the caller's completion */
 };
 
 static int next_msg_id(struct down *d, int decimal, char *out, size_t cap)
@@ -765,6 +781,42 @@ static void multi_share_body(struct multi_wait *m, const struct pdu *p,
                              const uint8_t *raw, size_t n, const char *msg_id,
                              struct store_msg_info *mi);
 
+/*
+ * The submits this instance has on their way into Redis are bounded
+ * ([queue] max_writes): beyond it, the customer's session that sent the
+ * last one stops being read (TCP pushes back on it, nothing is refused)
+ * until half of them are answered, when every held session reads again.
+ * They share the Redis connection with upstream's answers and receipts,
+ * which otherwise wait behind every submit the customers' windows allow;
+ * Redis takes them no faster for being sent sooner.
+ */
+static void writes_hold(struct down *d, struct down_client *c)
+{
+    unsigned max = d->cfg->queue.max_writes;
+    if (max == 0 || d->writes_out < max)
+        return;
+    sess_hold_reading(c->sess, 1);
+    d->writes_held = 1;
+}
+
+static void writes_release(struct down *d)
+{
+    if (!d->writes_held || d->writes_out > d->cfg->queue.max_writes / 2)
+        return;
+    d->writes_held = 0;
+    for (struct down_client *c = d->clients; c; c = c->next)
+        sess_hold_reading(c->sess, 0);
+}
+
+static void on_write_done(int status, void *arg)
+{
+    struct submit_wait *w = arg;
+    struct down *d = w->d;
+    d->writes_out--;
+    writes_release(d);
+    w->done(status, w);
+}
+
 /* queue_message() with <p>'s bytes at hand: <raw>, <n> of them. */
 static int queue_bytes(struct down_client *c, const struct pdu *p,
                        const uint8_t *raw, size_t n, struct submit_wait *w,
@@ -793,9 +845,14 @@ static int queue_bytes(struct down_client *c, const struct pdu *p,
         multi_share_body(w->multi, p, raw, n, w->msg_id, &mi);
     w->sess = c->sess;
     w->read_us = clock_mono_us();
+    w->d = d;
+    w->done = cb;
     sess_ref(c->sess);
-    if (store_queue_add(d->st, &mi, raw, n, cb, w) == 0)
+    if (store_queue_add(d->st, &mi, raw, n, on_write_done, w) == 0) {
+        d->writes_out++;
+        writes_hold(d, c);
         return 0;
+    }
     sess_unref(c->sess);
     return -1;
 }
@@ -1328,6 +1385,8 @@ static void accept_client(struct down *d, int fd, struct sockaddr *peer,
         gate_release(d->gate, key);
         return;
     }
+    /* reading new submits is what can wait (evprio.h) */
+    sess_set_priority(c->sess, EVPRIO_CUSTOMER);
     c->next = d->clients;
     if (d->clients)
         d->clients->prev = c;

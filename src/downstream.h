@@ -63,6 +63,9 @@ unsigned down_bind_count(const struct down *d);
 struct sess *down_pick_receiver(struct down *d, const char *account);
 /* 1 when <account> has a bound receiver on this instance. */
 int down_has_receiver(struct down *d, const char *account);
+/* The deliver_sm the account's bound receivers may have outstanding, in
+ * all (the sum of their windows). */
+unsigned down_receiver_window(struct down *d, const char *account);
 
 /* An account changed in Redis: reload it and apply it to live binds
  * (disabled: unbind them; address no longer allowed: unbind those). */

@@ -1,19 +1,26 @@
 /*
- * hash.h - the one string hash for the bridge's own tables: FNV-1a,
- * 32 bits. Tables keyed by short ids (accounts, connectors) need spread,
- * not resistance to chosen keys: none of them is keyed by what a client
- * may pick without limit.
+ * hash.h - string hashing for the in-memory tables: FNV-1a, 32 bits.
+ * Fast on the short keys these tables hold (ids, entry ids), and good
+ * enough spread for a table that picks its bucket with a mask. Not for
+ * keys an attacker chooses to collide: such a table must bound its
+ * chains itself.
  */
 #ifndef SMPPBRIDGE_HASH_H
 #define SMPPBRIDGE_HASH_H
 
 #include <stdint.h>
 
+#define HASH_FNV_OFFSET 2166136261u
+#define HASH_FNV_PRIME 16777619u
+
+/* FNV-1a of the NUL-terminated <s>. */
 static inline uint32_t hash_str(const char *s)
 {
-    uint32_t h = 2166136261u;
-    while (*s)
-        h = (h ^ (uint8_t)*s++) * 16777619u;
+    uint32_t h = HASH_FNV_OFFSET;
+    for (; *s; s++) {
+        h ^= (uint8_t)*s;
+        h *= HASH_FNV_PRIME;
+    }
     return h;
 }
 

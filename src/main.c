@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "downstream.h"
+#include "evprio.h"
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
@@ -282,7 +283,8 @@ static int start(struct bridge *b)
     char err[512], consumer[320];
     instance_identity(b, consumer, sizeof consumer);
     b->base = event_base_new();
-    if (!b->base)
+    /* before any event exists: upstream first, customers last (evprio.h) */
+    if (!b->base || event_base_priority_init(b->base, EVPRIO_COUNT) != 0)
         return -1;
     clock_loop_attach(b->base); /* the hot path's clock: once per turn */
     b->st = store_new(b->base, &b->cfg.redis, consumer);

@@ -25,6 +25,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "evprio.h"
 #include "log.h"
 #include "net.h"
 #include "redis_conn.h"
@@ -878,8 +879,8 @@ static int conn_attach(struct redis_conn *c, redisAsyncContext *ac)
         free(e);
         return -1;
     }
-    event_priority_set(e->rev, 0);
-    event_priority_set(e->wev, 0);
+    event_priority_set(e->rev, EVPRIO_REDIS);
+    event_priority_set(e->wev, EVPRIO_REDIS);
     ac->ev.addRead = conn_ev_add_read;
     ac->ev.delRead = conn_ev_del_read;
     ac->ev.addWrite = conn_ev_add_write;

@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "dlr.h"
 #include "downstream.h"
+#include "hash.h"
 #include "log.h"
 #include "pdu.h"
 #include "relay.h"
@@ -28,18 +29,46 @@
 
 #define TAG "relay"
 #define ACCT_BUCKETS 256
-#define RANGE_COUNT 64
+/* Entries asked for per read of an account's stream: its receivers'
+ * windows in all, within these bounds. One read is out at a time, so the
+ * delivery rate is at most a read's worth per Redis round trip; that
+ * trip is longest when customers submit the most (their commands share
+ * the connection). Asking only for the free part of the windows left
+ * the stream growing at full load: the answers that free the rest come
+ * back during the trip. What does not fit is read again (the cursor
+ * stays at the last entry handed out): at most a window's worth. */
+#define RANGE_COUNT_MIN 64
+#define RANGE_COUNT_MAX 1024
 #define REDELIVER_MS 2000
 #define SM_MAX 254
 /* A receipt can overtake the submit_sm_resp it belongs to (another
  * session, or a fast SMSC): an unknown id is looked up again this many
- * times, 100 ms, 200 ms, 400 ms... apart, before it is called unknown. */
-#define LOOKUP_ATTEMPTS 6
+ * times, 10 ms, then 100 ms, 200 ms, 400 ms... apart, before it is called
+ * unknown. The first look again is soon: the usual overtaking is by a
+ * receipt that came on another upstream session than its submit_sm_resp
+ * and was read first; that resp is in our input already, and is handled
+ * and its id map written within a few turns of the loop. */
+#define LOOKUP_ATTEMPTS 7
+#define LOOKUP_FIRST_MS 10u
+#define LOOKUP_THEN_MS 100u
 
 struct relay_inflight {
     char entry_id[32];
     struct relay_inflight *next;
 };
+
+/* The entries of one account handed out and not yet deleted, by entry
+ * id: every entry a range read returns is looked up here, so the lookup
+ * must not cost a walk over everything in flight (up to the receivers'
+ * windows plus the deletes on their way). Chained, the bucket count a
+ * power of two that doubles when the entries outnumber the buckets. */
+struct inflight_set {
+    struct relay_inflight **buckets;
+    unsigned n_buckets;       /* 0 until the first entry */
+    unsigned count;
+};
+
+#define INFLIGHT_MIN_BUCKETS 64
 
 #define DEL_BATCH 128
 /* One instance at a time delivers an account's stream (P:lease:{ID}),
@@ -59,8 +88,8 @@ struct relay_acct {
     char id[16];
     char cursor[32];          /* last entry handed out, "-" for none */
     int reading;
-    unsigned inflight;
-    struct relay_inflight *sent;  /* handed out, not yet deleted */
+    unsigned range_asked;     /* entries the read out asked for */
+    struct inflight_set sent; /* handed out, not yet deleted */
     struct event *again_ev;
     struct event *del_ev;     /* flushes the deletes batched below */
     struct event *pub_ev;     /* tells the other instances, once a turn */
@@ -156,25 +185,90 @@ static struct relay_acct *acct_get(struct relay *r, const char *id)
     return a;
 }
 
+static struct relay_inflight **inflight_bucket(const struct inflight_set *set,
+                                               const char *entry_id)
+{
+    return &set->buckets[hash_str(entry_id) & (set->n_buckets - 1)];
+}
+
 static int inflight_has(const struct relay_acct *a, const char *entry_id)
 {
-    for (const struct relay_inflight *f = a->sent; f; f = f->next)
+    if (a->sent.n_buckets == 0)
+        return 0;
+    for (const struct relay_inflight *f = *inflight_bucket(&a->sent, entry_id);
+         f; f = f->next)
         if (strcmp(f->entry_id, entry_id) == 0)
             return 1;
     return 0;
 }
 
+/* Twice the buckets (INFLIGHT_MIN_BUCKETS at first); on allocation
+ * failure the set keeps its buckets and only its chains grow. */
+static void inflight_grow(struct inflight_set *set)
+{
+    unsigned n = set->n_buckets ? set->n_buckets * 2 : INFLIGHT_MIN_BUCKETS;
+    struct relay_inflight **b = calloc(n, sizeof *b);
+    if (!b)
+        return;
+    for (unsigned i = 0; i < set->n_buckets; i++) {
+        while (set->buckets[i]) {
+            struct relay_inflight *f = set->buckets[i];
+            struct relay_inflight **to = &b[hash_str(f->entry_id) & (n - 1)];
+            set->buckets[i] = f->next;
+            f->next = *to;
+            *to = f;
+        }
+    }
+    free(set->buckets);
+    set->buckets = b;
+    set->n_buckets = n;
+}
+
+/* <f> (owned by the set from here) into the account's set. -1 when the
+ * set has no buckets and cannot get any. */
+static int inflight_add(struct relay_acct *a, struct relay_inflight *f)
+{
+    struct inflight_set *set = &a->sent;
+    if (set->count >= set->n_buckets)
+        inflight_grow(set);
+    if (set->n_buckets == 0)
+        return -1;
+    struct relay_inflight **b = inflight_bucket(set, f->entry_id);
+    f->next = *b;
+    *b = f;
+    set->count++;
+    return 0;
+}
+
 static void inflight_remove(struct relay_acct *a, const char *entry_id)
 {
-    for (struct relay_inflight **pp = &a->sent; *pp; pp = &(*pp)->next) {
+    if (a->sent.n_buckets == 0)
+        return;
+    for (struct relay_inflight **pp = inflight_bucket(&a->sent, entry_id); *pp;
+         pp = &(*pp)->next) {
         if (strcmp((*pp)->entry_id, entry_id) == 0) {
             struct relay_inflight *f = *pp;
             *pp = f->next;
             free(f);
-            a->inflight--;
+            a->sent.count--;
             return;
         }
     }
+}
+
+static void inflight_clear(struct inflight_set *set)
+{
+    for (unsigned i = 0; i < set->n_buckets; i++) {
+        while (set->buckets[i]) {
+            struct relay_inflight *f = set->buckets[i];
+            set->buckets[i] = f->next;
+            free(f);
+        }
+    }
+    free(set->buckets);
+    set->buckets = NULL;
+    set->n_buckets = 0;
+    set->count = 0;
 }
 
 /* ---- expiry --------------------------------------------------------- */
@@ -502,15 +596,17 @@ static int deliver_entry(struct relay_acct *a, const struct store_entry *e)
     }
     dv->a = a;
     snprintf(dv->entry_id, sizeof dv->entry_id, "%s", e->id);
-    if (sess_send(s, &p, on_delivered, dv, NULL) != 0) {
+    snprintf(f->entry_id, sizeof f->entry_id, "%s", e->id);
+    if (inflight_add(a, f) != 0) {
         free(dv);
         free(f);
         return 0;
     }
-    snprintf(f->entry_id, sizeof f->entry_id, "%s", e->id);
-    f->next = a->sent;
-    a->sent = f;
-    a->inflight++;
+    if (sess_send(s, &p, on_delivered, dv, NULL) != 0) {
+        inflight_remove(a, e->id); /* frees <f> */
+        free(dv);
+        return 0;
+    }
     return 1;
 }
 
@@ -530,7 +626,7 @@ static void on_range(int status, const struct store_entry *e, size_t n,
             break; /* no receiver with room: continue from here later */
         snprintf(a->cursor, sizeof a->cursor, "%s", e[i].id);
     }
-    if (i == n && n == RANGE_COUNT)
+    if (i == n && n == a->range_asked)
         pump(a);
     else if (down_has_receiver(a->r->down, a->id))
         redeliver_later(a); /* a look now and then: nothing waits for ever */
@@ -566,7 +662,12 @@ static void pump(struct relay_acct *a)
             a->leasing = 1;
         return;
     }
-    if (store_dlr_range(r->st, a->id, a->cursor, RANGE_COUNT, on_range, a) == 0)
+    unsigned window = down_receiver_window(r->down, a->id);
+    a->range_asked = window < RANGE_COUNT_MIN   ? RANGE_COUNT_MIN
+                     : window > RANGE_COUNT_MAX ? RANGE_COUNT_MAX
+                                                : window;
+    if (store_dlr_range(r->st, a->id, a->cursor, a->range_asked, on_range,
+                        a) == 0)
         a->reading = 1;
     else
         redeliver_later(a); /* Redis away: try again, do not stop for good */
@@ -755,10 +856,12 @@ static void on_lookup_again(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The delay before lookup number <n> (1 first) of an id not found yet:
- * 100 ms, doubling per attempt. */
+ * LOOKUP_FIRST_MS, then LOOKUP_THEN_MS doubling per attempt. */
 static struct timeval lookup_delay(unsigned n)
 {
-    return clock_tv_ms((uint64_t)100u << (n > 1 ? n - 1 : 0));
+    if (n <= 1)
+        return clock_tv_ms(LOOKUP_FIRST_MS);
+    return clock_tv_ms((uint64_t)LOOKUP_THEN_MS << (n - 2));
 }
 
 /*
@@ -1220,8 +1323,7 @@ void relay_free(struct relay *r)
         while (r->accts[b]) {
             struct relay_acct *a = r->accts[b];
             r->accts[b] = a->hnext;
-            while (a->sent)
-                inflight_remove(a, a->sent->entry_id);
+            inflight_clear(&a->sent);
             event_free(a->again_ev);
             event_free(a->retry_ev);
             event_free(a->del_ev);

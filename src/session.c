@@ -71,6 +71,7 @@ struct sess {
     int in_finish;
     int read_paused;    /* output over high water */
     int peer_paused;    /* peer window full (cfg.peer_window_pause) */
+    int held;           /* the owner holds reading (sess_hold_reading) */
     int want_writable;  /* someone was told "no": tell them when yes */
     int half_closed;    /* closing: our FIN is sent, waiting for theirs */
     int handshaking;    /* server role: not up yet (TLS handshake) */
@@ -769,6 +770,13 @@ static void handle_bad_length(struct sess *s, struct evbuffer *in)
     sess_close(s, SESS_CLOSE_BAD_LENGTH);
 }
 
+/* Whether nothing stops reading from the peer: output under its high
+ * water, the peer's window open, the owner not holding it. */
+static int reading_allowed(const struct sess *s)
+{
+    return !s->read_paused && !s->peer_paused && !s->held;
+}
+
 /* Pause reading while the output is over its high water. */
 static void check_backpressure(struct sess *s)
 {
@@ -787,7 +795,7 @@ static void process_input(struct sess *s)
     s->connected = 1; /* bytes arrived: whatever the role, it is up */
     s->handshaking = 0;
     sess_ref(s);
-    while (s->state != SESS_CLOSED && !s->read_paused && !s->peer_paused) {
+    while (s->state != SESS_CLOSED && reading_allowed(s)) {
         size_t avail = evbuffer_get_length(in);
         uint8_t hdr[4];
         uint32_t len;
@@ -837,7 +845,7 @@ static void on_write(struct bufferevent *bev, void *arg)
     }
     if (s->read_paused) {
         s->read_paused = 0;
-        if (!s->peer_paused)
+        if (reading_allowed(s))
             bufferevent_enable(s->bev, EV_READ);
         s->want_writable = 1;
         sess_schedule(s);
@@ -993,7 +1001,7 @@ static void on_deferred(evutil_socket_t fd, short what, void *arg)
         if (s->cbs.on_writable)
             s->cbs.on_writable(s, s->ctx);
     }
-    if (s->state != SESS_CLOSED && !s->read_paused && !s->peer_paused)
+    if (s->state != SESS_CLOSED && reading_allowed(s))
         process_input(s);
     sess_unref(s);
 }
@@ -1073,7 +1081,7 @@ void sess_reply(struct sess *s, uint32_t req_id, uint32_t seq,
         sess_schedule(s); /* the last answer may end the flush */
     } else if (s->peer_paused && s->peer_inflight < s->cfg.peer_window) {
         s->peer_paused = 0;
-        if (!s->read_paused)
+        if (reading_allowed(s))
             bufferevent_enable(s->bev, EV_READ);
         sess_schedule(s); /* what is already buffered */
     }
@@ -1087,6 +1095,35 @@ void sess_reply(struct sess *s, uint32_t req_id, uint32_t seq,
             send_resp(s, req_id, seq, ESME_RSYSERR);
     }
     check_backpressure(s);
+}
+
+unsigned sess_window(const struct sess *s)
+{
+    return state_is_bound(s->state) ? s->cfg.window : 0;
+}
+
+void sess_hold_reading(struct sess *s, int hold)
+{
+    if (!hold == !s->held)
+        return;
+    s->held = hold != 0;
+    if (s->state == SESS_CLOSED || !s->bev)
+        return;
+    if (s->held) {
+        bufferevent_disable(s->bev, EV_READ);
+    } else if (reading_allowed(s)) {
+        bufferevent_enable(s->bev, EV_READ);
+        sess_schedule(s); /* what is already buffered */
+    }
+}
+
+int sess_set_priority(struct sess *s, int prio)
+{
+    if (!s->bev || bufferevent_priority_set(s->bev, prio) != 0 ||
+        event_priority_set(s->timer, prio) != 0 ||
+        event_priority_set(s->deferred, prio) != 0)
+        return -1;
+    return 0;
 }
 
 int sess_can_send(const struct sess *s)

@@ -212,6 +212,22 @@ void sess_abort(struct sess *s, enum sess_close_reason why);
  * resumed session that must not reuse recent numbers. */
 void sess_set_next_sequence(struct sess *s, uint32_t seq);
 
+/* <hold> 1: stop reading from the peer after the PDU being handled (TCP
+ * pushes back on it; nothing is refused); 0: read again, what is
+ * buffered first. For the owner's own limits, beside the session's
+ * (output high water, peer window): reading resumes only when none of
+ * them holds it. */
+void sess_hold_reading(struct sess *s, int hold);
+
+/* The requests of ours this session may have outstanding: its window
+ * while bound, 0 otherwise. */
+unsigned sess_window(const struct sess *s);
+
+/* Run this session's events (its connection's reads and writes, its
+ * timer, its deferred work) at loop priority <prio> (evprio.h). 0, or
+ * -1 when the loop has no such priority (then they keep the default). */
+int sess_set_priority(struct sess *s, int prio);
+
 /* Read-only getters. */
 enum sess_state sess_state(const struct sess *s);
 enum sess_role sess_role(const struct sess *s);

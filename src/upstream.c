@@ -36,6 +36,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "dlr.h"
+#include "evprio.h"
 #include "lateq.h"
 #include "log.h"
 #include "metrics.h"
@@ -1376,13 +1377,16 @@ static void session_connect(struct up_session *us)
      * few stray PDUs over days (late answers are not counted at all) */
     cfg.glitch_window_ms = c->cfg->glitch_window_ms;
     us->sess = sess_new(u->base, bev, SESS_CLIENT, &cfg, &up_callbacks, us);
-    if (!us->sess)
+    if (!us->sess) {
         schedule_reconnect(us);
-    else
-        log_event(LOG_DEBUG, TAG,
-                  LOG_FIELDS("connector", c->cfg->name, "session", LOG_NUM(us->index),
-                             "state", "connecting"),
-                  "[%s#%d] connecting", c->cfg->name, us->index);
+        return;
+    }
+    /* its answers and receipts before the customers' new submits */
+    sess_set_priority(us->sess, EVPRIO_UPSTREAM);
+    log_event(LOG_DEBUG, TAG,
+              LOG_FIELDS("connector", c->cfg->name, "session", LOG_NUM(us->index),
+                         "state", "connecting"),
+              "[%s#%d] connecting", c->cfg->name, us->index);
 }
 
 /* ---- life cycle ----------------------------------------------------- */

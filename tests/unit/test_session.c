@@ -1364,6 +1364,50 @@ Test(session_window, peer_window_pause_holds_instead_of_throttling)
     fx_free(f);
 }
 
+/* sess_hold_reading: the owner's own bound (the bridge's submits on
+ * their way into Redis). Held, nothing more is read and nothing is
+ * refused; released, what waited is read in order - but only once the
+ * session's own limits (here the peer window) let it read too. */
+Test(session_window, owner_hold_stops_reading_until_released)
+{
+    struct sess_config cfg = test_cfg();
+    cfg.peer_window = 3;
+    cfg.peer_window_pause = 1;
+    struct fx *f = fx_new(SESS_SERVER, &cfg, 0);
+    f->req_mode = OWNER_HOLD;
+    server_bind(f, PDU_BIND_TRANSMITTER, 0x34);
+    peer_send_sample(f, PDU_SUBMIT_SM, 1);
+    RUN_UNTIL(f, f->nreqs == 1, WAIT_MS);
+    cr_assert_eq(f->nreqs, 1);
+    STEP("held: four more sent, none read");
+    sess_hold_reading(f->s, 1);
+    for (uint32_t seq = 2; seq <= 5; seq++)
+        peer_send_sample(f, PDU_SUBMIT_SM, seq);
+    RUN_UNTIL(f, f->nreqs > 1, 100); /* give it the chance to misbehave */
+    cr_assert_eq(f->nreqs, 1);
+    STEP("released: read up to the peer window, in order");
+    sess_hold_reading(f->s, 0);
+    RUN_UNTIL(f, f->nreqs == 3, WAIT_MS);
+    RUN_UNTIL(f, f->nreqs > 3, 100);
+    cr_assert_eq(f->nreqs, 3);
+    cr_assert_eq(f->reqs[2].seq, 3);
+    STEP("held again: an answer opens the peer window, still nothing read");
+    sess_hold_reading(f->s, 1);
+    sess_reply(f->s, PDU_SUBMIT_SM, 1, ESME_ROK, NULL);
+    peer_expect_only(&f->peer, PDU_SUBMIT_SM_RESP, 1, ESME_ROK);
+    RUN_UNTIL(f, f->nreqs > 3, 100);
+    cr_assert_eq(f->nreqs, 3);
+    STEP("released: the next one");
+    sess_hold_reading(f->s, 0);
+    RUN_UNTIL(f, f->nreqs == 4, WAIT_MS);
+    cr_assert_eq(f->nreqs, 4);
+    cr_assert_eq(f->reqs[3].seq, 4);
+    cr_assert_eq(sess_stats(f->s)->throttled, 0, "nothing refused");
+    for (uint32_t seq = 2; seq <= 4; seq++)
+        sess_reply(f->s, PDU_SUBMIT_SM, seq, ESME_ROK, NULL);
+    fx_free(f);
+}
+
 /* The owner's answer with a body goes out with its fields; one that
  * cannot be encoded becomes ESME_RSYSERR rather than silence. */
 Test(session_window, owner_reply_with_body_and_unencodable_reply)
