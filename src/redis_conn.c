@@ -827,12 +827,19 @@ static void conn_ev_read(evutil_socket_t fd, short what, void *arg)
 static void conn_ev_write(evutil_socket_t fd, short what, void *arg)
 {
     struct conn_events *e = arg;
-    struct redis_conn *c = e->ac->data;
+    redisAsyncContext *ac = e->ac; /* e goes if the connection does */
+    struct redis_conn *c = ac->data;
     (void)fd;
     (void)what;
-    if (c && c->ac == e->ac)
+    if (c && c->ac == ac)
         txn_close(c);
-    redisAsyncHandleWrite(e->ac);
+    redisAsyncHandleWrite(ac);
+    /* The first write event also completes the connect: hiredis called
+     * on_connect, the owner's first commands, and wrote them in the
+     * call above, without EXEC. Closed now, or they would wait for the
+     * next command to come (or fail by timeout). */
+    if (c && c->ac == ac && c->txn_open)
+        txn_close(c);
 }
 
 static void conn_ev_add_read(void *arg)
