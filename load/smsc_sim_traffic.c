@@ -460,7 +460,8 @@ static int pick_state(struct sim_traffic *t)
 }
 
 /* Whether registered_delivery <rd> asks for a final receipt in <state>
- * (SMPP-FACTS §5.2: 1 any outcome, 2 failure only, 3 success only). */
+ * (SMPP 3.4 §5.2.17: 1 any outcome, 2 failure only; 5.0 adds 3 success
+ * only). */
 static int receipt_wanted(uint8_t rd, int state)
 {
     switch (rd & 0x03) {
@@ -866,8 +867,8 @@ static int same_addr(const char *recorded, struct pdu_view v)
     return strlen(recorded) == v.len && memcmp(recorded, v.ptr, v.len) == 0;
 }
 
-/* <t> as an SMPP absolute time in UTC, "YYMMDDhhmmss000+" (SMPP-FACTS
- * §2.8: tenths 0, offset 00 quarter hours). */
+/* <t> as an SMPP absolute time in UTC, "YYMMDDhhmmss000+" (SMPP 3.4
+ * §7.1: tenths 0, offset 00 quarter hours). */
 static void format_smpp_time(time_t t, char *out, size_t cap)
 {
     struct tm tm;
@@ -910,7 +911,7 @@ static void handle_query(struct sim_traffic *t, struct sim_client *c,
  * Whether cancel_sm <req> may cancel; ESME_ROK with the record in <out>.
  * An id this SMSC never issued (or has forgotten) gets ESME_RINVMSGID,
  * not ESME_RCANCELFAIL: the 3.4 status table defines 0x0C as "invalid
- * message_id" (SMPP-FACTS §3.1), which such an id is, and query_sm and
+ * message_id", which such an id is, and query_sm and
  * replace_sm answer it the same way, so a client sees one status for "no
  * such message". ESME_RCANCELFAIL is for a message that exists but
  * cannot be cancelled: already final, or named with another source (or,

@@ -14,7 +14,8 @@
  *   id:IIIIIIIIII sub:SSS dlvrd:DDD submit date:YYMMDDhhmm
  *   done date:YYMMDDhhmm stat:DDDDDDD err:E text:...
  *
- * and the variants met in the wild (SMPP-FACTS §6.2) are all accepted by
+ * and the variants met in the wild (docs/architecture.md, "SMPP facts
+ * the code relies on") are all accepted by
  * dlr_parse(): 10/12/14-digit dates, "Text:"/"text:", missing or reordered
  * fields, "submitdate:"/"donedate:" without the space, any id form,
  * alphanumeric err.

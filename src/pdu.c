@@ -241,7 +241,8 @@ static uint32_t read_sm(struct cursor *c, uint32_t status,
     return ESME_ROK;
 }
 
-/* One submit_multi dest_address (SMPP-FACTS §2.4). */
+/* One submit_multi dest_address (SMPP 3.4 §4.5.1): dest_flag 1 then an
+ * SME address, or dest_flag 2 then a distribution list name. */
 static uint32_t read_dest(struct cursor *c, struct pdu_dest *d)
 {
     if (read_u8(c, &d->dest_flag) != ESME_ROK)
@@ -322,7 +323,8 @@ static uint32_t read_field(struct cursor *c, const struct field_def *f,
     }
 }
 
-/* Optional parameters up to the end of the body (SMPP-FACTS §2.1, §4). */
+/* Optional parameters up to the end of the body (SMPP 3.4 §5.3): tag,
+ * length, value, nothing marking the last. */
 static uint32_t read_tlvs(struct cursor *c, struct pdu *out)
 {
     while (c->p < c->end) {
@@ -369,7 +371,8 @@ uint32_t pdu_decode(const uint8_t *buf, size_t len, struct pdu *out)
 
     struct cursor c = {buf + PDU_HEADER_LEN, buf + len};
     /* A response may come without its body: a failed one often does
-     * (SMPP-FACTS §9.15), and clients send a bare deliver_sm_resp. Its
+     * (docs/architecture.md, "SMPP facts the code relies on"), and
+     * clients send a bare deliver_sm_resp. Its
      * fields are then empty; what an empty message_id means is for the
      * caller to decide. */
     if (pdu_is_resp(out->command_id) && c.p == c.end)

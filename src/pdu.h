@@ -30,7 +30,8 @@ struct evbuffer;
 
 #define PDU_HEADER_LEN 16u
 /* Largest PDU the codec will frame unless the caller asks for less: a full
- * 64 KiB message_payload plus a submit_sm around it (SMPP-FACTS §1.1). */
+ * 64 KiB message_payload plus a submit_sm around it. The spec sets no
+ * maximum PDU size. */
 #define PDU_MAX_LEN_DEFAULT 70000u
 /* Optional parameters kept per PDU. Sixty-four is several times what any
  * real PDU carries; a PDU with more is refused, not truncated. */
@@ -286,7 +287,7 @@ void pdu_view_copy(char *dst, size_t cap, struct pdu_view v);
 int pdu_view_eq(struct pdu_view v, const char *s);
 
 /*
- * SMPP time (SMPP-FACTS §2.8): "YYMMDDhhmmsstnnp", p one of '+', '-', 'R'.
+ * SMPP time (3.4 §7.1): "YYMMDDhhmmsstnnp", p one of '+', '-', 'R'.
  * pdu_time_check returns 0 for an empty or well-formed value, -1 otherwise.
  * pdu_time_to_unix turns it into seconds since the epoch; relative values
  * count from <now>. Returns -1 for an empty or malformed value.

@@ -4,8 +4,9 @@
  * Command ids, command_status values, TLV tags and the mandatory field
  * layout of every PDU live here as X-macros; pdu.h and pdu.c expand them
  * into enums, name tables, the decoder and the encoder. A fact changes here
- * and nowhere else. Section numbers refer to shared SMPP-FACTS.md (and
- * through it to SMPP 3.4 §4 / 5.0 §4).
+ * and nowhere else. PDU layouts are those of SMPP 3.4 §4 (and 5.0 for its
+ * additions); where implementations disagree, see docs/architecture.md,
+ * "SMPP facts the code relies on".
  */
 #ifndef SMPPBRIDGE_PDU_DEFS_H
 #define SMPPBRIDGE_PDU_DEFS_H
@@ -21,7 +22,8 @@
  *                §4.4.2: "not returned if the command_status field
  *                contains a non-zero value"); strict 3.4 peers cannot read
  *                other responses without their body. The decoder accepts
- *                both forms for every response (SMPP-FACTS §2.3, §9.15).
+ *                both forms for every response, since peers also send
+ *                other failed responses without their body.
  *   PDUF_V50     SMPP 5.0 only
  *   PDUF_NORESP  a request that is never answered (outbind, alert_notification)
  */
@@ -77,19 +79,20 @@
  *
  *   kind   U8     1-octet integer
  *          COCT   C-Octet String; <max> counts the terminating NUL
- *          TIME   C-Octet String that is NULL or exactly 16 chars (§2.8)
+ *          TIME   C-Octet String that is NULL or exactly 16 chars (3.4 §7.1)
  *          SM     sm_length (1 octet) then that many octets of short_message
- *          DESTS  number_of_dests then the dest_address list (§2.4)
- *          UNSUCC no_unsuccess then the unsuccess_sme list (§2.4)
+ *          DESTS  number_of_dests then the dest_address list (3.4 §4.5)
+ *          UNSUCC no_unsuccess then the unsuccess_sme list (3.4 §4.5)
  *   field  the struct pdu member it lands in
  *   status the command_status a server answers when this field is malformed
  *          (no NUL within <max>, wrong time length, list that runs past
  *          the body). A body that ends before an integer field is
  *          ESME_RINVCMDLEN.
  *
- * Address sizes follow §2 and the "read liberally" column of §11: data_sm
- * and alert_notification addresses and the cancel_sm destination are
- * read up to 65.
+ * Sizes are those of SMPP 3.4 §4, read liberally where implementations
+ * disagree (docs/architecture.md, "SMPP facts the code relies on"):
+ * data_sm and alert_notification addresses and the cancel_sm destination
+ * are read up to 65, short_message up to 255.
  */
 #define PDU_LAYOUT_empty(F)
 
@@ -108,7 +111,7 @@
     F(COCT, system_id, 16, ESME_RINVSYSID)                                     \
     F(COCT, password, 9, ESME_RINVPASWD)
 
-/* submit_sm and deliver_sm share one layout (§2.3). */
+/* submit_sm and deliver_sm share one layout (3.4 §4.4.1, §4.6.1). */
 #define PDU_LAYOUT_sm(F)                                                       \
     F(COCT, service_type, 6, ESME_RINVSERTYP)                                  \
     F(U8, source_addr_ton, 0, 0)                                               \
@@ -158,7 +161,7 @@
     F(U8, registered_delivery, 0, 0)                                           \
     F(U8, data_coding, 0, 0)
 
-/* query_sm and query_broadcast_sm (§2.6, §2.7). */
+/* query_sm (3.4 §4.8) and 5.0's query_broadcast_sm have the same body. */
 #define PDU_LAYOUT_query_sm(F)                                                 \
     F(COCT, message_id, 65, ESME_RINVMSGID)                                    \
     F(U8, source_addr_ton, 0, 0)                                               \
@@ -167,7 +170,7 @@
 
 #define PDU_LAYOUT_query_sm_resp(F)                                            \
     F(COCT, message_id, 65, ESME_RINVMSGID)                                    \
-    /* Read liberally: SMSCs report 12-digit local times (§2.8). */         \
+    /* Read at any length: some SMSCs report 12-digit local times. */          \
     F(COCT, final_date, 17, ESME_RINVCMDLEN)                                   \
     F(U8, message_state, 0, 0)                                                 \
     F(U8, error_code, 0, 0)
@@ -182,7 +185,8 @@
     F(U8, dest_addr_npi, 0, 0)                                                 \
     F(COCT, destination_addr, 65, ESME_RINVDSTADR)
 
-/* No service_type: the spec, Wireshark and libsmpp34 agree (§2.6, §11). */
+/* No service_type (3.4 §4.10); Wireshark and libsmpp34 agree, only
+ * Kannel's definition adds one. */
 #define PDU_LAYOUT_replace_sm(F)                                               \
     F(COCT, message_id, 65, ESME_RINVMSGID)                                    \
     F(U8, source_addr_ton, 0, 0)                                               \
@@ -222,7 +226,8 @@
     F(U8, source_addr_npi, 0, 0)                                               \
     F(COCT, source_addr, 21, ESME_RINVSRCADR)
 
-/* X(NAME, value) - command_status (§3.1, §3.2). 5.0 renamed 0xC0-0xC4;
+/* X(NAME, value) - command_status: the 3.4 codes and 5.0's 0x100-0x112.
+ * 5.0 renamed 0xC0-0xC4;
  * the 3.4 names are the ones used here, pdu_status_name() shows both. */
 #define PDU_STATUSES(X)                                                        \
     X(ESME_ROK, 0x00000000u)                                                   \
@@ -294,9 +299,10 @@
     X(ESME_RINVBCASTCHANIND, 0x00000112u)
 
 /*
- * X(NAME, name, tag, min_len, max_len) - every standard TLV (§4.2).
+ * X(NAME, name, tag, min_len, max_len) - every standard TLV of 3.4 §5.3
+ * and of 5.0.
  * A known tag whose length is outside [min, max] is ESME_RINVPARLEN.
- * Where sources disagree on a length (§11: source_telematics_id,
+ * Where implementations disagree on a length (source_telematics_id,
  * broadcast_rep_num, dest_addr_np_country, ms_validity) the range covers
  * every reading. C-Octet TLVs count their NUL in max; a missing NUL is
  * tolerated on read (seen from real SMSCs) and always written.

@@ -3,7 +3,8 @@
  *
  * pdu_decode() guarantees structure; this file decides whether the values
  * are ones a server accepts. Each check returns the command_status the
- * spec names for that field (SMPP-FACTS §3.1, §5).
+ * spec names for that field (SMPP 3.4 §5.2 for the fields, and its
+ * command_status table).
  */
 #include "common.h"
 
@@ -11,13 +12,13 @@
 
 #include "pdu.h"
 
-/* TON 0-6 (§5.5; 7 is reserved). */
+/* TON 0-6 (SMPP 3.4 addr_ton values; 7 is reserved). */
 static int ton_valid(uint8_t ton)
 {
     return ton <= 6;
 }
 
-/* NPI values defined in §5.5. */
+/* NPI values SMPP 3.4 defines for addr_npi. */
 static int npi_valid(uint8_t npi)
 {
     switch (npi) {
@@ -49,8 +50,8 @@ static uint32_t check_dest(const struct pdu *p)
     return ESME_ROK;
 }
 
-/* registered_delivery bits 7-5 are reserved (§5.2). 0x03 in bits 1-0 is
- * reserved in 3.4 and "success only" in 5.0: accepted. */
+/* registered_delivery bits 7-5 are reserved (3.4 §5.2.17). 0x03 in bits
+ * 1-0 is reserved in 3.4 and "success only" in 5.0: accepted. */
 static uint32_t check_registered_delivery(uint8_t rd)
 {
     return (rd & 0xE0) ? ESME_RINVREGDLVFLG : ESME_ROK;
@@ -58,7 +59,7 @@ static uint32_t check_registered_delivery(uint8_t rd)
 
 /* An ESME submits normal messages or ESME acknowledgements; receipt and
  * intermediate-notification types (0x04, 0x20, ...) come only from an
- * SMSC (§5.1). */
+ * SMSC (esm_class, 3.4 §5.2.12). */
 static uint32_t check_submit_esm_class(uint8_t esm)
 {
     uint8_t type = esm & 0x3C;
@@ -68,7 +69,7 @@ static uint32_t check_submit_esm_class(uint8_t esm)
 }
 
 /* sar_msg_ref_num, sar_total_segments and sar_segment_seqnum come as a
- * set (§7.2): all or none, 1 <= seqnum <= total. */
+ * set (the SAR TLVs of 3.4 §5.3.2): all or none, 1 <= seqnum <= total. */
 static uint32_t check_sar(const struct pdu *p)
 {
     uint16_t ref;
@@ -211,7 +212,7 @@ uint32_t pdu_validate(const struct pdu *p)
     }
 }
 
-/* ---- SMPP time (SMPP-FACTS §2.8) ------------------------------------ */
+/* ---- SMPP time (SMPP 3.4 §7.1) -------------------------------------- */
 
 static int two_digits(const uint8_t *s, int *out)
 {

@@ -586,7 +586,7 @@ static int deliver_entry(struct relay_acct *a, const struct store_entry *e)
         return -1;
     }
     if (sess_peer_version(s) < 0x34)
-        p.tlv_count = 0; /* a 3.3 client gets no TLVs (SMPP-FACTS §8.7) */
+        p.tlv_count = 0; /* a 3.3 client gets no TLVs: they came with 3.4 */
     struct delivery *dv = calloc(1, sizeof *dv);
     struct relay_inflight *f = calloc(1, sizeof *f);
     if (!dv || !f) {
@@ -730,7 +730,8 @@ static void dead_letter(struct incoming *in, const char *reason)
         incoming_finish(in, ESME_RX_T_APPN);
 }
 
-/* The receipt's text: short_message, or message_payload (§6.2 item 10). */
+/* The receipt's text: short_message, or message_payload when
+ * short_message is empty (some SMSCs send it there). */
 static struct pdu_view receipt_text(const struct pdu *p, int *in_payload)
 {
     const struct pdu_tlv *t = pdu_tlv_find(p, PDU_TLV_MESSAGE_PAYLOAD);
@@ -757,7 +758,7 @@ static int receipt_state(const struct pdu *p)
     return -1;
 }
 
-/* registered_delivery (SMPP-FACTS §5.2) against what the receipt says. */
+/* registered_delivery (SMPP 3.4 §5.2.17) against what the receipt says. */
 static int receipt_wanted(uint8_t rd, const struct pdu *p)
 {
     int state = receipt_state(p);
@@ -1007,7 +1008,8 @@ static size_t id_candidates(const char *id, size_t len,
                                DLR_ID_FORMS_MAX);
 }
 
-/* The upstream id a receipt names: TLV first (§9.4), then the text. */
+/* The upstream id a receipt names: the receipted_message_id TLV first
+ * (some SMSCs put the id only there), then the text. */
 static int receipt_upstream_id(const struct pdu *p, struct pdu_view *id)
 {
     if (pdu_tlv_cstr(p, PDU_TLV_RECEIPTED_MESSAGE_ID, id) == 0 && id->len)

@@ -502,7 +502,7 @@ static void bind_resp_received(struct sess *s, const struct pdu *resp,
     }
     uint8_t v;
     s->peer_version = pdu_tlv_u8(resp, PDU_TLV_SC_INTERFACE_VERSION, &v) == 0
-                          ? v : 0x33; /* no TLV: a 3.3 SMSC (§8.7) */
+                          ? v : 0x33; /* no TLV: a 3.3 SMSC (TLVs: 3.4+) */
     copy_system_id(s, resp->system_id);
     sess_set_state(s, bound_state(s->bind_type));
     s->last_rx_ms = clock_mono_ms();
@@ -539,7 +539,8 @@ void sess_bind_reply(struct sess *s, uint32_t status)
     pdu_init(&r, pdu_resp_id(bind_command(s->bind_type)), s->bind_seq);
     r.command_status = status;
     r.system_id = pdu_view_str(s->cfg.system_id);
-    /* Only a 3.4+ peer gets a TLV (SMPP-FACTS §8.7, §9.23). */
+    /* Only a 3.4+ peer gets a TLV: TLVs came with 3.4, and some 3.3
+     * clients fail on any TLV in a bind response. */
     if (status == ESME_ROK && s->peer_version >= 0x34)
         pdu_tlv_add(&r, PDU_TLV_SC_INTERFACE_VERSION, &version, 1);
     write_pdu(s, &r);
@@ -554,7 +555,8 @@ void sess_bind_reply(struct sess *s, uint32_t status)
 /* ---- requests from the peer ----------------------------------------- */
 
 /* May the peer send <cmd> to us in our current state and role?
- * (SMPP-FACTS §1.2 "sent in", seen from the receiving side.) */
+ * (The session-state table of SMPP 3.4 §2.3, seen from the receiving
+ * side.) */
 static int peer_may_send(const struct sess *s, uint32_t cmd)
 {
     switch (cmd) {
@@ -665,7 +667,8 @@ static void handle_request(struct sess *s, const struct pdu *p)
 {
     switch (p->command_id) {
     case PDU_ENQUIRE_LINK:
-        /* answered in every state (SMPP-FACTS §8.1, §9.17) */
+        /* answered in every state: 5.0 allows it before the bind,
+         * and answering is safe with any peer */
         send_resp(s, p->command_id, p->sequence_number, ESME_ROK);
         return;
     case PDU_UNBIND:
@@ -756,7 +759,8 @@ static uint32_t max_pdu_len(const struct sess *s)
 }
 
 /* The stream cannot be resynchronised after a bad command_length: nack
- * it with the sequence number if there is one, then close (§8.3). */
+ * it (generic_nack, 3.4 §4.3) with the sequence number if one could be
+ * read, else 0, then close. */
 static void handle_bad_length(struct sess *s, struct evbuffer *in)
 {
     uint8_t hdr[16];

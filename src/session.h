@@ -1,7 +1,7 @@
 /*
  * session.h - one SMPP session over a libevent bufferevent.
  *
- * Three layers, three names (STYLE.md §7): the *connection* is the
+ * Three layers, three names: the *connection* is the
  * bufferevent (plain TCP or TLS, created by the caller); the *session* is
  * one bind: its state, sequence counter, windows and timers; a
  * *transaction* is one request we sent, waiting for its _resp, keyed by

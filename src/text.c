@@ -12,7 +12,7 @@
 #include <string.h>
 
 /*
- * GSM 03.38 default alphabet, indexed by septet (SMPP-FACTS §7.4). Entry
+ * GSM 03.38 default alphabet, indexed by septet (3GPP 23.038). Entry
  * 0x1B is ESC: a lone ESC is never decoded through this table, so the slot
  * holds the space that 23.038 says to show for ESC ESC. gsm7_lookup skips
  * it so that space always encodes as 0x20.

@@ -13,8 +13,9 @@
  *     *<out_len> is left untouched; nothing is ever written past <cap>.
  *   - <out> must hold <cap> bytes and <out_len> must not be NULL.
  *   - GSM 7-bit text is UNPACKED (one septet per octet, top bit 0), which is
- *     how SMPP carries data_coding 0 (SMPP-FACTS §7.6). Packing helpers are
- *     at the end for upstreams that want packed septets.
+ *     how SMPP peers normally carry data_coding 0; the SMSC packs it for
+ *     the radio side. Packing helpers are at the end for upstreams that
+ *     want packed septets.
  *   - National language shift tables (UDH IEI 0x24/0x25) are reported by
  *     text_udh_parse() but never applied: the GSM converters always use the
  *     default alphabet and its default extension table.

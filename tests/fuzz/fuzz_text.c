@@ -39,8 +39,8 @@ static int same(const void *a, size_t alen, const void *b, size_t blen)
 
 /*
  * 1 when every ESC in <in> is followed by a code of the extension table,
- * so decoding is one-to-one. The codes are listed here again, from
- * SMPP-FACTS §7.4, rather than taken from text.c.
+ * so decoding is one-to-one. The codes are listed here again, from the
+ * GSM 03.38 extension table (3GPP 23.038), rather than taken from text.c.
  */
 static int gsm7_canonical(const uint8_t *in, size_t n)
 {

@@ -1,6 +1,7 @@
 /*
- * test_dlr.c - delivery receipt text: every variant of SMPP-FACTS §6.2 with
- * exact values, id rewrite byte for byte, format, dates, states and id radix
+ * test_dlr.c - delivery receipt text: every variant SMSCs are known to send
+ * (docs/architecture.md, "SMPP facts the code relies on") with exact
+ * values, id rewrite byte for byte, format, dates, states and id radix
  * handling. Each vector names where it comes from.
  */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS for the guard-page test */
@@ -48,7 +49,8 @@ static const char V_SMPPCENTER[] =
 static const char V_CH_14[] =
     "id:2E179B310EDE971B2760C72B7F026E1B submit date:20110314181534 "
     "done date:20110314181741 stat:DELIVRD err:0";
-/* Jasmin getReceipt() layout (SMPP-FACTS §6.3); the uuid id is invented. */
+/* Jasmin getReceipt() layout (no sub, dlvrd or text); the uuid id is
+ * invented. */
 static const char V_JASMIN[] =
     "id:7d1b1fdc-87b6-4d6f-9b3c-fc83f4a3de0e submit date:2101011200 "
     "done date:2101011201 stat:DELIVRD err:000";
@@ -72,7 +74,8 @@ static const char V_ECOMNET[] =
 static const char V_CH_ERR21B[] =
     "id:0123456789 sub:002 dlvrd:001 submit date:1005232039 "
     "done date:1005242339 stat:DELIVRD err:21b text:This is a sample mes";
-/* Decimal id of SMPP-FACTS §6.2 item 6 alone, as Kannel's fallback takes it. */
+/* A 17-digit decimal id seen in the wild, alone, as Kannel's fallback
+ * takes it. */
 static const char V_ID_ONLY[] = "id:40072910491427628";
 /* Constructed: text holding labels and spaces (cloudhopper would cut it). */
 static const char V_TEXT_ID[] =
@@ -167,7 +170,7 @@ static struct dlr_str S(const char *s)
 }
 
 /* ------------------------------------------------------------------ */
-/* Parse: the variants of SMPP-FACTS §6.2                              */
+/* Parse: the variants SMSCs send                                      */
 /* ------------------------------------------------------------------ */
 
 Test(dlr_parse, spec_34_appendix_b_template_capital_Text)
@@ -275,7 +278,7 @@ Test(dlr_parse, id_only_no_stat_kannel_fallback)
 
 Test(dlr_parse, stat_only_id_in_tlv)
 {
-    /* SMPP-FACTS §6.2 item 9: receipted_message_id carries the id. */
+    /* Some SMSCs put the id only in the receipted_message_id TLV. */
     const char *s = "sub:001 dlvrd:001 submit date:1601010100 "
                     "done date:1601010101 stat:DELIVRD err:000 text:";
 
@@ -359,7 +362,7 @@ Test(dlr_parse, tabs_crlf_and_trailing_nul)
 
 Test(dlr_parse, gsm_at_sign_nul_inside_text_is_kept)
 {
-    /* GSM 03.38 '@' is 0x00 in unpacked short_message (SMPP-FACTS §9.10). */
+    /* GSM 03.38 '@' is 0x00 in unpacked short_message. */
     static const char s[] = "id:9 stat:DELIVRD err:000 text:a\0b";
     struct dlr_receipt r;
 
@@ -459,13 +462,14 @@ Test(dlr_date, twelve_digits_with_seconds)
 
 Test(dlr_date, fourteen_digits)
 {
-    expect_date("20110303100008", 2011, 3, 3, 10, 0, 8); /* CH comment */
-    expect_date("20110314181534", 2011, 3, 14, 18, 15, 34); /* CH test */
+    expect_date("20110303100008", 2011, 3, 3, 10, 0, 8); /* cloudhopper */
+    expect_date("20110314181534", 2011, 3, 14, 18, 15, 34); /* cloudhopper */
 }
 
 Test(dlr_date, all_zero_is_absent)
 {
-    /* CH generator "0000000000", OpenMarket "000000000000", 14 zeros. */
+    /* cloudhopper generator "0000000000", OpenMarket "000000000000",
+     * 14 zeros. */
     static const char *const z[] = { "0000000000", "000000000000",
                                      "00000000000000" };
     struct dlr_date d;
@@ -994,7 +998,7 @@ Test(dlr_id, cloudhopper_hex_long_conversion)
 
 Test(dlr_id, cloudhopper_real_world_tlv_is_hex_of_text_id)
 {
-    /* CH parseRealWorldReceipt0: text id:0059113978, TLV 38601fa. */
+    /* cloudhopper parseRealWorldReceipt0: text id:0059113978, TLV 38601fa. */
     cr_assert_eq(to_u64("0059113978", 10), to_u64("38601fa", 16));
     cr_assert_eq(to_u64("38601FA", 16), UINT64_C(59113978));
 }
@@ -1127,7 +1131,7 @@ Test(dlr_id, candidates_decimal_zero_padded)
     /* Nexmo: "decimal or hexadecimal depending on your account". */
     static const char *const w2[] = { "0000000012345678", "12345678",
                                       "BC614E", "305419896", NULL };
-    /* SMPP-FACTS §6.2: 17 digits, too long for a 64-bit hex reading. */
+    /* A real 17-digit id: too long for a 64-bit hex reading. */
     static const char *const w3[] = { "40072910491427628", "8E5E198AF5232C",
                                       NULL };
 

@@ -131,8 +131,8 @@ static const uint8_t sm_tail_ok[] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 'h', 'i'};
 
 /* ---- known vectors -------------------------------------------------- */
 
-/* SMPP-FACTS §1.1: "enquire_link with sequence 1 is 00000010 00000015
- * 00000000 00000001". */
+/* enquire_link (SMPP 3.4 §4.11) is a bare header: command_length 16,
+ * command_id 0x15, command_status 0, here sequence_number 1. */
 Test(pdu_vectors, enquire_link_spec_example)
 {
     uint8_t b[64];
@@ -149,7 +149,7 @@ Test(pdu_vectors, enquire_link_spec_example)
 }
 
 /* The 47-octet bind_transmitter walked through in Rusmpp's
- * command/owned.rs (SMPP-FACTS §1.1): system_id "SMPP3TEST", password
+ * command/owned.rs: system_id "SMPP3TEST", password
  * "secret08", system_type "SUBMIT1", interface_version 0x50, ton 1,
  * npi 1, address_range NULL; laid out per SMPP 3.4 §4.1.1. */
 Test(pdu_vectors, bind_transmitter_rusmpp_example)
@@ -219,8 +219,8 @@ Test(pdu_vectors, deliver_sm_receipt)
     cr_assert_eq(ne->val[0], 3);
 }
 
-/* SMPP-FACTS §2.3 / §9.15: a submit_sm_resp with a non-zero status may
- * come as a bare header; and 3.4 §4.4.2 says we send it that way. */
+/* A submit_sm_resp with a non-zero status may come as a bare header
+ * (peers differ), and 3.4 §4.4.2 says we send it that way. */
 Test(pdu_vectors, bodyless_error_response)
 {
     uint8_t b[64];
@@ -239,8 +239,8 @@ Test(pdu_vectors, bodyless_error_response)
     cr_assert_eq(p.message_id.len, 0);
 }
 
-/* SMPP 5.0 text quoted by Rusmpp (SMPP-FACTS §2.1): a zero-length TLV is
- * tag and length only, e.g. alert_on_message_delivery 0x130C0000. */
+/* A zero-length TLV is its tag and a length of 0, nothing else (SMPP 5.0,
+ * as Rusmpp quotes it), e.g. alert_on_message_delivery 0x130C0000. */
 Test(pdu_vectors, zero_length_tlv)
 {
     uint8_t b[128];
@@ -254,8 +254,9 @@ Test(pdu_vectors, zero_length_tlv)
     cr_assert_eq(p.tlvs[0].len, 0);
 }
 
-/* Unknown and vendor TLVs pass through byte for byte (SMPP-FACTS §4.2,
- * §9.21), in their original order, between known ones. */
+/* Unknown and vendor TLVs pass through byte for byte (a relay must not
+ * drop what it does not know), in their original order, between known
+ * ones. */
 Test(pdu_vectors, vendor_tlvs_preserved)
 {
     uint8_t b[256], out[256];
@@ -436,7 +437,7 @@ Test(pdu_decode_errors, submit_sm_fields)
     /* body stops before sm_length */
     n = raw_submit_sm(b, "1", "2", sm_tail_ok, 8);
     cr_assert_eq(pdu_decode(b, n, &p), ESME_RINVCMDLEN);
-    /* sm_length 255 is accepted when read (SMPP-FACTS §11) */
+    /* sm_length 255 is accepted when read (5.0's maximum; 3.4's is 254) */
     uint8_t big[300] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 255};
     memset(big + 10, 'x', 255);
     n = raw_submit_sm(b, "1", "2", big, 265);
@@ -507,7 +508,7 @@ Test(pdu_decode_errors, lists_and_long_addresses)
     cr_assert(pdu_view_eq(d.addr, "L"));
     cr_assert_eq(pdu_dest_next(&cur, &d), 0);
 
-    /* data_sm addresses are read up to 65 (SMPP-FACTS §2.5, §11) */
+    /* data_sm addresses are read up to 65 (SMPP 3.4 §4.7.1) */
     char a64[129], a65[131];
     for (int i = 0; i < 64; i++) memcpy(a64 + 2 * i, "39", 2);
     a64[128] = 0;

@@ -1,7 +1,7 @@
 /*
  * test_pdu_libsmpp34.c - differential tests of the codec against
- * libsmpp34 (osmocom; Debian libsmpp34-dev 1.14.1), the "L34" source of
- * SMPP-FACTS.
+ * libsmpp34 (osmocom; Debian libsmpp34-dev 1.14.1), an independent SMPP 3.4
+ * codec in C.
  *
  * For every PDU libsmpp34 knows (all of SMPP 3.4):
  *   ours_to_libsmpp34.<pdu>   pdu_encode() the sample of pdu_samples.c,
@@ -15,14 +15,15 @@
  * names the conflict and its source, asserts the spec's side for our codec
  * and asserts what libsmpp34 does, so a change on either side is noticed.
  * libsmpp34_stricter.* holds rules libsmpp34 enforces and we read
- * liberally (SMPP-FACTS §11, §9.19), libsmpp34_quirks.* its list order,
+ * liberally (docs/architecture.md, "SMPP facts the code relies on"),
+ * libsmpp34_quirks.* its list order,
  * libsmpp34_agrees.* edge cases where both agree, and libsmpp34_lacks the
  * SMPP 5.0 broadcast PDUs, checked against hand-written vectors instead.
  *
  * The libsmpp34 side (its structs mapped onto struct pdu, fill, compare,
  * pack/unpack) is in helpers/l34_bridge.c. libsmpp34 is only ever given
  * bytes followed by zeros in our buffer (l34_unpack), because its C_OCTET
- * reader measures wire strings with str(n)len (STYLE-ANCHORS §8).
+ * reader measures wire strings with str(n)len.
  */
 #include "common.h"
 
@@ -345,8 +346,8 @@ Test(libsmpp34_example, submit_sm_by_hand)
 /* ---- where libsmpp34 departs from the spec ---------------------------- */
 
 /*
- * data_sm source_addr: 65 octets in SMPP 3.4 and 5.0 (SMPP-FACTS §2.5 and
- * §11: KN, OS, ML v5 page); libsmpp34 declares it C_OCTET(source_addr,
+ * data_sm source_addr: 65 octets in SMPP 3.4 (§4.7.1) and 5.0, as Kannel
+ * and OpenSMPP also have it; libsmpp34 declares it C_OCTET(source_addr,
  * ADDRESS_LENGTH) = 21 in def_frame/data_sm.frame (its destination_addr
  * is 65). Spec side: we write and read addresses up to 64 characters.
  */
@@ -383,8 +384,8 @@ Test(libsmpp34_disagrees, data_sm_source_addr_max_21)
 }
 
 /*
- * short_message maximum: 254 octets in 3.4, 255 in 5.0 (SMPP-FACTS §2.3,
- * §11); we read and write up to 255 (pdu_defs.h F(SM, .., 255)).
+ * short_message maximum: 254 octets in 3.4, 255 in 5.0; we read and
+ * write up to 255 (pdu_defs.h F(SM, .., 255)).
  * libsmpp34 (OCTET8(short_message, 254)): smpp34_unpack takes 254 and
  * refuses 255; smpp34_pack refuses 254 too (its check is `>= 254`), so it
  * writes at most 253, below even 3.4's limit.
@@ -425,9 +426,9 @@ Test(libsmpp34_disagrees, short_message_254_and_255)
 }
 
 /*
- * message_payload: "variable, up to 64 K" (SMPP-FACTS §4.1: don't
- * truncate); libsmpp34 holds TLV values in value.octet[MAX_TLV_SIZE=1024]
- * and refuses longer ones both ways (SMPP-FACTS §9.14: "L34 1024").
+ * message_payload: its length is bounded only by the 16-bit TLV length
+ * (3.4 §5.3), and a relay must not cut it; libsmpp34 holds TLV values in
+ * value.octet[MAX_TLV_SIZE=1024] and refuses longer ones both ways.
  * Spec side: we carry 1025 and 65535 octets.
  */
 Test(libsmpp34_disagrees, message_payload_over_1024)
@@ -464,7 +465,7 @@ Test(libsmpp34_disagrees, message_payload_over_1024)
 /*
  * data_sm_resp TLVs: 3.4 gives data_sm_resp optional parameters
  * (delivery_failure_reason, network_error_code,
- * additional_status_info_text, dpf_result: SMPP-FACTS §2.3 [KN]).
+ * additional_status_info_text, dpf_result: 3.4 §4.7.2).
  * libsmpp34 ships def_frame/data_sm_resp.tlv but data_sm_resp.frame has
  * no TLV line and data_sm_resp_t no tlv member: it cannot hold them and
  * smpp34_unpack fails on the length check. Spec side: we carry them.
@@ -498,10 +499,10 @@ Test(libsmpp34_disagrees, data_sm_resp_tlvs)
 
 /*
  * SMPP 5.0 optional parameters on PDUs whose libsmpp34 frame takes none:
- * congestion_state "5.0; any response" (SMPP-FACTS §4.1),
+ * congestion_state, which 5.0 allows in any response,
  * additional_status_info_text on submit_sm_resp (our sample), and
- * message_payload on replace_sm ("5.0 permits a message_payload TLV (RS)",
- * SMPP-FACTS §2.6). pdu_defs.h marks these PDUF_TLV. libsmpp34's
+ * message_payload on replace_sm, which 5.0 allows and 3.4 did not.
+ * pdu_defs.h marks these PDUF_TLV. libsmpp34's
  * submit_sm_resp, deliver_sm_resp, submit_multi_resp and replace_sm
  * frames end without TLV, so smpp34_unpack fails its length check.
  */
@@ -533,19 +534,19 @@ Test(libsmpp34_disagrees, resp_tlvs_5_0)
 }
 
 /*
- * Body-less error responses (SMPP-FACTS §2.3, §9.15: "Parsers must accept
- * both forms"). 3.4 says "not returned if the command_status field
- * contains a non-zero value" for bind_transmitter_resp, bind_receiver_resp
- * and submit_sm_resp (§4.1.2, §4.1.4, §4.4.2); per a spec author quoted in
- * the Wikipedia article (WP), 5.0 made it the rule for error responses.
- * Our encoder omits the body of a failed bind_*_resp and submit_sm_resp
- * only, where the 3.4 text says so (PDUF_NOBODY_ON_ERR); a failed
- * query_sm_resp or data_sm_resp keeps its body so that strict 3.4 peers
- * (libsmpp34 among them) can read it. Our decoder takes both forms.
+ * Body-less error responses: a reader has to take a failed response both
+ * with and without its body. 3.4 says "not returned if the command_status
+ * field contains a non-zero value" for bind_transmitter_resp,
+ * bind_receiver_resp and submit_sm_resp (§4.1.2, §4.1.4, §4.4.2); per a spec
+ * author quoted in Wikipedia's SMPP article, 5.0 made it the rule for error
+ * responses. Our encoder omits the body of a failed bind_*_resp and
+ * submit_sm_resp only, where the 3.4 text says so (PDUF_NOBODY_ON_ERR); a
+ * failed query_sm_resp or data_sm_resp keeps its body so that strict 3.4
+ * peers (libsmpp34 among them) can read it. Our decoder takes both forms.
  * libsmpp34 reads the body-less form only for submit_sm_resp (O_C_OCTET),
- * and there only that form: a failed submit_sm_resp that carries its
- * (empty) message_id fails its length check. It packs the others with a
- * body, which we read.
+ * and there only that form: a failed submit_sm_resp that carries its (empty)
+ * message_id fails its length check. It packs the others with a body, which
+ * we read.
  */
 Test(libsmpp34_disagrees, body_less_error_responses)
 {
@@ -595,7 +596,7 @@ Test(libsmpp34_disagrees, body_less_error_responses)
 /*
  * command_status values outside 3.4's table: 0x100-0x3FF are SMPP
  * extensions (5.0 uses 0x100-0x112, e.g. 0x101 ESME_RPROHIBITED) and
- * 0x400-0x4FF vendor-specific errors (SMPP-FACTS §3.2, §3.3). libsmpp34
+ * 0x400-0x4FF vendor-specific errors. libsmpp34
  * checks command_status against its def_list/command_status.list and
  * refuses any other value, in the header of every PDU, both ways. Spec
  * side: we carry the value.
@@ -625,8 +626,9 @@ Test(libsmpp34_disagrees, command_status_outside_3_4_table)
 }
 
 /*
- * generic_nack with sequence_number 0: "Echo the original sequence number
- * if it was readable; otherwise use 0" (SMPP-FACTS §8.2, §8.3).
+ * generic_nack with sequence_number 0: a generic_nack answers with the
+ * offending PDU's sequence number when it could be read, and with 0 when
+ * it could not; 0 is valid in no other PDU.
  * libsmpp34's test_sequence_number() refuses 0 in every PDU, both ways.
  * Spec side: we write and read it.
  */
@@ -651,11 +653,12 @@ Test(libsmpp34_disagrees, generic_nack_sequence_0)
 }
 
 /*
- * interface_version other than 0x34 in a bind: 3.3 peers send 0x33 or
- * lower and 5.0 peers 0x50; the SMSC answers according to it
- * (SMPP-FACTS §8.7). libsmpp34 runs test_interface_version() (== 0x34
- * only) on bind_transmitter and bind_transceiver, both ways, but not on
- * bind_receiver (valueDec_08). Spec side: we read every value.
+ * interface_version other than 0x34 in a bind: 3.3 peers send 0x33 or lower
+ * and 5.0 peers 0x50; the SMSC answers according to it (no TLV, hence no
+ * sc_interface_version, for a 3.3 peer). libsmpp34 runs
+ * test_interface_version() (== 0x34 only) on bind_transmitter and
+ * bind_transceiver, both ways, but not on bind_receiver (valueDec_08). Spec
+ * side: we read every value.
  */
 Test(libsmpp34_disagrees, bind_interface_version_not_0x34)
 {
@@ -684,8 +687,8 @@ Test(libsmpp34_disagrees, bind_interface_version_not_0x34)
 }
 
 /*
- * source_telematics_id is 2 octets (SMPP-FACTS §4.2: WS, NS, RS; KN says
- * 1) and should be decoded by its TLV length. libsmpp34's data_sm.tlv
+ * source_telematics_id is 2 octets in Wireshark, node-smpp and Rusmpp
+ * (Kannel says 1), so it is decoded by its TLV length. libsmpp34's data_sm.tlv
  * reads it as U08 whatever the length says, so the next octet is taken
  * for the next TLV's header, and it packs a length-2 TLV with one value
  * octet, which we refuse (ESME_RINVOPTPARSTREAM). Spec side: we take the
@@ -709,15 +712,15 @@ Test(libsmpp34_disagrees, data_sm_source_telematics_id_2_octets)
     cr_assert_eq(len, n - 1); /* one value octet short */
     cr_assert_eq(pdu_decode(wire, len, &q), ESME_RINVOPTPARSTREAM);
 
-    /* the 1-octet form (KN) both take */
+    /* the 1-octet form (Kannel's) both take */
     p.tlvs[p.tlv_count - 1].len = 1;
     cr_assert_eq(ours_then_l34(&p, &u), 0, "%s", smpp34_strerror);
     l34_assert_equals(&u, &p, pdu_encoded_len(&p));
 }
 
 /*
- * ms_validity is 1 octet in 3.4 and "1 or 4 in 5.0 (behaviour + unit +
- * 16-bit count, RS)" (SMPP-FACTS §4.2). libsmpp34's submit_sm.tlv reads
+ * ms_validity is 1 octet in 3.4; 5.0 adds a 4-octet form (the behaviour
+ * octet, a time unit and a 16-bit count). libsmpp34's submit_sm.tlv reads
  * it as U08 whatever the length says. Spec side: we take the 5.0 form.
  */
 Test(libsmpp34_disagrees, ms_validity_4_octets_5_0)
@@ -739,8 +742,8 @@ Test(libsmpp34_disagrees, ms_validity_4_octets_5_0)
 }
 
 /*
- * alert_on_message_delivery is 0 octets in 3.4 and 0 or 1 in 5.0
- * (SMPP-FACTS §4.2). libsmpp34's submit_sm.tlv allows value.octet of 0
+ * alert_on_message_delivery is 0 octets in 3.4 and 0 or 1 in 5.0.
+ * libsmpp34's submit_sm.tlv allows value.octet of 0
  * octets only. Spec side: we take the 5.0 form.
  */
 Test(libsmpp34_disagrees, alert_on_message_delivery_1_octet_5_0)
@@ -763,8 +766,8 @@ Test(libsmpp34_disagrees, alert_on_message_delivery_1_octet_5_0)
 }
 
 /*
- * Time fields are NULL or exactly 16 characters, "nothing in between is
- * valid" (SMPP-FACTS §2.1, §2.8, §9.20). libsmpp34 declares them
+ * Time fields are NULL or exactly 16 characters (3.4 §7.1): any other
+ * length is malformed. libsmpp34 declares them
  * C_OCTET(.., 17) and takes any length up to 16, both ways. Spec side:
  * we refuse a 12-character schedule_delivery_time (ESME_RINVSCHED) or
  * validity_period (ESME_RINVEXPIRY), and will not write one.
@@ -796,8 +799,8 @@ Test(libsmpp34_disagrees, time_fields_null_or_16_only)
     cr_assert_eq(pdu_encoded_len(&p), 0);
     cr_assert_eq(pdu_encode(&p, wire, sizeof wire), 0);
 
-    /* query_sm_resp final_date in the 12-character form that AX says
-     * SMSCs may report (SMPP-FACTS §2.8 "Responses"): both read it; we
+    /* query_sm_resp final_date in the 12-character local-time form some
+     * SMSCs report: both read it; we
      * read final_date liberally (pdu_defs.h) since only an SMSC sends it. */
     pdu_sample_build(PDU_QUERY_SM_RESP, &p, scratch, sizeof scratch);
     cr_assert_eq(l34_pack_from(&p, &u, wire, sizeof wire, &len), 0);
@@ -813,8 +816,8 @@ Test(libsmpp34_disagrees, time_fields_null_or_16_only)
 
 /*
  * deliver_sm schedule_delivery_time and validity_period: 3.4 §4.6.1 says
- * they are unused in deliver_sm and NULL; SMPP-FACTS §2.3 gives deliver_sm
- * submit_sm's layout ("normally NULL ... don't rely on them").
+ * they are unused in deliver_sm and NULL; the layout is still
+ * submit_sm's, so an SMSC may fill them and a reader ignores them.
  * libsmpp34's deliver_sm.frame declares both C_OCTET(.., 1): only NULL.
  * Our codec reads (and writes) either form; the NULL form goes through
  * both ways in the differential. Both behaviours asserted.
@@ -837,8 +840,8 @@ Test(libsmpp34_stricter, deliver_sm_times_null_only)
 }
 
 /*
- * deliver_sm_resp message_id: "unused and must be NULL" (SMPP-FACTS §2.3
- * [JSMPP max 0; KN max 1]); libsmpp34's deliver_sm_resp.frame declares
+ * deliver_sm_resp message_id is unused and NULL (3.4 §4.6.2; jsmpp allows 0
+ * characters, Kannel 1 octet); libsmpp34's deliver_sm_resp.frame declares
  * C_OCTET(message_id, 1). We read up to 65 (pdu_defs.h message_id layout)
  * and write what we are given. Both behaviours asserted.
  */
@@ -858,8 +861,9 @@ Test(libsmpp34_stricter, deliver_sm_resp_message_id_null)
 }
 
 /*
- * cancel_sm destination_addr: 21 (L34, RS, t3hk0d3) against 65 (KN);
- * SMPP-FACTS §2.6 and §11 choose "Read <=65". libsmpp34 holds 21.
+ * cancel_sm destination_addr: 21 in the spec (libsmpp34, Rusmpp) against
+ * 65 in Kannel; we read up to 65 (docs/architecture.md, "SMPP facts the
+ * code relies on"). libsmpp34 holds 21.
  */
 Test(libsmpp34_stricter, cancel_sm_destination_addr_21)
 {
@@ -925,9 +929,9 @@ Test(libsmpp34_quirks, unpack_and_build_reverse_lists)
 /* ---- edge cases where both agree -------------------------------------- */
 
 /*
- * short_message is an Octet String: 0x00 is data (GSM '@', SMPP-FACTS
- * §2.1, §9.10). Both sides carry NULs in short_message and in
- * message_payload, both ways.
+ * short_message is an Octet String: its length comes from sm_length and
+ * 0x00 is data (GSM 03.38 '@' is septet 0). Both sides carry NULs in
+ * short_message and in message_payload, both ways.
  */
 Test(libsmpp34_agrees, nul_octets_in_short_message_and_payload)
 {
@@ -952,7 +956,7 @@ Test(libsmpp34_agrees, nul_octets_in_short_message_and_payload)
  * TLVs libsmpp34 does not know (5.0 congestion_state and
  * billing_identification, vendor 0x1400-0x3FFF, reserved 0x4000+) and a
  * zero-length one: its .tlv files end in "Parameter forwarded" octets, so
- * both sides keep them (SMPP-FACTS §4.2 "Unknown TLVs", §9.21), in
+ * both sides keep them (a relay must carry TLVs it does not know), in
  * submit_sm, deliver_sm, data_sm, bind_transceiver_resp and
  * alert_notification.
  */
@@ -993,7 +997,7 @@ static size_t find(const uint8_t *b, size_t n, const char *s)
 }
 
 /*
- * C-Octet String maxima count the NUL (SMPP-FACTS §2.1): system_id 16
+ * C-Octet String maxima count the NUL (3.4 §4): system_id 16
  * (15 characters), submit_sm source_addr 21, alert_notification esme_addr
  * 65. Both sides take the longest and refuse one more character.
  */
@@ -1090,7 +1094,7 @@ static struct pdu_view rnd_bytes(uint64_t *s, struct arena *a, size_t len,
 }
 
 /* Values libsmpp34 accepts in TON / NPI fields (def_list/addr_*.list; the
- * 3.4 enumerations, SMPP-FACTS §5.5). */
+ * 3.4 enumerations for addr_ton / addr_npi). */
 static uint8_t rnd_ton(uint64_t *s)
 {
     return (uint8_t)rnd_below(s, 7);
@@ -1305,7 +1309,8 @@ struct vector {
  * its command list, and smpp34_pack/smpp34_unpack answer "Invalid
  * command_id". So there is nothing to compare with: instead each PDU we
  * encode is checked byte for byte against a vector written by hand from
- * SMPP-FACTS §2.7 (field order and sizes) and §4.2 (TLV tags), and decodes
+ * the SMPP 5.0 broadcast PDU definitions (field order and sizes) and its
+ * TLV tags, and decodes
  * back to the same fields.
  */
 Test(libsmpp34_lacks, broadcast_pdus)

@@ -7,10 +7,12 @@
  * Every wait is bounded and waits for an event (a PDU, an EOF, a
  * callback); the timeouts in sess_config are a few hundred milliseconds.
  *
- * What "the spec says" comes from SMPP-FACTS §1.2 (who may send what in
- * which state) and §8 (states, sequence numbers, generic_nack,
- * enquire_link, window); expected_outcome() below restates §1.2 on its own
- * rather than reading session.c.
+ * What "the spec says" comes from the session-state table of SMPP 3.4
+ * §2.3 (who may send what in which state) and the 3.4 rules on sequence
+ * numbers and generic_nack (§4.3), with the choices of docs/architecture.md,
+ * "SMPP facts the code relies on" (enquire_link answered in every state);
+ * expected_outcome() below restates that table on its own rather than
+ * reading session.c.
  *
  * Tests named bug_* are regression tests, each named after the defect of
  * session.c it guards against.
@@ -434,7 +436,7 @@ static void peer_submit_resp(struct fx *f, uint32_t seq, uint32_t status,
     peer_resp(f, PDU_SUBMIT_SM_RESP, seq, status, message_id);
 }
 
-/* ---- every state / PDU combination (SMPP-FACTS §1.2, §8.1) ---------- */
+/* ---- every state / PDU combination (SMPP 3.4 §2.3) ------------------ */
 
 enum outcome {
     O_OWNER = 0,    /* on_request; the owner's answer goes out */
@@ -455,7 +457,7 @@ static const uint32_t table_ids[] = {
     PDU_CANCEL_BROADCAST_SM,
 };
 
-/* What the session must do with <id> from its peer, from the §1.2 table
+/* What the session must do with <id> from its peer, from the 3.4 §2.3 table
  * read from the receiving side: a SERVER's peer is an ESME, a CLIENT's
  * peer an SMSC. */
 static enum outcome expected_outcome(enum sess_role role, enum sess_state st,
@@ -465,7 +467,7 @@ static enum outcome expected_outcome(enum sess_role role, enum sess_state st,
     int rx = st == SESS_BOUND_RX || st == SESS_BOUND_TRX;
     int server = role == SESS_SERVER;
     switch (id) {
-    case PDU_ENQUIRE_LINK: /* every state (§8.1 recommendation, §9.17) */
+    case PDU_ENQUIRE_LINK: /* every state: 5.0 allows it before the bind */
         return O_ANSWERED;
     case PDU_BIND_RECEIVER: case PDU_BIND_TRANSMITTER:
     case PDU_BIND_TRANSCEIVER: /* ESME -> SMSC, in OPEN */
@@ -755,7 +757,7 @@ Test(session_bind, server_v33_bind_gets_no_tlv)
     STEP("bind_transmitter 0x33");
     peer_bind(f, PDU_BIND_TRANSMITTER, 0x33, 9);
     peer_expect_hdr(&f->peer, PDU_BIND_TRANSMITTER_RESP, 9, ESME_ROK, &r, raw);
-    cr_assert_eq(r.tlv_count, 0, "a 3.3 peer must get no TLV (§8.7)");
+    cr_assert_eq(r.tlv_count, 0, "a 3.3 peer must get no TLV");
     cr_assert(pdu_view_eq(r.system_id, "smppbridge"));
     cr_assert_eq(sess_state(f->s), SESS_BOUND_TX);
     cr_assert_eq(sess_peer_version(f->s), 0x33);
@@ -1051,7 +1053,7 @@ Test(session_unbind, crossing_unbinds)
     fx_free(f);
 }
 
-/* ---- malformed input (SMPP-FACTS §8.3) ------------------------------ */
+/* ---- malformed input (generic_nack, SMPP 3.4 §4.3) ------------------ */
 
 Test(session_errors, unknown_command_id_generic_nack)
 {
@@ -1120,7 +1122,7 @@ Test(session_errors, short_command_length_nack_then_close)
     fx_free(f);
 }
 
-/* Before the bind the cap is max_pdu_len_unbound (STYLE §3). */
+/* Before the bind the cap is max_pdu_len_unbound. */
 Test(session_errors, long_command_length_before_bind_nack_then_close)
 {
     struct sess_config cfg = test_cfg();
@@ -1677,7 +1679,7 @@ Test(session_requests, close_flush_is_bounded)
     fx_free(f);
 }
 
-/* ---- sequence numbers (SMPP-FACTS §8.2) ----------------------------- */
+/* ---- sequence numbers (1 to 0x7FFFFFFF, then back to 1) ------------- */
 
 Test(session_sequence, starts_at_1_and_counts_own_requests)
 {

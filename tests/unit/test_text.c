@@ -1,10 +1,11 @@
 /*
  * test_text.c - GSM 03.38, UCS-2, Latin-1/9, UTF-8, parts, UDH and SAR.
  *
- * Expected bytes are written out by hand from SMPP-FACTS §7 and the
- * Unicode charts, never produced by the code under test. Non-ASCII text is
- * spelled with \u escapes so look-alike glyphs (Ω U+03A9 against the ohm
- * sign U+2126) cannot slip in; the glyph is in a comment beside it.
+ * Expected bytes are written out by hand from the GSM 03.38 tables
+ * (3GPP 23.038), the 23.040 UDH layout and the Unicode charts, never
+ * produced by the code under test. Non-ASCII text is spelled with \u
+ * escapes so look-alike glyphs (Ω U+03A9 against the ohm sign U+2126)
+ * cannot slip in; the glyph is in a comment beside it.
  */
 #define _DEFAULT_SOURCE         /* MAP_ANONYMOUS for the guard page */
 #include <criterion/criterion.h>
@@ -95,7 +96,7 @@ static size_t repeat(char *dst, size_t cap, const char *unit, size_t count)
 
 /* ---- GSM 03.38 basic table ------------------------------------------- */
 
-/* SMPP-FACTS §7.4, row by row; NULL is ESC. */
+/* The GSM 03.38 default alphabet (3GPP 23.038), row by row; NULL is ESC. */
 static const char *const gsm_basic_utf8[128] = {
     /* 0x00 */ "@", "\u00A3" /* £ */, "$", "\u00A5" /* ¥ */,
     "\u00E8" /* è */, "\u00E9" /* é */, "\u00F9" /* ù */, "\u00EC" /* ì */,

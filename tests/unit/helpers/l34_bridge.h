@@ -1,6 +1,6 @@
 /*
- * l34_bridge.h - libsmpp34 (osmocom; Debian libsmpp34-dev), the "L34" of
- * SMPP-FACTS, beside our codec for the differential tests of
+ * l34_bridge.h - libsmpp34 (osmocom; Debian libsmpp34-dev), an SMPP 3.4
+ * codec in C, beside our codec for the differential tests of
  * test_pdu_libsmpp34.c: its PDU structs mapped field by field onto struct
  * pdu, filled from one and compared with one, and smpp34_pack /
  * smpp34_unpack called on buffers it cannot read past.

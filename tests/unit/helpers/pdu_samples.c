@@ -105,7 +105,7 @@ void pdu_sample_build(uint32_t id, struct pdu *p, uint8_t *scratch, size_t cap)
         pdu_tlv_add(p, PDU_TLV_ADDITIONAL_STATUS_INFO_TEXT, "ok", 3);
         break;
     case PDU_DELIVER_SM_RESP:
-        break; /* message_id is NULL (SMPP-FACTS §2.3) */
+        break; /* message_id is unused, NULL (SMPP 3.4 §4.6.2) */
     case PDU_SUBMIT_MULTI:
         sample_sm(p);
         p->dest_addr_ton = p->dest_addr_npi = 0; /* per-destination here */
