@@ -56,13 +56,15 @@ static const char bucket_script[] =
     "return grant";
 
 /* KEYS[1] lease; ARGV owner, ttl ms. 1 when ours (new or extended). */
-static const char *const lease_script[2] = {
+static const char lease_script[] =
     "local v = redis.call('GET', KEYS[1]) "
     "if v == false or v == ARGV[1] then "
-    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0",
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0";
+
+/* KEYS[1] lease; ARGV owner. Deleted when it is still ours. */
+static const char lease_release_script[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-    "return redis.call('DEL', KEYS[1]) end return 0",
-};
+    "return redis.call('DEL', KEYS[1]) end return 0";
 
 #define POLICY_RECHECK_MS 5000u
 
@@ -858,8 +860,8 @@ int store_account_update(struct store *st, const char *id,
 static const struct store_script_def own_scripts[] = {
     {SCRIPT_BUCKET, bucket_script},
     {SCRIPT_QUOTA, quota_script},
-    {SCRIPT_LEASE, lease_script[0]},
-    {SCRIPT_LEASE_RELEASE, lease_script[1]},
+    {SCRIPT_LEASE, lease_script},
+    {SCRIPT_LEASE_RELEASE, lease_release_script},
     {SCRIPT_ACCOUNT_UPDATE, account_update_script},
     STORE_SCRIPTS_END,
 };
