@@ -7,7 +7,7 @@
  * belongs to one event loop. Allocation happens only in the *_new()
  * functions.
  *
- * Password hashes (DESIGN.md "Secrets") are scrypt (RFC 7914) through
+ * Password hashes (never the password itself) are scrypt (RFC 7914) through
  * OpenSSL's EVP_PBE_scrypt, stored as
  *
  *   scrypt$<N>$<r>$<p>$<salt>$<key>

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The bridge end to end: smpp-load or Net::SMPP clients -> smppbridge ->
 # smsc-sim, with a real redis-server, all on loopback. Each check is a
-# contract from DESIGN.md: our ids in receipts (text and TLV, hex and
+# contract the bridge keeps with its customers (docs/architecture.md, the
+# flows of a message and of a receipt): our ids in receipts (text and TLV, hex and
 # decimal accounts, upstream receipts in the other radix), receipts on a
 # separate receiver bind, permanent upstream errors as receipts, retries
 # of temporary ones, upstream and Redis failures, kill -9 of the bridge,
